@@ -1,0 +1,106 @@
+// Stage 6: what is legal but probably wrong. Findings are warnings; they
+// fail `validate` (a finding is a finding) but never stop `compile`.
+import { EFFECT_RANK } from '../engine/engine.js'
+import type { Diagnostic } from './diagnostics.js'
+import type { Model } from './resolve.js'
+import { targetCovers } from './rule-coverage.js'
+
+export interface LintOptions {
+  /** "Today", for expiry checks. */
+  now: Date
+}
+
+export function lintModel(model: Model, options: LintOptions): Diagnostic[] {
+  return [...shadowedRules(model), ...unusedRoles(model), ...expiries(model, options.now)]
+}
+
+/**
+ * A rule is shadowed when it can never be the deciding rule: an unconditional
+ * rule that applies to at least the same identities and resources covers its
+ * target and either comes first with the same effect or has a stricter one.
+ * Checked within each policy, and across policies for deny and approve rules.
+ */
+function shadowedRules(model: Model): Diagnostic[] {
+  const diagnostics: Diagnostic[] = []
+  const scope = model.policies.map((policy) => ({ identities: new Set<string>(), resources: new Set(policy.resources) }))
+  for (const [name, list] of Object.entries(model.index.identities)) for (const p of list) scope[p]!.identities.add(name)
+  const within = (inner: number, outer: number) => {
+    const a = scope[inner]!
+    const b = scope[outer]!
+    return [...a.identities].every((i) => b.identities.has(i)) && [...a.resources].every((r) => b.resources.has(r))
+  }
+  const strict = model.rules.map((r, i) => ({ r, i })).filter(({ r }) => !r.when && r.effect !== 'allow')
+  const policyOf = new Map<number, number>()
+  model.policies.forEach((policy, p) => policy.rules.forEach((r) => policyOf.set(r, p)))
+
+  model.rules.forEach((rule, i) => {
+    const ownPolicy = policyOf.get(i)!
+    const sameIndex = model.policies[ownPolicy]!.rules
+    const candidates = [...sameIndex.filter((j) => j !== i).map((j) => ({ r: model.rules[j]!, i: j })), ...strict.filter(({ i: j }) => policyOf.get(j) !== ownPolicy)]
+    for (const { r: other, i: j } of candidates) {
+      const stricter = EFFECT_RANK[other.effect] > EFFECT_RANK[rule.effect]
+      const earlierSame = other.effect === rule.effect && j < i
+      if (!stricter && !earlierSame) continue
+      if (!targetCovers(other, rule)) continue
+      const otherPolicy = policyOf.get(j)!
+      if (otherPolicy !== ownPolicy && !within(ownPolicy, otherPolicy)) continue
+      const { doc, path } = model.origins.rules[i]!
+      diagnostics.push({
+        ...doc.locate([...path, 'name']),
+        code: 'lint.shadowed_rule',
+        severity: 'warning',
+        message: `rule \`${rule.name}\` can never decide: \`${other.id}\` (${other.source}) ${stricter ? `${other.effect === 'deny' ? 'denies' : 'holds for approval'} everything it matches` : 'matches everything it does first'}`,
+        help: stricter ? 'narrow the stricter rule, or remove this one' : 'remove this rule, or move it before the broader one and narrow it',
+      })
+      break
+    }
+  })
+  return diagnostics
+}
+
+function unusedRoles(model: Model): Diagnostic[] {
+  const used = new Set(model.policies.flatMap((p) => p.subjects.roles))
+  const reported = new Set<string>()
+  const diagnostics: Diagnostic[] = []
+  for (const identity of Object.values(model.identities)) {
+    identity.roles.forEach((role, i) => {
+      if (used.has(role) || reported.has(role)) return
+      reported.add(role)
+      const holders = Object.values(model.identities).filter((id) => id.roles.includes(role)).length
+      const doc = model.origins.identities.get(identity.name)!
+      diagnostics.push({
+        ...doc.locate(['roles', i]),
+        code: 'lint.unused_role',
+        severity: 'warning',
+        message: `role \`${role}\` (held by ${holders} identit${holders === 1 ? 'y' : 'ies'}) is used by no policy`,
+      })
+    })
+  }
+  return diagnostics
+}
+
+function expiries(model: Model, now: Date): Diagnostic[] {
+  const today = now.toISOString().slice(0, 10)
+  const diagnostics: Diagnostic[] = []
+  for (const identity of Object.values(model.identities)) {
+    const doc = model.origins.identities.get(identity.name)!
+    if (!identity.expires && model.settings.requireExpiry) {
+      diagnostics.push({
+        ...doc.locate(['name']),
+        code: 'lint.missing_expiry',
+        severity: 'warning',
+        message: `identity \`${identity.name}\` has no \`expires\` date, which gatehouse.yaml requires`,
+        help: 'add `expires: YYYY-MM-DD`; renew it by pull request when the job still needs access',
+      })
+    } else if (identity.expires && identity.expires < today) {
+      diagnostics.push({
+        ...doc.locate(['expires']),
+        code: 'lint.expired_identity',
+        severity: 'warning',
+        message: `identity \`${identity.name}\` expired on ${identity.expires}; the gateway refuses it`,
+        help: 'remove the identity, or extend `expires` if the job still needs access',
+      })
+    }
+  }
+  return diagnostics
+}
