@@ -5,7 +5,7 @@ import { compileExecPattern, compileForwardPattern, compilePathPattern } from '.
 import type { Diagnostic } from './diagnostics.js'
 import type { Model } from './resolve.js'
 
-type PatternCompiler = (text: string) => { ok: true } | { ok: false; error: { message: string; position?: number } }
+type PatternCompiler = (text: string) => { ok: true } | { ok: false; error: { message: string; position?: number; help?: string } }
 
 export function checkModel(model: Model): Diagnostic[] {
   const diagnostics: Diagnostic[] = []
@@ -25,7 +25,7 @@ export function checkModel(model: Model): Diagnostic[] {
         const at = [...path, key, ...subPath, j]
         const position = result.error.position
         const span = position === undefined ? doc.locate(at) : doc.locateInScalar(at, position, position + 1)
-        diagnostics.push({ ...span, code: 'pattern.invalid', severity: 'error', message: result.error.message })
+        diagnostics.push({ ...span, code: 'pattern.invalid', severity: 'error', message: result.error.message, ...(result.error.help ? { help: result.error.help } : {}) })
       })
     }
     checkPatterns('exec', rule.exec, compileExecPattern)

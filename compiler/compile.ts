@@ -8,7 +8,7 @@ import { finalize, hasErrors, type Diagnostic } from './diagnostics.js'
 import { emitBundle } from './emit.js'
 import { lintModel } from './lint.js'
 import type { LoadedRepository } from './load.js'
-import { parseFiles } from './parse.js'
+import { parseFile, type ParsedDocument } from './parse.js'
 import { resolve, type Model } from './resolve.js'
 import { validateDocuments } from './validate.js'
 
@@ -16,37 +16,63 @@ export interface CompileOptions {
   signingKey?: KeyObject
   /** "Today" for expiry lint; defaults to the current time. */
   now?: Date
+  /** Skip lint (a diff needs only the bundles). */
+  lint?: boolean
+  /**
+   * Parsed files to reuse across compilations: two revisions of a repository
+   * share almost all their files, so a diff parses each distinct file once.
+   */
+  cache?: ParseCache
 }
+
+export type ParseCache = Map<string, { parsed: ReturnType<typeof parseFile>; validated: ReturnType<typeof validateDocuments> }>
 
 export interface CompileResult {
   diagnostics: Diagnostic[]
   /** Present when there are no errors. */
   bundle?: Bundle
+  /** The bundle's bytes, when there is one. */
+  bundleText?: string
   model?: Model
   /** File texts by path, for rendering findings with their source line. */
   sources: Map<string, string>
 }
 
-export function compileRepository(repo: LoadedRepository, options: CompileOptions = {}): CompileResult {
+export async function compileRepository(repo: LoadedRepository, options: CompileOptions = {}): Promise<CompileResult> {
   const sources = new Map(repo.files.map((f) => [f.path, f.text]))
-  const parsed = parseFiles(repo.files)
-  const validated = validateDocuments(parsed.documents)
-  const diagnostics = [...repo.diagnostics, ...parsed.diagnostics, ...validated.diagnostics]
-  const resolved = resolve(validated.valid, validated.invalid)
+  const diagnostics = [...repo.diagnostics]
+  const valid: ParsedDocument[] = []
+  const invalid: ParsedDocument[] = []
+  for (const file of repo.files) {
+    const key = `${file.path}\0${file.text}`
+    let entry = options.cache?.get(key)
+    if (!entry) {
+      const parsed = parseFile(file)
+      entry = { parsed, validated: validateDocuments(parsed.documents) }
+      options.cache?.set(key, entry)
+    }
+    const { parsed, validated } = entry
+    diagnostics.push(...parsed.diagnostics, ...validated.diagnostics)
+    valid.push(...validated.valid)
+    invalid.push(...validated.invalid)
+  }
+  const resolved = resolve(valid, invalid)
   diagnostics.push(...resolved.diagnostics)
   const model = resolved.model
   if (model) {
     diagnostics.push(...checkModel(model))
-    diagnostics.push(...lintModel(model, { now: options.now ?? new Date() }))
+    if (options.lint !== false) diagnostics.push(...lintModel(model, { now: options.now ?? new Date() }))
   }
   const final = finalize(diagnostics)
   const result: CompileResult = { diagnostics: final, sources }
   if (model) result.model = model
   if (model && !hasErrors(final)) {
-    result.bundle = emitBundle(model, {
+    const emitted = emitBundle(model, {
       ...(repo.revision ? { revision: repo.revision } : {}),
       ...(options.signingKey ? { signingKey: options.signingKey } : {}),
     })
+    result.bundle = emitted.bundle
+    result.bundleText = emitted.text
   }
   return result
 }

@@ -61,10 +61,17 @@ export function isSensitive(resource: BundleResource): boolean {
   return env === 'production' || env === 'prod' || data === 'sensitive' || data === 'pii' || data === 'confidential' || sensitive === 'true'
 }
 
+const signatures = new WeakMap<BundleRule, string>()
+
 /** What a rule does, without its name or position: the unit of comparison. */
 function ruleSignature(rule: BundleRule): string {
-  const { id: _id, policy: _policy, name: _name, description: _description, source: _source, ...semantics } = rule
-  return canonicalJson(semantics)
+  let signature = signatures.get(rule)
+  if (signature === undefined) {
+    const { id: _id, policy: _policy, name: _name, description: _description, source: _source, ...semantics } = rule
+    signature = canonicalJson(semantics)
+    signatures.set(rule, signature)
+  }
+  return signature
 }
 
 function ruleActions(rule: BundleRule): string[] {
@@ -97,28 +104,49 @@ function viewPair(pair: PairRules): PairView {
   return { rules, masks, key }
 }
 
-/** Per identity: resource → view. Identities with the same policies share the work. */
-function viewsOf(engine: Engine): Map<string, Map<string, PairView>> {
-  const { bundle } = engine
-  const byPolicies = new Map<string, Map<string, PairView>>()
-  const out = new Map<string, Map<string, PairView>>()
-  for (const name of Object.keys(bundle.identities)) {
+/**
+ * One side of a diff. An identity's effective permissions are fully
+ * determined by the policies that apply to it, so identities whose policies
+ * mean the same on both sides are skipped without building any view, and
+ * identities sharing the same policies share their views.
+ */
+class Side {
+  private readonly policyKeys: string[]
+  private readonly viewsByPolicies = new Map<string, Map<string, PairView>>()
+
+  constructor(readonly engine: Engine) {
+    const { bundle } = engine
+    this.policyKeys = bundle.policies.map((policy) =>
+      canonicalJson({
+        rules: policy.rules.map((r) => ruleSignature(bundle.rules[r]!)),
+        masks: policy.masks,
+        resources: policy.resources.map((name) => `${name}:${bundle.resources[name]?.type}`),
+      }),
+    )
+  }
+
+  /** What decides the identity's permissions, comparable across sides. */
+  identityKey(name: string): string {
+    return (this.engine.bundle.index.identities[name] ?? []).map((p) => this.policyKeys[p]).join('\n')
+  }
+
+  views(name: string): Map<string, PairView> {
+    const { bundle } = this.engine
     const policies = bundle.index.identities[name] ?? []
     const groupKey = policies.join(',')
-    let views = byPolicies.get(groupKey)
+    let views = this.viewsByPolicies.get(groupKey)
     if (!views) {
       views = new Map()
       const resources = new Set<string>()
       for (const p of policies) for (const r of bundle.policies[p]!.resources) resources.add(r)
       for (const resource of resources) {
-        const pair = engine.pair(name, resource)
+        const pair = this.engine.pair(name, resource)
         if (pair && (pair.rules.length > 0 || pair.detectors.length > 0 || pair.columnMasks.size > 0)) views.set(resource, viewPair(pair))
       }
-      byPolicies.set(groupKey, views)
+      this.viewsByPolicies.set(groupKey, views)
     }
-    out.set(name, views)
+    return views
   }
-  return out
 }
 
 function grantRisk(rule: BundleRule, resource: BundleResource | undefined, loosening: boolean): { risk: Risk; why: string } {
@@ -271,13 +299,15 @@ export function diffBundles(base: Bundle, head: Bundle): DiffResult {
   const resourceNames = [...new Set([...Object.keys(base.resources), ...Object.keys(head.resources)])].sort()
   for (const name of resourceNames) diffResource(name, base.resources[name], head.resources[name], changes)
 
-  const baseViews = viewsOf(baseEngine.engine)
-  const headViews = viewsOf(headEngine.engine)
+  const baseSide = new Side(baseEngine.engine)
+  const headSide = new Side(headEngine.engine)
   const identityNames = [...new Set([...Object.keys(base.identities), ...Object.keys(head.identities)])].sort()
   for (const name of identityNames) {
-    diffIdentity(name, base.identities[name], head.identities[name], changes)
-    const before = baseViews.get(name) ?? new Map<string, PairView>()
-    const after = headViews.get(name) ?? new Map<string, PairView>()
+    const [was, is] = [base.identities[name], head.identities[name]]
+    diffIdentity(name, was, is, changes)
+    if (was && is && baseSide.identityKey(name) === headSide.identityKey(name)) continue
+    const before = was ? baseSide.views(name) : new Map<string, PairView>()
+    const after = is ? headSide.views(name) : new Map<string, PairView>()
     for (const resource of [...new Set([...before.keys(), ...after.keys()])].sort()) {
       const b = before.get(resource)
       const a = after.get(resource)

@@ -24,20 +24,39 @@ function shadowedRules(model: Model): Diagnostic[] {
   const diagnostics: Diagnostic[] = []
   const scope = model.policies.map((policy) => ({ identities: new Set<string>(), resources: new Set(policy.resources) }))
   for (const [name, list] of Object.entries(model.index.identities)) for (const p of list) scope[p]!.identities.add(name)
-  const within = (inner: number, outer: number) => {
-    const a = scope[inner]!
-    const b = scope[outer]!
-    return [...a.identities].every((i) => b.identities.has(i)) && [...a.resources].every((r) => b.resources.has(r))
+  const withinCache = new Map<string, boolean>()
+  const within = (inner: number, outer: number): boolean => {
+    const key = `${inner},${outer}`
+    let result = withinCache.get(key)
+    if (result === undefined) {
+      const a = scope[inner]!
+      const b = scope[outer]!
+      result = [...a.identities].every((i) => b.identities.has(i)) && [...a.resources].every((r) => b.resources.has(r))
+      withinCache.set(key, result)
+    }
+    return result
   }
-  const strict = model.rules.map((r, i) => ({ r, i })).filter(({ r }) => !r.when && r.effect !== 'allow')
   const policyOf = new Map<number, number>()
   model.policies.forEach((policy, p) => policy.rules.forEach((r) => policyOf.set(r, p)))
+  // Unconditional deny and approve rules, by a resource their policy covers:
+  // a rule elsewhere can only be shadowed by one covering all its resources.
+  const strictByResource = new Map<string, number[]>()
+  model.rules.forEach((r, i) => {
+    if (r.when || r.effect === 'allow') return
+    for (const resource of model.policies[policyOf.get(i)!]!.resources) {
+      const list = strictByResource.get(resource)
+      if (list) list.push(i)
+      else strictByResource.set(resource, [i])
+    }
+  })
 
   model.rules.forEach((rule, i) => {
     const ownPolicy = policyOf.get(i)!
-    const sameIndex = model.policies[ownPolicy]!.rules
-    const candidates = [...sameIndex.filter((j) => j !== i).map((j) => ({ r: model.rules[j]!, i: j })), ...strict.filter(({ i: j }) => policyOf.get(j) !== ownPolicy)]
-    for (const { r: other, i: j } of candidates) {
+    const policy = model.policies[ownPolicy]!
+    const elsewhere = (strictByResource.get(policy.resources[0] ?? '') ?? []).filter((j) => policyOf.get(j) !== ownPolicy)
+    for (const j of [...policy.rules, ...elsewhere]) {
+      if (j === i) continue
+      const other = model.rules[j]!
       const stricter = EFFECT_RANK[other.effect] > EFFECT_RANK[rule.effect]
       const earlierSame = other.effect === rule.effect && j < i
       if (!stricter && !earlierSame) continue

@@ -2,7 +2,7 @@
 // revision, refusing what must not be read (oversized or binary files,
 // symbolic links that lead outside the repository).
 import { spawn } from 'node:child_process'
-import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises'
+import { lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs'
 import path from 'node:path'
 import type { Diagnostic } from './diagnostics.js'
 import type { DiagnosticCode } from './errors.js'
@@ -67,57 +67,73 @@ class Budget {
   }
 }
 
+/**
+ * Reads a policy repository from disk. Synchronous file calls on purpose: a
+ * repository is thousands of small files, and one promise per call costs
+ * more than the reads themselves.
+ */
 export async function loadDirectory(dir: string): Promise<LoadedRepository> {
   const diagnostics: Diagnostic[] = []
   const files: SourceFile[] = []
   let root: string
   try {
-    root = await realpath(dir)
-    if (!(await stat(root)).isDirectory()) throw new Error('not a directory')
+    root = realpathSync(dir)
+    if (!statSync(root).isDirectory()) throw new Error('not a directory')
   } catch {
     return { files, diagnostics: [fileDiagnostic('load.not_found', '.', `\`${dir}\` is not a readable directory`)] }
   }
   const budget = new Budget()
   const visited = new Set<string>()
+  const fail = (code: DiagnosticCode, relative: string, message: string, help?: string) => diagnostics.push(fileDiagnostic(code, relative, message, help))
 
-  const visit = async (relative: string, topLevel: boolean): Promise<void> => {
+  const visit = (relative: string, topLevel: boolean): void => {
     if (budget.exceeded) return
     const absolute = path.join(root, relative)
-    let info = await lstat(absolute).catch(() => undefined)
-    if (!info) return
+    let info: Stats | undefined
     let real = absolute
-    if (info.isSymbolicLink()) {
-      real = await realpath(absolute).catch(() => '')
-      if (!real || !isInside(root, real)) {
-        diagnostics.push(
-          fileDiagnostic('load.symlink_outside', relative, 'symbolic link leads outside the repository', 'replace the link with the file itself'),
-        )
-        return
+    try {
+      info = lstatSync(absolute, { throwIfNoEntry: false })
+      if (!info) return
+      if (info.isSymbolicLink()) {
+        const target = (() => {
+          try {
+            return realpathSync(absolute)
+          } catch {
+            return undefined
+          }
+        })()
+        // A dangling link is refused like an escaping one: it points at nothing we may read.
+        if (!target || !isInside(root, target)) {
+          fail('load.symlink_outside', relative, 'symbolic link leads outside the repository', 'replace the link with the file itself')
+          return
+        }
+        real = target
+        info = statSync(real)
       }
-      info = await stat(real)
+    } catch {
+      fail('load.unreadable', relative, 'file could not be read')
+      return
     }
     if (info.isDirectory()) {
       if (visited.has(real)) return
       visited.add(real)
-      const entries = (await readdir(absolute)).sort()
-      for (const entry of entries) {
-        if (entry.startsWith('.')) continue
-        await visit(path.posix.join(relative, entry), false)
-      }
+      for (const entry of readdirSync(absolute).sort()) if (!entry.startsWith('.')) visit(path.posix.join(relative, entry), false)
       return
     }
     if (!info.isFile() || (!topLevel && !isYaml(relative))) return
     if (!budget.take(info.size)) {
-      diagnostics.push(fileDiagnostic('load.too_many_files', '.', `the repository exceeds ${LIMITS.files} files or ${LIMITS.totalBytes} bytes`))
+      fail('load.too_many_files', '.', `the repository exceeds ${LIMITS.files} files or ${LIMITS.totalBytes} bytes`)
       return
     }
     if (info.size > LIMITS.fileBytes) {
-      diagnostics.push(fileDiagnostic('load.too_large', relative, `file is ${info.size} bytes; the limit is ${LIMITS.fileBytes}`, 'split it into several files'))
+      fail('load.too_large', relative, `file is ${info.size} bytes; the limit is ${LIMITS.fileBytes}`, 'split it into several files')
       return
     }
-    const bytes = await readFile(real).catch(() => undefined)
-    if (!bytes) {
-      diagnostics.push(fileDiagnostic('load.unreadable', relative, 'file could not be read'))
+    let bytes: Buffer
+    try {
+      bytes = readFileSync(real)
+    } catch {
+      fail('load.unreadable', relative, 'file could not be read')
       return
     }
     const decoded = decode(relative, bytes)
@@ -125,7 +141,7 @@ export async function loadDirectory(dir: string): Promise<LoadedRepository> {
     else files.push(decoded)
   }
 
-  for (const entry of REPOSITORY_ENTRIES) await visit(entry, true)
+  for (const entry of REPOSITORY_ENTRIES) visit(entry, true)
   files.sort((a, b) => (a.path < b.path ? -1 : 1))
   const revision = await readWorkingRevision(root)
   return { files, diagnostics, ...(revision ? { revision } : {}) }
@@ -259,7 +275,7 @@ async function readBlobs(dir: string, objects: string[]): Promise<Buffer[]> {
 
 /** A directory on disk, or `REV` / `REV:DIR` naming a Git revision. */
 export async function loadRepository(spec: string, defaultDir = '.'): Promise<LoadedRepository> {
-  const isDirectory = await stat(spec).then((s) => s.isDirectory(), () => false)
+  const isDirectory = statSync(spec, { throwIfNoEntry: false })?.isDirectory() ?? false
   if (isDirectory) return loadDirectory(spec)
   const colon = spec.indexOf(':')
   if (colon > 0) return loadGitRevision(spec.slice(colon + 1) || defaultDir, spec.slice(0, colon))

@@ -1,7 +1,11 @@
 // Stage 2: YAML to documents that remember where every node came from, so
 // each later finding can point at file:line:col.
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, Scalar } from 'yaml'
-import type { Document, Node as YamlNode } from 'yaml'
+//
+// js-yaml 5 parses into a flat stream of events that carry source offsets;
+// values are constructed from the stream, and positions are found by walking
+// the same stream when a finding (or a bundle's `source` line) needs one.
+import { constructFromEvents, CORE_SCHEMA, EVENT_ID, getScalarValue, parseEvents, SCALAR_STYLE, YAMLException } from 'js-yaml'
+import type { Event, ScalarEvent } from 'js-yaml'
 import type { Diagnostic, Span } from './diagnostics.js'
 import type { SourceFile } from './load.js'
 
@@ -15,9 +19,9 @@ export interface ParsedDocument {
   value: Record<string, unknown>
   kind: string | undefined
   name: string | undefined
-  /** Where the value at `path` is; falls back to the nearest ancestor that exists. */
+  /** Where the value (or key) at `path` is; falls back to the nearest ancestor that exists. */
   locate(path: DocPath, part?: 'key' | 'value'): Span
-  /** Where character `offset` of the string scalar at `path` is (for findings inside a CEL expression). */
+  /** Where characters `start`..`end` of the string scalar at `path` are (for findings inside a CEL expression). */
   locateInScalar(path: DocPath, start: number, end: number): Span
 }
 
@@ -26,86 +30,159 @@ export interface ParseResult {
   diagnostics: Diagnostic[]
 }
 
-const MAX_ALIASES = 100
+const MAX_DEPTH = 64
+/** Alias expansion budget per document: values visited, aliases counted as often as they are used. */
+const MAX_EXPANDED_NODES = 100_000
 
-interface Located {
-  node: YamlNode | null
-  key: YamlNode | null
+/** Offsets of line starts, for offset → line:col. */
+function lineIndex(text: string): (offset: number) => { line: number; col: number } {
+  const starts = [0]
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1)
+  return (offset) => {
+    let lo = 0
+    let hi = starts.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (starts[mid]! <= offset) lo = mid
+      else hi = mid - 1
+    }
+    return { line: lo + 1, col: offset - starts[lo]! + 1 }
+  }
 }
 
-function walk(doc: Document, path: DocPath): Located {
-  let current: unknown = doc.contents
-  let key: YamlNode | null = null
-  let found: Located = { node: doc.contents as YamlNode | null, key: null }
+interface Range {
+  start: number
+  end: number
+}
+
+interface Found {
+  node: Range
+  key?: Range
+  scalar?: ScalarEvent
+}
+
+const isCollection = (e: Event) => e.type === EVENT_ID.MAPPING || e.type === EVENT_ID.SEQUENCE
+
+/** The source range of the node starting at `events[i]`, and the index just past it. */
+function nodeExtent(events: readonly Event[], i: number): { range: Range; next: number } {
+  const first = events[i]!
+  if (first.type === EVENT_ID.SCALAR) {
+    // A quoted scalar's value starts after its quote; the node includes the quotes.
+    const quoted = first.style === SCALAR_STYLE.SINGLE_QUOTED || first.style === SCALAR_STYLE.DOUBLE_QUOTED ? 1 : 0
+    return { range: { start: first.valueStart - quoted, end: first.valueEnd + quoted }, next: i + 1 }
+  }
+  if (first.type === EVENT_ID.ALIAS) return { range: { start: first.anchorStart - 1, end: first.anchorEnd }, next: i + 1 }
+  const start = isCollection(first) ? (first as { start: number }).start : 0
+  let end = start + 1
+  let depth = 0
+  let j = i
+  do {
+    const e = events[j]!
+    if (isCollection(e)) depth++
+    else if (e.type === EVENT_ID.POP) depth--
+    else if (e.type === EVENT_ID.SCALAR) end = Math.max(end, e.valueEnd)
+    else if (e.type === EVENT_ID.ALIAS) end = Math.max(end, e.anchorEnd)
+    j++
+  } while (depth > 0 && j < events.length)
+  return { range: { start, end }, next: j }
+}
+
+/** Walks the document's events down `path`; stops at the deepest node that exists. */
+function find(events: readonly Event[], root: number, text: string, path: DocPath): Found {
+  let i = root
+  let found: Found = { node: nodeExtent(events, i).range }
   for (const step of path) {
-    if (isMap(current)) {
-      const pair = current.items.find((p) => isPair(p) && (isScalar(p.key) ? p.key.value : p.key) === step)
-      if (!pair) break
-      key = isScalar(pair.key) ? pair.key : null
-      current = pair.value
-    } else if (isSeq(current) && typeof step === 'number') {
-      current = current.items[step]
-      key = null
-      if (current === undefined) break
-    } else break
-    found = { node: (current as YamlNode | null) ?? key, key }
+    const container = events[i]!
+    if (container.type !== EVENT_ID.MAPPING && container.type !== EVENT_ID.SEQUENCE) break
+    let j = i + 1
+    let index = 0
+    let hit: Found | undefined
+    let hitAt = -1
+    while (j < events.length && events[j]!.type !== EVENT_ID.POP) {
+      if (container.type === EVENT_ID.MAPPING) {
+        const keyEvent = events[j]!
+        const key = nodeExtent(events, j)
+        const value = nodeExtent(events, key.next)
+        if (keyEvent.type === EVENT_ID.SCALAR && getScalarValue(text, keyEvent) === step) {
+          hit = { node: value.range, key: key.range, ...(events[key.next]!.type === EVENT_ID.SCALAR ? { scalar: events[key.next] as ScalarEvent } : {}) }
+          hitAt = key.next
+          break
+        }
+        j = value.next
+      } else {
+        const item = nodeExtent(events, j)
+        if (index === step) {
+          hit = { node: item.range, ...(events[j]!.type === EVENT_ID.SCALAR ? { scalar: events[j] as ScalarEvent } : {}) }
+          hitAt = j
+          break
+        }
+        index++
+        j = item.next
+      }
+    }
+    if (!hit) break
+    found = hit
+    i = hitAt
   }
   return found
 }
 
-export function parseFiles(files: readonly SourceFile[]): ParseResult {
-  const documents: ParsedDocument[] = []
-  const diagnostics: Diagnostic[] = []
-  for (const file of files) parseFile(file, documents, diagnostics)
-  return { documents, diagnostics }
+/** Counts the nodes a value expands to, following shared (aliased) references; false past the budget. */
+function withinExpansionBudget(value: unknown): boolean {
+  let budget = MAX_EXPANDED_NODES
+  const stack: unknown[] = [value]
+  while (stack.length > 0) {
+    const node = stack.pop()
+    if (--budget < 0) return false
+    if (Array.isArray(node)) stack.push(...node)
+    else if (node && typeof node === 'object') stack.push(...Object.values(node))
+  }
+  return true
 }
 
-function parseFile(file: SourceFile, documents: ParsedDocument[], diagnostics: Diagnostic[]): void {
-  const lineCounter = new LineCounter()
-  const docs = parseAllDocuments(file.text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true })
-  const docList = Array.isArray(docs) ? docs : []
+export function parseFile(file: SourceFile): ParseResult {
+  const documents: ParsedDocument[] = []
+  const diagnostics: Diagnostic[] = []
+  const position = lineIndex(file.text)
   const spanOf = (start: number, end: number): Span => {
-    const from = lineCounter.linePos(start)
-    const to = lineCounter.linePos(Math.max(start, end))
+    const from = position(start)
+    const to = position(Math.max(start, end))
     return { file: file.path, line: from.line, col: from.col, endLine: to.line, endCol: to.col }
   }
-  docList.forEach((doc, index) => {
-    let failed = false
-    for (const error of doc.errors) {
-      failed = true
-      const [start, end] = error.pos
-      diagnostics.push({
-        ...spanOf(start, end),
-        code: error.code === 'DUPLICATE_KEY' ? 'yaml.duplicate_key' : 'yaml.syntax',
-        severity: 'error',
-        message: yamlMessage(error.message),
-      })
-    }
-    if (failed || doc.contents === null) return
-    let value: unknown
-    try {
-      value = doc.toJS({ maxAliasCount: MAX_ALIASES })
-    } catch (err) {
-      const bomb = /alias/i.test((err as Error).message)
-      diagnostics.push({
-        ...spanOf(doc.contents.range?.[0] ?? 0, doc.contents.range?.[1] ?? 0),
-        code: bomb ? 'yaml.alias_limit' : 'yaml.syntax',
-        severity: 'error',
-        message: bomb ? `document expands more than ${MAX_ALIASES} aliases` : yamlMessage((err as Error).message),
-      })
+  let events: Event[]
+  let values: unknown[]
+  try {
+    events = parseEvents(file.text, { filename: file.path, maxDepth: MAX_DEPTH })
+    values = constructFromEvents(events, { source: file.text, filename: file.path, schema: CORE_SCHEMA })
+  } catch (err) {
+    const mark = err instanceof YAMLException ? err.mark : undefined
+    const reason = err instanceof YAMLException ? err.reason : String((err as Error).message ?? err)
+    const at = mark?.position ?? 0
+    // js-yaml has no error codes; its reason for a repeated key is fixed text.
+    const duplicate = /duplicate(d)? mapping key/.test(reason)
+    diagnostics.push({ ...spanOf(at, at), code: duplicate ? 'yaml.duplicate_key' : 'yaml.syntax', severity: 'error', message: duplicate ? 'a mapping repeats a key' : reason })
+    return { documents, diagnostics }
+  }
+  // Each document starts at its DOCUMENT event; its root node follows.
+  const roots: number[] = []
+  events.forEach((e, i) => e.type === EVENT_ID.DOCUMENT && roots.push(i + 1))
+  values.forEach((value, index) => {
+    const root = roots[index]!
+    const rootRange = root < events.length && events[root]!.type !== EVENT_ID.POP ? nodeExtent(events, root).range : { start: 0, end: 0 }
+    if (value === null || value === undefined) return
+    if (!withinExpansionBudget(value)) {
+      diagnostics.push({ ...spanOf(rootRange.start, rootRange.start), code: 'yaml.alias_limit', severity: 'error', message: `document expands to more than ${MAX_EXPANDED_NODES} values through aliases` })
       return
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      const range = doc.contents.range
-      diagnostics.push({ ...spanOf(range?.[0] ?? 0, range?.[1] ?? 0), code: 'yaml.not_mapping', severity: 'error', message: 'a document must be a mapping with `apiVersion` and `kind`' })
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      diagnostics.push({ ...spanOf(rootRange.start, rootRange.end), code: 'yaml.not_mapping', severity: 'error', message: 'a document must be a mapping with `apiVersion` and `kind`' })
       return
     }
     const record = value as Record<string, unknown>
     const locate = (path: DocPath, part: 'key' | 'value' = 'value'): Span => {
-      const { node, key } = walk(doc, path)
-      const target = part === 'key' && key ? key : node
-      const range = target?.range ?? [0, 0, 0]
-      return spanOf(range[0], range[1])
+      const found = find(events, root, file.text, path)
+      const range = part === 'key' && found.key ? found.key : found.node
+      return spanOf(range.start, range.end)
     }
     documents.push({
       file: file.path,
@@ -115,47 +192,36 @@ function parseFile(file: SourceFile, documents: ParsedDocument[], diagnostics: D
       name: typeof record.name === 'string' ? record.name : undefined,
       locate,
       locateInScalar: (path, start, end) => {
-        const { node } = walk(doc, path)
-        if (!(node instanceof Scalar) || !node.range) return locate(path)
-        const offsets = scalarOffsets(file.text, node)
+        const { scalar } = find(events, root, file.text, path)
+        const offsets = scalar && scalarOffsets(file.text, scalar)
         if (!offsets) return locate(path)
         return spanOf(offsets(start), offsets(Math.max(start, end)))
       },
     })
   })
-}
-
-/** First line of a YAML error message, without the library's trailing position. */
-function yamlMessage(message: string): string {
-  const first = (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '')
-  return first.charAt(0).toLowerCase() + first.slice(1)
+  return { documents, diagnostics }
 }
 
 /**
  * Maps an offset in a scalar's value to an offset in the file, for the
- * scalar styles where that is exact: plain and quoted single lines, and
- * literal blocks (`|`). Folded and escaped forms fall back to the node.
+ * scalar styles where that is exact: plain and quoted single lines without
+ * escapes, and literal blocks (`|`). Folded and escaped forms fall back to
+ * the whole node.
  */
-function scalarOffsets(text: string, node: Scalar): ((offset: number) => number) | undefined {
-  const [start, valueEnd] = node.range!
-  const raw = text.slice(start, valueEnd)
-  const value = String(node.value)
-  if (node.type === 'PLAIN' && !raw.includes('\n')) return (o) => start + Math.min(o, raw.length)
-  if ((node.type === 'QUOTE_SINGLE' || node.type === 'QUOTE_DOUBLE') && raw.length === value.length + 2) {
-    return (o) => start + 1 + Math.min(o, value.length)
-  }
-  if (node.type === 'BLOCK_LITERAL') {
-    // The value's lines follow the header line, each behind the same indent.
-    const bodyStart = text.indexOf('\n', start) + 1
-    const firstLine = text.slice(bodyStart, text.indexOf('\n', bodyStart) === -1 ? undefined : text.indexOf('\n', bodyStart))
-    const indent = firstLine.length - firstLine.trimStart().length
+function scalarOffsets(text: string, scalar: ScalarEvent): ((offset: number) => number) | undefined {
+  const raw = text.slice(scalar.valueStart, scalar.valueEnd)
+  const value = getScalarValue(text, scalar)
+  const inline = scalar.style === SCALAR_STYLE.PLAIN || scalar.style === SCALAR_STYLE.SINGLE_QUOTED || scalar.style === SCALAR_STYLE.DOUBLE_QUOTED
+  if (inline && raw === value && !raw.includes('\n')) return (o) => scalar.valueStart + Math.min(o, raw.length)
+  if (scalar.style === SCALAR_STYLE.LITERAL_BLOCK && scalar.indent >= 0) {
+    // Each line of the value sits behind the same indentation.
     return (o) => {
       const before = value.slice(0, o)
-      const lineIndex = before.split('\n').length - 1
+      const lineNumber = before.split('\n').length - 1
       const column = o - (before.lastIndexOf('\n') + 1)
-      let position = bodyStart
-      for (let i = 0; i < lineIndex; i++) position = text.indexOf('\n', position) + 1
-      return position + indent + column
+      let at = scalar.valueStart
+      for (let i = 0; i < lineNumber; i++) at = text.indexOf('\n', at) + 1
+      return at + scalar.indent + column
     }
   }
   return undefined

@@ -143,7 +143,10 @@ function reasonFor(verdict: Verdict, op: Operation, request: DecisionRequest): s
   return `rule \`${verdict.rule.rule.id}\` ${verb} ${what}`
 }
 
+const NO_MASKS = Object.freeze([]) as unknown as MaskRef[]
+
 function collectMasks(pair: PairRules, request: DecisionRequest, mode: 'enforce' | 'all'): MaskRef[] {
+  if (pair.detectors.length === 0 && (pair.columnMasks.size === 0 || !request.reads?.length)) return NO_MASKS
   const chosen = new Map<string, MaskRef>()
   const add = (id: string, strategy: MaskStrategy, policy: string) => {
     const existing = chosen.get(id)
@@ -162,10 +165,9 @@ function denied(reason: string, trace?: TraceStep[]): Decision {
 
 /** Identity validity on its own: unknown, or expired at the request's time. */
 export function identityProblem(engine: Engine, name: string, time: Date): string | undefined {
-  const identity = Object.hasOwn(engine.bundle.identities, name) ? engine.bundle.identities[name] : undefined
-  if (!identity) return `unknown identity \`${name}\``
-  // `expires` is a date: the identity is valid through the end of that day (UTC).
-  if (identity.expires && time.toISOString().slice(0, 10) > identity.expires) return `identity \`${name}\` expired on ${identity.expires}`
+  if (!Object.hasOwn(engine.bundle.identities, name)) return `unknown identity \`${name}\``
+  const expiresAt = engine.expiresAt(name)
+  if (expiresAt !== undefined && time.getTime() >= expiresAt) return `identity \`${name}\` expired on ${engine.bundle.identities[name]!.expires}`
   return undefined
 }
 

@@ -51,6 +51,8 @@ export interface PairRules {
 
 export interface Engine {
   readonly bundle: Bundle
+  /** The first instant (ms since the epoch) an identity is no longer valid; absent when it never expires. */
+  expiresAt(identity: string): number | undefined
   /** Rules for a pair, or undefined when the identity or resource does not exist. */
   pair(identity: string, resource: string): PairRules | undefined
   compiled: readonly CompiledRule[]
@@ -124,6 +126,11 @@ export function createEngine(bundle: Bundle): EngineResult {
   const compiled = bundle.rules.map((rule, i) => compileRule(rule, i, errors))
   if (errors.length > 0) return { ok: false, errors }
   const cache = new Map<string, PairRules | null>()
+  // `expires` is a date: the identity is valid through the end of that day (UTC).
+  const expiry = new Map<string, number>()
+  for (const identity of Object.values(bundle.identities)) {
+    if (identity.expires) expiry.set(identity.name, Date.parse(`${identity.expires}T00:00:00Z`) + 86_400_000)
+  }
 
   const buildPair = (identity: BundleIdentity, resource: BundleResource): PairRules => {
     const policies = intersect(bundle.index.identities[identity.name] ?? [], bundle.index.resources[resource.name] ?? [])
@@ -164,6 +171,7 @@ export function createEngine(bundle: Bundle): EngineResult {
   const engine: Engine = {
     bundle,
     compiled,
+    expiresAt: (identity) => expiry.get(identity),
     pair(identityName, resourceName) {
       const key = `${identityName}\0${resourceName}`
       let entry = cache.get(key)

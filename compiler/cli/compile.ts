@@ -2,7 +2,6 @@ import { readFile, rename, writeFile } from 'node:fs/promises'
 import { createPrivateKey } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { compileRepository } from '../compile.js'
-import { serializeBundle } from '../emit.js'
 import { loadDirectory } from '../load.js'
 import { EXIT, oneOf, UsageError, type Command } from './io.js'
 import { FORMATS, reportDiagnostics } from './report.js'
@@ -40,10 +39,10 @@ exit status: 0 written, 1 errors, 2 usage or internal error`,
       }
       if (signingKey.asymmetricKeyType !== 'ed25519') throw new UsageError('--sign: the key must be an Ed25519 private key')
     }
-    const result = compileRepository(await loadDirectory(dir), signingKey ? { signingKey } : {})
+    const result = await compileRepository(await loadDirectory(dir), signingKey ? { signingKey } : {})
     reportDiagnostics(io, result.diagnostics, format, dir, result.sources)
-    if (!result.bundle) return EXIT.findings
-    const text = serializeBundle(result.bundle)
+    if (!result.bundle || !result.bundleText) return EXIT.findings
+    const text = result.bundleText
     if (values.output === '-') io.out(text)
     else {
       // Write then rename, so a watcher never sees a half-written bundle.

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { compileRepository } from '../compile.js'
+import { compileRepository, type ParseCache } from '../compile.js'
 import { diffBundles, overallRisk, type Risk } from '../diff.js'
 import { formatDiffJson, formatDiffMarkdown, formatDiffText } from '../diff-format.js'
 import { loadRepository } from '../load.js'
@@ -38,7 +38,8 @@ exit status: 0 diff printed, 1 a side does not compile or --fail-on matched, 2 u
     if (positionals.length !== 2) throw new UsageError('expected BASE and HEAD')
     const repo = values.repo ?? '.'
     const [base, head] = await Promise.all(positionals.map((spec) => loadRepository(spec, repo)))
-    const compiled = [compileRepository(base!), compileRepository(head!)]
+    const cache: ParseCache = new Map()
+    const compiled = [await compileRepository(base!, { lint: false, cache }), await compileRepository(head!, { lint: false, cache })]
     let failed = false
     compiled.forEach((result, i) => {
       if (result.bundle) return

@@ -83,7 +83,7 @@ options:
 }
 
 async function compileDir(dir: string, io: Io): Promise<Bundle | undefined> {
-  const compiled = compileRepository(await loadDirectory(dir))
+  const compiled = await compileRepository(await loadDirectory(dir))
   if (!compiled.bundle) reportDiagnostics(io, compiled.diagnostics.filter((d) => d.severity === 'error'), 'text', dir, compiled.sources)
   return compiled.bundle
 }

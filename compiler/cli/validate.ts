@@ -21,7 +21,7 @@ exit status: 0 clean, 1 findings (errors or warnings), 2 usage or internal error
     const { values, positionals } = parseArgs({ args, options: { format: { type: 'string' } }, allowPositionals: true })
     const format = oneOf(values.format, FORMATS, 'format') ?? 'text'
     const dir = positionals[0] ?? '.'
-    const result = compileRepository(await loadDirectory(dir))
+    const result = await compileRepository(await loadDirectory(dir))
     reportDiagnostics(io, result.diagnostics, format, dir, result.sources)
     if (format === 'text' && result.diagnostics.length === 0) io.err(`${dir}: no findings`)
     return result.diagnostics.length === 0 ? EXIT.ok : EXIT.findings

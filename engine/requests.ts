@@ -1,0 +1,87 @@
+// From what a client sent to a decision: SQL text is split into statements
+// and classified, SSH requests into operations, then each is decided. The
+// gateway, `gatehouse test` and `gatehouse explain` all come through here.
+import { combineDecisions, decide, type DecideOptions } from './decide.js'
+import type { Engine } from './engine.js'
+import { classifySql } from './sql/index.js'
+import { classifySsh, type SshChannelRequest } from './ssh/classify.js'
+import type { Decision, RequestContext, SqlSessionState, SqlStatement } from './types.js'
+
+export interface SqlRequest {
+  identity: string
+  resource: string
+  sql: string
+  context: RequestContext
+  session?: SqlSessionState
+}
+
+export interface StatementDecision {
+  statement: SqlStatement
+  decision: Decision
+}
+
+export interface SqlDecision {
+  decision: Decision
+  statements: StatementDecision[]
+}
+
+function refused(reason: string, code: string): Decision {
+  return { effect: 'deny', rule: null, reasons: [reason], errors: [code], masks: [] }
+}
+
+export function decideSql(engine: Engine, request: SqlRequest, options: DecideOptions = {}): SqlDecision {
+  const resource = Object.hasOwn(engine.bundle.resources, request.resource) ? engine.bundle.resources[request.resource] : undefined
+  if (!resource || resource.type !== 'postgres') {
+    return { decision: refused(`\`${request.resource}\` is not a PostgreSQL resource`, 'request.unknown_resource'), statements: [] }
+  }
+  const classified = classifySql(request.sql, {
+    defaultSchema: resource.postgres?.defaultSchema ?? 'public',
+    ...(request.session ? { session: request.session } : {}),
+  })
+  if (!classified.ok) {
+    // Anything the parser cannot classify is denied, with the parser's reason.
+    return { decision: refused(`statement cannot be classified: ${classified.error.message}`, classified.error.code), statements: [] }
+  }
+  if (classified.statements.length === 0) {
+    return { decision: decide(engine, { identity: request.identity, resource: request.resource, operations: [], context: request.context }, options), statements: [] }
+  }
+  const statements = classified.statements.map((statement) => ({
+    statement,
+    decision: decide(
+      engine,
+      {
+        identity: request.identity,
+        resource: request.resource,
+        operations: statement.operations.map((op) => ({ kind: 'postgres' as const, ...op })),
+        reads: statement.reads,
+        context: request.context,
+      },
+      options,
+    ),
+  }))
+  return { decision: combineDecisions(statements.map((s) => s.decision)), statements }
+}
+
+export interface SshRequest {
+  identity: string
+  resource: string
+  request: SshChannelRequest
+  context: RequestContext
+}
+
+export function decideSsh(engine: Engine, request: SshRequest, options: DecideOptions = {}): Decision {
+  const resource = Object.hasOwn(engine.bundle.resources, request.resource) ? engine.bundle.resources[request.resource] : undefined
+  if (!resource || resource.type !== 'ssh') return refused(`\`${request.resource}\` is not an SSH resource`, 'request.unknown_resource')
+  const classified = classifySsh(request.request)
+  if (!classified.ok) return refused(classified.error.message, classified.error.code)
+  return decide(
+    engine,
+    {
+      identity: request.identity,
+      resource: request.resource,
+      operations: classified.operations.map((op) => ({ kind: 'ssh' as const, ...op })),
+      context: request.context,
+    },
+    options,
+  )
+}
