@@ -20,7 +20,7 @@ for (const name of readdirSync(root).sort()) {
   test(`compiler case ${name}`, async () => {
     const dir = path.join(root, name)
     const expected = parse(readFileSync(path.join(dir, 'expected.yaml'), 'utf8')) as Expected
-    const result = compileRepository(await loadDirectory(dir), { now: NOW })
+    const result = await compileRepository(await loadDirectory(dir), { now: NOW })
     const actual = result.diagnostics.map((d) => ({ code: d.code, severity: d.severity, file: d.file, line: d.line, col: d.col, help: d.help !== undefined }))
     const want = expected.diagnostics.map((d) => ({ severity: 'error', help: false, ...d }))
     assert.deepEqual(actual, want, result.diagnostics.map((d) => `${d.file}:${d.line}:${d.col} ${d.code}: ${d.message}`).join('\n'))

@@ -19,7 +19,7 @@ test('oversized, binary and invalid UTF-8 files are refused, and no bundle is pr
     const loaded = await loadDirectory(repo.dir)
     assert.deepEqual(codes(loaded.diagnostics).sort(), ['load.binary policies/binary.yaml', 'load.binary policies/latin1.yaml', 'load.too_large identities/huge.yaml'])
     assert.equal(loaded.files.some((f) => f.path === 'identities/huge.yaml'), false)
-    const compiled = compileRepository(loaded)
+    const compiled = await compileRepository(loaded)
     assert.equal(compiled.bundle, undefined)
   } finally {
     repo.cleanup()

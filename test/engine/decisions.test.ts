@@ -18,7 +18,7 @@ const NOW = new Date('2026-12-01T12:00:00Z')
 before(() => loadSqlParser())
 
 async function compile(dir: string) {
-  const result = compileRepository(await loadDirectory(dir), { now: NOW })
+  const result = await compileRepository(await loadDirectory(dir), { now: NOW })
   assert.ok(result.bundle && result.model, result.diagnostics.map((d) => d.message).join('\n'))
   return { bundle: result.bundle, model: result.model }
 }
