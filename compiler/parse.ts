@@ -104,7 +104,8 @@ function find(events: readonly Event[], root: number, text: string, path: DocPat
         const key = nodeExtent(events, j)
         const value = nodeExtent(events, key.next)
         if (keyEvent.type === EVENT_ID.SCALAR && getScalarValue(text, keyEvent) === step) {
-          hit = { node: value.range, key: key.range, ...(events[key.next]!.type === EVENT_ID.SCALAR ? { scalar: events[key.next] as ScalarEvent } : {}) }
+          // An empty value (`name:`) has no source range of its own: point at its key.
+          hit = { node: value.range.start < 0 ? key.range : value.range, key: key.range, ...(events[key.next]!.type === EVENT_ID.SCALAR ? { scalar: events[key.next] as ScalarEvent } : {}) }
           hitAt = key.next
           break
         }
@@ -112,7 +113,7 @@ function find(events: readonly Event[], root: number, text: string, path: DocPat
       } else {
         const item = nodeExtent(events, j)
         if (index === step) {
-          hit = { node: item.range, ...(events[j]!.type === EVENT_ID.SCALAR ? { scalar: events[j] as ScalarEvent } : {}) }
+          hit = { node: item.range.start < 0 ? found.node : item.range, ...(events[j]!.type === EVENT_ID.SCALAR ? { scalar: events[j] as ScalarEvent } : {}) }
           hitAt = j
           break
         }
@@ -145,6 +146,7 @@ export function parseFile(file: SourceFile): ParseResult {
   const diagnostics: Diagnostic[] = []
   const position = lineIndex(file.text)
   const spanOf = (start: number, end: number): Span => {
+    start = Math.max(0, start)
     const from = position(start)
     const to = position(Math.max(start, end))
     return { file: file.path, line: from.line, col: from.col, endLine: to.line, endCol: to.col }

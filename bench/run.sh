@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints the figures the README quotes.
+#   npm run bench
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npm run build >/dev/null
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "## compiler"
+node dist/bench/compiler.js --runs 5
+
+echo; echo "## decisions"
+node dist/bench/generate-repo.js "$work/repo" 2>/dev/null
+node dist/bin/gatehouse.js compile "$work/repo" -o "$work/bundle.json" 2>/dev/null
+node dist/bench/decide.js "$work/bundle.json"
+
+echo; echo "## SQL classification"
+node dist/bench/sql-classify.js

@@ -1,0 +1,52 @@
+// Imports point one way: schemas ← engine ← compiler; engine and store ←
+// gateway; compiler and store ← bot. The gateway never imports the bot or the
+// compiler, the bot never imports the gateway, and the engine and the store
+// import neither. This test reads every import and fails on a backwards arrow.
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import path from 'node:path'
+import { test } from 'node:test'
+import { ROOT } from './helpers/repo.js'
+
+const AREAS = ['engine', 'compiler', 'store', 'gateway', 'bot', 'bin', 'bench'] as const
+type Area = (typeof AREAS)[number] | 'schemas'
+
+const ALLOWED: Record<(typeof AREAS)[number], readonly Area[]> = {
+  engine: ['schemas'],
+  compiler: ['engine', 'schemas'],
+  store: ['engine', 'schemas'],
+  gateway: ['engine', 'store', 'schemas'],
+  bot: ['compiler', 'engine', 'store', 'schemas'],
+  bin: ['compiler', 'gateway', 'bot', 'engine', 'store', 'schemas'],
+  bench: ['compiler', 'engine', 'store', 'schemas'],
+}
+
+function sources(dir: string): string[] {
+  const full = path.join(ROOT, dir)
+  if (!statSync(full, { throwIfNoEntry: false })?.isDirectory()) return []
+  return readdirSync(full, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => path.join(full, f))
+}
+
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g
+
+test('imports only point the way data flows', () => {
+  const violations: string[] = []
+  let checked = 0
+  for (const area of AREAS) {
+    for (const file of sources(area)) {
+      const text = readFileSync(file, 'utf8')
+      for (const match of text.matchAll(IMPORT)) {
+        const specifier = match[1] ?? match[2]!
+        if (!specifier.startsWith('.')) continue
+        checked++
+        const target = path.relative(ROOT, path.resolve(path.dirname(file), specifier)).split(path.sep)[0] as Area
+        if (target === area || target === 'package.json' as Area) continue
+        if (!ALLOWED[area].includes(target)) violations.push(`${path.relative(ROOT, file)} imports ${specifier} (${area} → ${target})`)
+      }
+    }
+  }
+  assert.ok(checked > 50, 'the scan found the imports')
+  assert.deepEqual(violations, [])
+})
