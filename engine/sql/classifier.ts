@@ -8,7 +8,8 @@
 // the cache is shared between callers. A caller that mutates one gets a
 // TypeError instead of silently changing what another session is allowed to do.
 import type { SqlClassification, SqlSessionState } from '../types.js'
-import { analyzeSql, DEFAULT_MAX_SQL_BYTES, errorOf, resolveSession, type Analysis } from './classify.js'
+import { analyzeSql, DEFAULT_MAX_SQL_BYTES, errorOf, resolveSession, type Analysis, type StatementDraft } from './classify.js'
+import { literalShape } from './literal-shape.js'
 
 export interface SqlClassifierOptions {
   /** Entries kept (least recently used evicted first). Default 1000. */
@@ -31,7 +32,8 @@ export function createSqlClassifier(options: SqlClassifierOptions = {}): SqlClas
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_SQL_BYTES
   const maxCachedLength = options.maxCachedLength ?? 16 * 1024
   // A Map iterates in insertion order: re-inserting on a hit makes the first key the least recently used.
-  const cache = new Map<string, Analysis>()
+  // Keys are literal shapes (literal-shape.ts); `text` is the text the analysis was made from.
+  const cache = new Map<string, { analysis: Analysis; text: string }>()
 
   const analyze = (sql: string, defaultSchema: string): Analysis => {
     try {
@@ -47,17 +49,19 @@ export function createSqlClassifier(options: SqlClassifierOptions = {}): SqlClas
         const cacheable =
           cacheSize > 0 && typeof sql === 'string' && sql.length <= maxCachedLength && typeof defaultSchema === 'string' && !defaultSchema.includes('\0')
         // invariant: the key is unambiguous because defaultSchema cannot contain NUL.
-        const key = cacheable ? `${defaultSchema}\0${sql}` : ''
-        let analysis = cacheable ? cache.get(key) : undefined
-        if (analysis) {
+        const key = cacheable ? `${defaultSchema}\0${literalShape(sql)}` : ''
+        const entry = cacheable ? cache.get(key) : undefined
+        let analysis: Analysis
+        if (entry) {
           cache.delete(key)
-          cache.set(key, analysis)
+          cache.set(key, entry)
+          analysis = entry.text === sql ? entry.analysis : retext(entry.analysis, entry.text, sql)
         } else {
           analysis = analyze(sql, defaultSchema)
           // A not-loaded parser is a transient state, not a property of the text.
           if (cacheable && (analysis.ok || analysis.error.code !== 'sql.not_loaded')) {
             deepFreeze(analysis)
-            cache.set(key, analysis)
+            cache.set(key, { analysis, text: sql })
             if (cache.size > cacheSize) cache.delete(cache.keys().next().value!)
           }
         }
@@ -74,6 +78,25 @@ export function createSqlClassifier(options: SqlClassifierOptions = {}): SqlClas
       cache.clear()
     },
   }
+}
+
+/**
+ * The analysis of a text of the same literal shape, with each statement's
+ * text taken from `sql` instead. Same shape means same length and the same
+ * characters outside numbers, so each statement sits at the same offsets.
+ */
+function retext(analysis: Analysis, original: string, sql: string): Analysis {
+  if (!analysis.ok) return analysis
+  let cursor = 0
+  const drafts: StatementDraft[] = analysis.drafts.map((draft) => {
+    const at = original.indexOf(draft.text, cursor)
+    cursor = at + draft.text.length
+    const text = sql.slice(at, at + draft.text.length)
+    return { ...draft, text, ...(draft.statement ? { statement: { ...draft.statement, text } } : {}) }
+  })
+  const result: Analysis = { ok: true, drafts, sessionDependent: analysis.sessionDependent }
+  if (analysis.result?.ok) result.result = { ok: true, statements: drafts.map((d) => d.statement!) }
+  return result
 }
 
 function deepFreeze(value: unknown): void {
