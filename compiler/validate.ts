@@ -3,7 +3,6 @@
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import type { ErrorObject, ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
-import bundleSchema from '../schemas/bundle.schema.json' with { type: 'json' }
 import commonSchema from '../schemas/common.schema.json' with { type: 'json' }
 import identitySchema from '../schemas/identity.schema.json' with { type: 'json' }
 import policySchema from '../schemas/policy.schema.json' with { type: 'json' }
@@ -20,9 +19,9 @@ export type Kind = (typeof KINDS)[number]
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void
 
-let validators: Record<Kind | 'Bundle', ValidateFunction> | undefined
+let validators: Record<Kind, ValidateFunction> | undefined
 
-function getValidators(): Record<Kind | 'Bundle', ValidateFunction> {
+function getValidators(): Record<Kind, ValidateFunction> {
   if (validators) return validators
   const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true })
   addFormats(ajv)
@@ -33,16 +32,8 @@ function getValidators(): Record<Kind | 'Bundle', ValidateFunction> {
     Resource: ajv.compile(resourceSchema),
     Policy: ajv.compile(policySchema),
     Test: ajv.compile(testSchema),
-    Bundle: ajv.compile(bundleSchema),
   }
   return validators
-}
-
-/** Validates a bundle against its schema; returns the first problems found, or nothing. */
-export function bundleSchemaErrors(bundle: unknown): string[] {
-  const validate = getValidators().Bundle
-  if (validate(bundle)) return []
-  return (validate.errors ?? []).slice(0, 5).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`)
 }
 
 export function validateDocuments(documents: readonly ParsedDocument[]): { valid: ParsedDocument[]; invalid: ParsedDocument[]; diagnostics: Diagnostic[] } {

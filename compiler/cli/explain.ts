@@ -8,7 +8,7 @@ import { decideSql, decideSsh } from '../../engine/requests.js'
 import type { Bundle, Decision } from '../../engine/types.js'
 import { compileRepository } from '../compile.js'
 import { loadDirectory } from '../load.js'
-import { bundleSchemaErrors } from '../validate.js'
+import { openBundle } from '../../engine/bundle-open.js'
 import { EXIT, oneOf, UsageError, type Command, type Io } from './io.js'
 import { reportDiagnostics } from './report.js'
 
@@ -89,14 +89,14 @@ async function compileDir(dir: string, io: Io): Promise<Bundle | undefined> {
 }
 
 async function readBundle(path: string, io: Io): Promise<Bundle | undefined> {
-  try {
-    const bundle = JSON.parse(await readFile(path, 'utf8')) as unknown
-    const problems = bundleSchemaErrors(bundle)
-    if (problems.length === 0) return bundle as Bundle
-    io.err(`${path} is not a valid bundle: ${problems.join('; ')}`)
-  } catch (err) {
-    io.err(`${path} cannot be read as a bundle: ${(err as Error).message}`)
-  }
+  const text = await readFile(path, 'utf8').catch((err: Error) => {
+    io.err(`${path} cannot be read: ${err.message}`)
+    return undefined
+  })
+  if (text === undefined) return undefined
+  const opened = openBundle(text)
+  if (opened.ok) return opened.bundle
+  io.err(`${path} is not a valid bundle: ${opened.message}`)
   return undefined
 }
 
