@@ -2,7 +2,7 @@
 // The `gatehouse` executable: finds the subcommand and runs it. Internal
 // errors are reported in one line, never as a stack trace.
 import { VERSION } from '../compiler/version.js'
-import { EXIT, processIo, UsageError, type Command } from '../compiler/cli/io.js'
+import { EXIT, processIo, UsageError, type Command } from '../cli/command.js'
 
 /** Loaded on demand, so `gatehouse validate` does not pay for the gateway's start-up. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {

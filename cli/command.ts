@@ -1,5 +1,6 @@
-// What a command needs from its surroundings, so tests can run commands
-// in-process and read what they printed.
+// The contract between the `gatehouse` executable and the commands of each
+// area (compiler, gateway, bot): what a command needs from its surroundings,
+// so tests can run commands in-process and read what they printed.
 export interface Io {
   out(text: string): void
   err(text: string): void

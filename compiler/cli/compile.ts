@@ -3,7 +3,7 @@ import { createPrivateKey } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { compileRepository } from '../compile.js'
 import { loadDirectory } from '../load.js'
-import { EXIT, oneOf, UsageError, type Command } from './io.js'
+import { EXIT, oneOf, UsageError, type Command } from '../../cli/command.js'
 import { FORMATS, reportDiagnostics } from './report.js'
 
 export const compileCommand: Command = {

@@ -3,7 +3,7 @@ import { compileRepository, type ParseCache } from '../compile.js'
 import { diffBundles, overallRisk, type Risk } from '../diff.js'
 import { formatDiffJson, formatDiffMarkdown, formatDiffText } from '../diff-format.js'
 import { loadRepository } from '../load.js'
-import { EXIT, oneOf, UsageError, type Command } from './io.js'
+import { EXIT, oneOf, UsageError, type Command } from '../../cli/command.js'
 import { reportDiagnostics } from './report.js'
 
 const RISKS = ['low', 'medium', 'high'] as const

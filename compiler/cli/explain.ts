@@ -9,7 +9,7 @@ import type { Bundle, Decision } from '../../engine/types.js'
 import { compileRepository } from '../compile.js'
 import { loadDirectory } from '../load.js'
 import { openBundle } from '../../engine/bundle-open.js'
-import { EXIT, oneOf, UsageError, type Command, type Io } from './io.js'
+import { EXIT, oneOf, UsageError, type Command, type Io } from '../../cli/command.js'
 import { reportDiagnostics } from './report.js'
 
 export const explainCommand: Command = {

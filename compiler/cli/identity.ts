@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { Document } from 'yaml'
 import { generateToken, scramVerifier, tokenDigest } from '../credentials.js'
-import { EXIT, UsageError, type Command } from './io.js'
+import { EXIT, UsageError, type Command } from '../../cli/command.js'
 
 const NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/
 const OWNER = /^@[A-Za-z0-9][A-Za-z0-9-]{0,38}(\/[A-Za-z0-9._-]{1,100})?$/

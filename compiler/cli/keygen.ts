@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { keyId } from '../../engine/bundle-integrity.js'
-import { EXIT, UsageError, type Command } from './io.js'
+import { EXIT, UsageError, type Command } from '../../cli/command.js'
 
 export const keygenCommand: Command = {
   name: 'keygen',

@@ -1,5 +1,5 @@
 import { formatGithub, formatJson, formatText, summarize, type Diagnostic } from '../diagnostics.js'
-import type { Io } from './io.js'
+import type { Io } from '../../cli/command.js'
 
 export const FORMATS = ['text', 'json', 'github'] as const
 export type Format = (typeof FORMATS)[number]

@@ -5,7 +5,7 @@ import { compileRepository } from '../compile.js'
 import { formatGithub, type Diagnostic } from '../diagnostics.js'
 import { loadDirectory } from '../load.js'
 import { runTests, type CaseResult, type TestReport } from '../test-runner.js'
-import { EXIT, oneOf, UsageError, type Command, type Io } from './io.js'
+import { EXIT, oneOf, UsageError, type Command, type Io } from '../../cli/command.js'
 import { FORMATS, reportDiagnostics } from './report.js'
 
 export const testCommand: Command = {

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { compileRepository } from '../compile.js'
 import { loadDirectory } from '../load.js'
-import { EXIT, oneOf, type Command } from './io.js'
+import { EXIT, oneOf, type Command } from '../../cli/command.js'
 import { FORMATS, reportDiagnostics } from './report.js'
 
 export const validateCommand: Command = {
