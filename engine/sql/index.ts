@@ -5,3 +5,4 @@ export { classifySql, createSqlSession, DEFAULT_MAX_SQL_BYTES, type ClassifyOpti
 export { createSqlClassifier, type SqlClassifier, type SqlClassifierOptions } from './classifier.js'
 export { SQL_ERROR_CODES, type SqlErrorCode } from './errors.js'
 export { dangerousFunction, type DangerousFunction } from './dangerous-functions.js'
+export { outputLineage, splitLineageSource, type LineageItem, type LineageOptions, type LineageResult, type StatementLineage } from './lineage.js'
