@@ -1,0 +1,347 @@
+// The audit trail: append-only, hash-chained, written with group commit.
+//
+// Every append joins a queue; one flush writes everything queued in a single
+// transaction, so durability costs one shared commit, not one per event. A
+// `sync` append is flushed at once (the caller waits for it before letting a
+// statement run); `async` appends are flushed within `flushIntervalMs`.
+// When the store fails, the writer reports itself unhealthy, refuses new
+// appends (callers fail closed), keeps what it holds and retries until the
+// store is back.
+import { createHash, randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { canonicalJson } from '../engine/bundle-integrity.js'
+import type { Database, Queryable } from './database.js'
+
+export interface AuditEventInput {
+  kind: string
+  time?: Date
+  sessionId?: string
+  identity?: string
+  resource?: string
+  data: Record<string, unknown>
+  /** Counts as a use of the identity, and of this rule when given (for stale sweeps). */
+  usage?: { rule?: string }
+}
+
+export interface StoredEvent {
+  chain: string
+  seq: number
+  id: string
+  time: string
+  kind: string
+  sessionId: string | null
+  identity: string | null
+  resource: string | null
+  data: Record<string, unknown>
+  prevHash: string
+  hash: string
+}
+
+export type Durability = 'sync' | 'async'
+
+export class AuditUnavailableError extends Error {
+  readonly code = 'audit.unavailable'
+}
+
+interface Pending {
+  event: Omit<StoredEvent, 'seq' | 'prevHash' | 'hash'>
+  usage: AuditEventInput['usage'] | undefined
+  settle: { resolve: () => void; reject: (err: Error) => void }
+  urgent: boolean
+}
+
+export interface AuditWriterOptions {
+  /** Chain name; one per writing process. */
+  chain?: string
+  flushIntervalMs?: number
+  /** Events held in memory at most; beyond this, appends are refused. */
+  maxQueue?: number
+  /** Events per transaction. */
+  batchSize?: number
+  onHealthChange?: (healthy: boolean, error?: Error) => void
+}
+
+export const GENESIS_HASH = '0'.repeat(64)
+
+export function newId(prefix: string): string {
+  return `${prefix}_${randomBytes(10).toString('base64url')}`
+}
+
+/** Text PostgreSQL can store: no NUL, no lone surrogates. */
+function storable(value: unknown): unknown {
+  if (typeof value === 'string') return value.toWellFormed().replace(/\0/g, '\uFFFD')
+  if (Array.isArray(value)) return value.map(storable)
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[storable(k) as string] = storable(v)
+    return out
+  }
+  return value
+}
+
+export function eventHash(prevHash: string, event: Omit<StoredEvent, 'prevHash' | 'hash'>): string {
+  const core = {
+    chain: event.chain,
+    seq: event.seq,
+    id: event.id,
+    time: event.time,
+    kind: event.kind,
+    sessionId: event.sessionId,
+    identity: event.identity,
+    resource: event.resource,
+    data: event.data,
+  }
+  return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(core)).digest('hex')
+}
+
+export class AuditWriter {
+  readonly chain: string
+  private seq = 0
+  private head = GENESIS_HASH
+  private queue: Pending[] = []
+  private flushing = false
+  private timer: NodeJS.Timeout | undefined
+  private retryDelay = 0
+  private closed = false
+  private healthyNow = true
+  private readonly flushIntervalMs: number
+  private readonly maxQueue: number
+  private readonly batchSize: number
+
+  private constructor(
+    private readonly db: Database,
+    chain: string,
+    private readonly options: AuditWriterOptions,
+  ) {
+    this.chain = chain
+    this.flushIntervalMs = options.flushIntervalMs ?? 100
+    this.maxQueue = options.maxQueue ?? 100_000
+    this.batchSize = options.batchSize ?? 500
+  }
+
+  static async open(db: Database, options: AuditWriterOptions = {}): Promise<AuditWriter> {
+    const chain = options.chain ?? `${hostname()}/${process.pid}/${Date.now().toString(36)}`
+    const writer = new AuditWriter(db, chain, options)
+    const rows = await db.query<{ last_seq: string; last_hash: string }>('SELECT last_seq::text, last_hash FROM gatehouse.audit_chains WHERE chain = $1', [chain])
+    if (rows[0]) {
+      writer.seq = Number(rows[0].last_seq)
+      writer.head = rows[0].last_hash
+    } else {
+      await db.query('INSERT INTO gatehouse.audit_chains (chain, created_at, last_seq, last_hash) VALUES ($1, now(), 0, $2)', [chain, GENESIS_HASH])
+    }
+    return writer
+  }
+
+  get healthy(): boolean {
+    return this.healthyNow
+  }
+
+  get queued(): number {
+    return this.queue.length
+  }
+
+  /**
+   * Queues an event. `durable` settles when the event is committed (or
+   * rejects if that flush fails). Throws AuditUnavailableError, without
+   * queueing, when the store is failing or the queue is full.
+   */
+  append(input: AuditEventInput, durability: Durability): { id: string; durable: Promise<void> } {
+    if (this.closed) throw new AuditUnavailableError('the audit writer is closed')
+    if (!this.healthyNow) throw new AuditUnavailableError('the audit store is unavailable')
+    if (this.queue.length >= this.maxQueue) throw new AuditUnavailableError('the audit queue is full')
+    const id = newId('evt')
+    let settle!: Pending['settle']
+    const durable = new Promise<void>((resolve, reject) => (settle = { resolve, reject }))
+    // Nobody may be left with an unhandled rejection; callers that care await `durable`.
+    durable.catch(() => undefined)
+    this.queue.push({
+      event: {
+        chain: this.chain,
+        id,
+        time: (input.time ?? new Date()).toISOString(),
+        kind: input.kind,
+        sessionId: (storable(input.sessionId) as string | undefined) ?? null,
+        identity: (storable(input.identity) as string | undefined) ?? null,
+        resource: (storable(input.resource) as string | undefined) ?? null,
+        data: storable(input.data) as Record<string, unknown>,
+      },
+      usage: input.usage,
+      settle,
+      urgent: durability === 'sync',
+    })
+    this.schedule(durability === 'sync' ? 0 : this.flushIntervalMs)
+    return { id, durable }
+  }
+
+  /** Flushes everything queued now. */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      if (this.flushing) {
+        await new Promise((r) => setTimeout(r, 1))
+        continue
+      }
+      await this.flushBatch()
+      if (!this.healthyNow) throw new AuditUnavailableError('the audit store is unavailable')
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    try {
+      await this.flush()
+    } finally {
+      this.closed = true
+    }
+  }
+
+  private schedule(delay: number): void {
+    if (this.flushing || this.closed) return
+    if (this.timer) {
+      if (delay > 0) return
+      clearTimeout(this.timer)
+    }
+    // setImmediate-like batching for urgent events: everything appended in
+    // this turn of the event loop joins the same transaction.
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      void this.flushBatch()
+    }, delay)
+  }
+
+  private async flushBatch(): Promise<void> {
+    if (this.flushing || this.queue.length === 0) return
+    this.flushing = true
+    const batch = this.queue.slice(0, this.batchSize)
+    const startSeq = this.seq
+    const startHead = this.head
+    let seq = this.seq
+    let head = this.head
+    const rows: StoredEvent[] = batch.map(({ event }) => {
+      seq += 1
+      const withSeq = { ...event, seq }
+      const hash = eventHash(head, withSeq)
+      const row = { ...withSeq, prevHash: head, hash }
+      head = hash
+      return row
+    })
+    try {
+      if (this.retryDelay > 0 && (await this.alreadyCommitted(startSeq + rows.length))) {
+        // The previous attempt committed but its acknowledgement was lost.
+      } else {
+        await this.db.transaction((tx) => this.write(tx, rows, batch, startSeq))
+      }
+      this.seq = seq
+      this.head = head
+      this.queue.splice(0, batch.length)
+      for (const p of batch) p.settle.resolve()
+      this.setHealthy(true)
+      this.retryDelay = 0
+    } catch (err) {
+      this.seq = startSeq
+      this.head = startHead
+      // Waiting callers learn now; the events stay queued and are retried.
+      for (const p of batch) p.settle.reject(new AuditUnavailableError(`audit write failed: ${(err as Error).message}`))
+      this.setHealthy(false, err as Error)
+      this.retryDelay = Math.min(Math.max(this.retryDelay * 2, 200), 5000)
+    } finally {
+      this.flushing = false
+    }
+    if (this.queue.length > 0 && !this.closed) {
+      if (!this.healthyNow) this.schedule(this.retryDelay)
+      else this.schedule(this.queue.some((p) => p.urgent) ? 0 : this.flushIntervalMs)
+    } else if (!this.healthyNow && !this.closed) this.probeLater()
+  }
+
+  /** With nothing queued, a failing store is noticed coming back by probing it. */
+  private probeLater(): void {
+    this.timer = setTimeout(async () => {
+      this.timer = undefined
+      try {
+        await this.db.query('SELECT 1')
+        this.setHealthy(true)
+        this.retryDelay = 0
+      } catch {
+        this.retryDelay = Math.min(this.retryDelay * 2, 5000)
+        if (!this.closed) this.probeLater()
+      }
+    }, this.retryDelay)
+  }
+
+  private async alreadyCommitted(lastSeq: number): Promise<boolean> {
+    const rows = await this.db.query<{ last_seq: string }>('SELECT last_seq::text FROM gatehouse.audit_chains WHERE chain = $1', [this.chain])
+    return Number(rows[0]?.last_seq ?? 0) >= lastSeq
+  }
+
+  private async write(tx: Queryable, rows: StoredEvent[], batch: Pending[], startSeq: number): Promise<void> {
+    await tx.query(
+      `INSERT INTO gatehouse.audit_events (chain, seq, id, time, kind, session_id, identity, resource, data, prev_hash, hash)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[])`,
+      [
+        rows.map((r) => r.chain),
+        rows.map((r) => r.seq),
+        rows.map((r) => r.id),
+        rows.map((r) => r.time),
+        rows.map((r) => r.kind),
+        rows.map((r) => r.sessionId),
+        rows.map((r) => r.identity),
+        rows.map((r) => r.resource),
+        rows.map((r) => JSON.stringify(r.data)),
+        rows.map((r) => r.prevHash),
+        rows.map((r) => r.hash),
+      ],
+    )
+    const last = rows[rows.length - 1]!
+    // The head moves only if nobody else wrote this chain meanwhile.
+    const moved = await tx.query('UPDATE gatehouse.audit_chains SET last_seq = $2, last_hash = $3 WHERE chain = $1 AND last_seq = $4 RETURNING chain', [this.chain, last.seq, last.hash, startSeq])
+    if (moved.length !== 1) throw new Error(`audit chain ${this.chain} was advanced by another writer`)
+    await this.writeUsage(tx, batch)
+  }
+
+  private async writeUsage(tx: Queryable, batch: Pending[]): Promise<void> {
+    const identities = new Map<string, { first: string; last: string; count: number }>()
+    const rules = new Map<string, { rule: string; identity: string; last: string; count: number }>()
+    for (const { event, usage } of batch) {
+      if (!usage || !event.identity) continue
+      const seen = identities.get(event.identity)
+      if (seen) {
+        seen.last = event.time
+        seen.count++
+      } else identities.set(event.identity, { first: event.time, last: event.time, count: 1 })
+      if (usage.rule) {
+        const key = `${usage.rule}\0${event.identity}`
+        const used = rules.get(key)
+        if (used) {
+          used.last = event.time
+          used.count++
+        } else rules.set(key, { rule: usage.rule, identity: event.identity, last: event.time, count: 1 })
+      }
+    }
+    if (identities.size > 0) {
+      const list = [...identities]
+      await tx.query(
+        `INSERT INTO gatehouse.identity_usage (identity, first_seen, last_seen, requests)
+         SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::bigint[])
+         ON CONFLICT (identity) DO UPDATE SET last_seen = GREATEST(gatehouse.identity_usage.last_seen, EXCLUDED.last_seen),
+           requests = gatehouse.identity_usage.requests + EXCLUDED.requests`,
+        [list.map(([k]) => k), list.map(([, v]) => v.first), list.map(([, v]) => v.last), list.map(([, v]) => v.count)],
+      )
+    }
+    if (rules.size > 0) {
+      const list = [...rules.values()]
+      await tx.query(
+        `INSERT INTO gatehouse.rule_usage (rule, identity, last_used, uses)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[])
+         ON CONFLICT (rule, identity) DO UPDATE SET last_used = GREATEST(gatehouse.rule_usage.last_used, EXCLUDED.last_used),
+           uses = gatehouse.rule_usage.uses + EXCLUDED.uses`,
+        [list.map((r) => r.rule), list.map((r) => r.identity), list.map((r) => r.last), list.map((r) => r.count)],
+      )
+    }
+  }
+
+  private setHealthy(healthy: boolean, error?: Error): void {
+    if (healthy === this.healthyNow) return
+    this.healthyNow = healthy
+    this.options.onHealthChange?.(healthy, error)
+  }
+}

@@ -1,0 +1,147 @@
+// Reading the audit trail: verification of every chain, queries by
+// identity, resource, session and time, and session timelines.
+import type { Queryable } from './database.js'
+import { eventHash, GENESIS_HASH, type StoredEvent } from './audit-log.js'
+
+export interface ChainProblem {
+  chain: string
+  seq: number | null
+  problem: string
+}
+
+export interface VerifyReport {
+  chains: number
+  events: number
+  problems: ChainProblem[]
+}
+
+interface EventRow {
+  chain: string
+  seq: string
+  id: string
+  time: Date | string
+  kind: string
+  session_id: string | null
+  identity: string | null
+  resource: string | null
+  data: Record<string, unknown> | string
+  prev_hash: string
+  hash: string
+}
+
+const EVENT_COLUMNS = 'chain, seq::text, id, time, kind, session_id, identity, resource, data, prev_hash, hash'
+
+function toEvent(row: EventRow): StoredEvent {
+  return {
+    chain: row.chain,
+    seq: Number(row.seq),
+    id: row.id,
+    time: (row.time instanceof Date ? row.time : new Date(row.time)).toISOString(),
+    kind: row.kind,
+    sessionId: row.session_id,
+    identity: row.identity,
+    resource: row.resource,
+    data: typeof row.data === 'string' ? (JSON.parse(row.data) as Record<string, unknown>) : row.data,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  }
+}
+
+const PAGE = 5000
+
+/**
+ * Walks every chain from its first event: sequence numbers must be
+ * contiguous, each event must link to the previous hash and hash to what it
+ * says, and the chain's recorded head must be its last event, so altered,
+ * removed, reordered and truncated events are all detected.
+ */
+export async function verifyAudit(db: Queryable): Promise<VerifyReport> {
+  const chains = await db.query<{ chain: string; last_seq: string; last_hash: string }>('SELECT chain, last_seq::text, last_hash FROM gatehouse.audit_chains ORDER BY chain')
+  const problems: ChainProblem[] = []
+  let events = 0
+  for (const { chain, last_seq: lastSeqText, last_hash: lastHash } of chains) {
+    let expectedSeq = 1
+    let prev = GENESIS_HASH
+    for (;;) {
+      const rows = await db.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM gatehouse.audit_events WHERE chain = $1 AND seq >= $2 ORDER BY gatehouse.audit_events.seq LIMIT ${PAGE}`, [chain, expectedSeq])
+      for (const row of rows) {
+        const event = toEvent(row)
+        events++
+        if (event.seq !== expectedSeq) {
+          problems.push({ chain, seq: expectedSeq, problem: `events ${expectedSeq}..${event.seq - 1} are missing` })
+          expectedSeq = event.seq
+        }
+        if (event.prevHash !== prev) problems.push({ chain, seq: event.seq, problem: 'does not link to the previous event (removed or reordered)' })
+        const { prevHash: _p, hash: _h, ...core } = event
+        if (eventHash(event.prevHash, core) !== event.hash) problems.push({ chain, seq: event.seq, problem: 'content does not match its hash (altered)' })
+        prev = event.hash
+        expectedSeq++
+      }
+      if (rows.length < PAGE) break
+      if (problems.length > 1000) break
+    }
+    const lastSeq = Number(lastSeqText)
+    if (expectedSeq - 1 !== lastSeq) problems.push({ chain, seq: null, problem: `chain head says ${lastSeq} events, found ${expectedSeq - 1} (truncated or extended)` })
+    else if (prev !== lastHash) problems.push({ chain, seq: null, problem: 'chain head hash does not match the last event' })
+  }
+  const orphans = await db.query<{ chain: string }>('SELECT DISTINCT e.chain FROM gatehouse.audit_events e LEFT JOIN gatehouse.audit_chains c ON c.chain = e.chain WHERE c.chain IS NULL')
+  for (const { chain } of orphans) problems.push({ chain, seq: null, problem: 'events of a chain that has no head' })
+  return { chains: chains.length, events, problems }
+}
+
+export interface EventFilter {
+  identity?: string
+  resource?: string
+  sessionId?: string
+  kinds?: string[]
+  since?: Date
+  until?: Date
+  limit?: number
+}
+
+export async function queryEvents(db: Queryable, filter: EventFilter): Promise<StoredEvent[]> {
+  const where: string[] = []
+  const params: unknown[] = []
+  const add = (clause: string, value: unknown) => {
+    params.push(value)
+    where.push(clause.replace('?', `$${params.length}`))
+  }
+  if (filter.identity) add('identity = ?', filter.identity)
+  if (filter.resource) add('resource = ?', filter.resource)
+  if (filter.sessionId) add('session_id = ?', filter.sessionId)
+  if (filter.kinds?.length) add('kind = ANY(?::text[])', filter.kinds)
+  if (filter.since) add('time >= ?', filter.since.toISOString())
+  if (filter.until) add('time < ?', filter.until.toISOString())
+  const limit = Math.min(Math.max(filter.limit ?? 1000, 1), 100_000)
+  const sql = `SELECT ${EVENT_COLUMNS} FROM gatehouse.audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY gatehouse.audit_events.time, gatehouse.audit_events.chain, gatehouse.audit_events.seq LIMIT ${limit}`
+  return (await db.query<EventRow>(sql, params)).map(toEvent)
+}
+
+export interface SessionSummary {
+  sessionId: string
+  identity: string | null
+  resource: string | null
+  started: string
+  ended: string | null
+  events: number
+}
+
+export async function listSessions(db: Queryable, filter: { identity?: string; since?: Date; limit?: number }): Promise<SessionSummary[]> {
+  const params: unknown[] = [filter.since?.toISOString() ?? '1970-01-01T00:00:00Z']
+  let identityClause = ''
+  if (filter.identity) {
+    params.push(filter.identity)
+    identityClause = `AND identity = $${params.length}`
+  }
+  const limit = Math.min(Math.max(filter.limit ?? 100, 1), 10_000)
+  const rows = await db.query<{ session_id: string; identity: string | null; resource: string | null; started: Date | string; ended: Date | string | null; events: number }>(
+    `SELECT session_id, max(identity) AS identity, max(resource) AS resource, min(time) AS started,
+            max(time) FILTER (WHERE kind = 'session.end') AS ended, count(*)::int AS events
+       FROM gatehouse.audit_events
+      WHERE session_id IS NOT NULL AND time >= $1 ${identityClause}
+      GROUP BY session_id ORDER BY min(time) DESC LIMIT ${limit}`,
+    params,
+  )
+  const iso = (v: Date | string) => (v instanceof Date ? v : new Date(v)).toISOString()
+  return rows.map((r) => ({ sessionId: r.session_id, identity: r.identity, resource: r.resource, started: iso(r.started), ended: r.ended ? iso(r.ended) : null, events: r.events }))
+}
