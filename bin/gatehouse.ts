@@ -13,6 +13,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   diff: { summary: 'effective-permission changes between two repository states', load: async () => (await import('../compiler/cli/diff.js')).diffCommand },
   identity: { summary: 'create an identity with a fresh token', load: async () => (await import('../compiler/cli/identity.js')).identityCommand },
   keygen: { summary: 'create a bundle signing key pair', load: async () => (await import('../compiler/cli/keygen.js')).keygenCommand },
+  gateway: { summary: 'run the enforcement gateway', load: async () => (await import('../gateway/cli/gateway.js')).gatewayCommand },
+  approvals: { summary: 'list and decide held requests', load: async () => (await import('../gateway/cli/approvals.js')).approvalsCommand },
+  audit: { summary: 'verify and query the audit trail', load: async () => (await import('../gateway/cli/audit.js')).auditCommand },
+  demo: { summary: 'the example policies in front of a sample database', load: async () => (await import('./demo.js')).demoCommand },
+  sessions: { summary: 'list sessions and show their timelines', load: async () => (await import('../gateway/cli/sessions.js')).sessionsCommand },
 }
 
 function overview(): string {

@@ -127,12 +127,14 @@ function explain(errors: readonly ErrorObject[]): Finding[] {
       case 'const': {
         const allowed = (error.keyword === 'enum' ? (params.allowedValues as unknown[]) : [params.allowedValue]).map(String)
         const actual = String(valueAt(error))
+        // YAML reads a bare `null` (and `true`, `1`...) as a value, not as the word.
+        const unquoted = valueAt(error) !== null && typeof valueAt(error) === 'string' ? undefined : allowed.includes(actual) ? { help: `write it quoted: \`"${actual}"\`` } : undefined
         findings.push({
           path,
           part: 'value',
           code: 'schema.enum',
           message: `\`${actual}\` is not allowed here; expected ${allowed.map((a) => `\`${a}\``).join(', ')}`,
-          ...didYouMean(actual, allowed),
+          ...(unquoted ?? didYouMean(actual, allowed)),
         })
         break
       }

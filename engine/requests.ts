@@ -42,10 +42,20 @@ export function decideSql(engine: Engine, request: SqlRequest, options: DecideOp
     // Anything the parser cannot classify is denied, with the parser's reason.
     return { decision: refused(`statement cannot be classified: ${classified.error.message}`, classified.error.code), statements: [] }
   }
-  if (classified.statements.length === 0) {
+  return decideStatements(engine, { identity: request.identity, resource: request.resource, statements: classified.statements, context: request.context }, options)
+}
+
+/** Decides statements that are already classified: each one, then the most restrictive of them. */
+export function decideStatements(
+  engine: Engine,
+  request: { identity: string; resource: string; statements: readonly SqlStatement[]; context: RequestContext },
+  options: DecideOptions = {},
+): SqlDecision {
+  if (request.statements.length === 0) {
+    // An empty query string: answered like session control.
     return { decision: decide(engine, { identity: request.identity, resource: request.resource, operations: [], context: request.context }, options), statements: [] }
   }
-  const statements = classified.statements.map((statement) => ({
+  const statements = request.statements.map((statement) => ({
     statement,
     decision: decide(
       engine,

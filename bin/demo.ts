@@ -1,0 +1,175 @@
+// `gatehouse demo` (what `npm start` runs): the example policy repository in
+// front of an embedded sample database, on this machine, with nothing to
+// install. The example's orders-db is pointed at the sample database and its
+// identities get fresh demo tokens, in a temporary copy; then the bundle is
+// compiled, the gateway starts on an embedded store, and ready-to-paste psql
+// commands show an allowed query, a denied one, a masked result, an approval
+// hold and `gatehouse.permissions`.
+import { randomBytes } from 'node:crypto'
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { parseAllDocuments } from 'yaml'
+import { EXIT, type Command } from '../cli/command.js'
+import { compileRepository } from '../compiler/compile.js'
+import { generateToken, scramVerifier, tokenDigest } from '../compiler/credentials.js'
+import { loadDirectory } from '../compiler/load.js'
+import { startGateway } from '../gateway/gateway.js'
+import { createLogger } from '../gateway/log.js'
+
+const SEED = `
+CREATE TABLE customers (id int PRIMARY KEY, name text, email text, phone text, notes text);
+CREATE TABLE products (id int PRIMARY KEY, name text, price numeric(10,2));
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers, status text, total numeric(10,2), created_at timestamptz DEFAULT now());
+CREATE TABLE order_items (order_id int REFERENCES orders, product_id int REFERENCES products, quantity int);
+CREATE TABLE schema_migrations (version text PRIMARY KEY);
+CREATE TABLE payments (id int PRIMARY KEY, order_id int, card_number text);
+CREATE SCHEMA billing;
+CREATE TABLE billing.invoices (id int PRIMARY KEY, order_id int, total numeric(10,2));
+INSERT INTO customers VALUES
+  (1, 'Ada Lovelace', 'ada@example.com', '+44 20 7946 0001', 'prefers email'),
+  (2, 'Grace Hopper', 'grace@example.org', '+1 202 555 0102', 'paid with 4111 1111 1111 1111 over the phone'),
+  (3, 'Alan Turing', 'alan@example.net', '+44 161 496 0003', NULL);
+INSERT INTO products VALUES (1, 'Difference engine', 1999.00), (2, 'Punched cards', 4.50);
+INSERT INTO orders VALUES (1, 1, 'shipped', 1999.00), (2, 2, 'paid', 9.00), (3, 3, 'new', 4.50);
+INSERT INTO order_items VALUES (1, 1, 1), (2, 2, 2), (3, 2, 1);
+INSERT INTO payments VALUES (1, 1, '5555555555554444');
+INSERT INTO billing.invoices VALUES (1, 1, 1999.00);
+`
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** Rewrites one document of a YAML file in place, keeping comments and layout. */
+function editYaml(file: string, edit: (doc: ReturnType<typeof parseAllDocuments>[number] & object) => void): void {
+  const docs = parseAllDocuments(readFileSync(file, 'utf8'))
+  if (!Array.isArray(docs)) return
+  for (const doc of docs) edit(doc)
+  writeFileSync(file, docs.map((d) => d.toString({ lineWidth: 0 })).join(''))
+}
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'run the example policies in front of a sample database',
+  usage: `usage: gatehouse demo [--port PORT]
+
+Starts an embedded sample database and the gateway in front of it, using a
+temporary copy of policies.example/ with fresh demo tokens, and prints psql
+commands to try. Stop it with Ctrl-C; nothing is left behind.
+
+options:
+  --port PORT   where the gateway listens for PostgreSQL clients (default 6432)`,
+  async run(args, io) {
+    const { values } = parseArgs({ args, options: { port: { type: 'string' } } })
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+    const work = mkdtempSync(path.join(tmpdir(), 'gatehouse-demo-'))
+    const cleanup: Array<() => Promise<void>> = [async () => rmSync(work, { recursive: true, force: true })]
+    try {
+      const { PGlite } = await import('@electric-sql/pglite')
+      const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
+      const sample = await PGlite.create()
+      await sample.exec(SEED)
+      const dbPort = await freePort()
+      const dbServer = new PGLiteSocketServer({ db: sample, port: dbPort, host: '127.0.0.1', maxConnections: 50 })
+      await dbServer.start()
+      cleanup.unshift(async () => (await dbServer.stop(), await sample.close()))
+
+      // The example, pointed at the sample database, with demo tokens.
+      const repo = path.join(work, 'policies')
+      cpSync(path.join(root, 'policies.example'), repo, { recursive: true })
+      editYaml(path.join(repo, 'resources', 'orders-db.yaml'), (doc) => {
+        doc.setIn(['postgres', 'host'], '127.0.0.1')
+        doc.setIn(['postgres', 'port'], dbPort)
+        doc.setIn(['postgres', 'database'], 'postgres')
+        doc.setIn(['postgres', 'user'], 'postgres')
+        doc.setIn(['postgres', 'password'], doc.createNode({ env: 'GATEHOUSE_DEMO_DB_PASSWORD' }))
+        doc.setIn(['postgres', 'tls'], doc.createNode({ mode: 'disable' }))
+      })
+      const tokens: Record<string, string> = {}
+      for (const [file, names] of [['identities/data-jobs.yaml', ['orders-reporting', 'billing-migrator']], ['identities/ci-deploy.yaml', ['ci-deploy']], ['identities/support-bot.yaml', ['support-bot']]] as const) {
+        editYaml(path.join(repo, file), (doc) => {
+          const name = doc.get('name') as string
+          if (!(names as readonly string[]).includes(name)) return
+          const token = generateToken()
+          tokens[name] = token
+          doc.setIn(['credentials', 'token'], doc.createNode({ scram: scramVerifier(token), sha256: tokenDigest(token) }))
+        })
+      }
+      const compiled = await compileRepository(await loadDirectory(repo))
+      if (!compiled.bundleText) throw new Error(`the demo repository does not compile: ${compiled.diagnostics.map((d) => d.message).join('; ')}`)
+      const bundlePath = path.join(work, 'bundle.json')
+      writeFileSync(bundlePath, compiled.bundleText)
+
+      const adminToken = randomBytes(24).toString('base64url')
+      process.env.GATEHOUSE_DEMO_DB_PASSWORD = 'demo'
+      process.env.GATEHOUSE_ADMIN_TOKEN = adminToken
+      const port = Number(values.port ?? 6432)
+      const adminPort = await freePort()
+      const gateway = await startGateway(
+        {
+          bundle: bundlePath,
+          dataDir: path.join(work, 'gateway'),
+          store: path.join(work, 'gateway', 'store'),
+          postgresListen: { host: '127.0.0.1', port },
+          adminListen: { host: '127.0.0.1', port: adminPort },
+          requireTls: false,
+          auditFlushMs: 100,
+          approvalsUrl: 'gatehouse approvals list',
+          logLevel: 'warn',
+        },
+        createLogger({ level: 'warn' }),
+      )
+      cleanup.unshift(() => gateway.stop())
+
+      const psql = (identity: string, sql: string) => `PGPASSWORD='${tokens[identity]}' psql "host=127.0.0.1 port=${port} user=${identity} dbname=orders-db sslmode=disable" -c "${sql}"`
+      const cli = `node ${path.join(root, 'dist', 'bin', 'gatehouse.js')}`
+      io.out(
+        [
+          '',
+          `Gatehouse demo: the gateway listens on 127.0.0.1:${port} in front of a sample orders database.`,
+          'Demo tokens (valid only for this run):',
+          ...Object.entries(tokens).map(([name, token]) => `  ${name.padEnd(17)} ${token}`),
+          '',
+          'An allowed query (reporting reads orders):',
+          `  ${psql('orders-reporting', 'SELECT id, status, total FROM orders')}`,
+          '',
+          'A denied one (reporting may not write):',
+          `  ${psql('orders-reporting', "UPDATE orders SET status = 'refunded'")}`,
+          '',
+          'A masked result (e-mail partial, phone redacted, the card number in the notes redacted):',
+          `  ${psql('support-bot', 'SELECT name, email, phone, notes, upper(email) AS shout FROM customers')}`,
+          '',
+          'An approval hold (schema changes wait for @acme/payments), then approve it from another terminal:',
+          `  ${psql('ci-deploy', 'ALTER TABLE orders ADD COLUMN gift_note text')}`,
+          `  GATEHOUSE_ADMIN_TOKEN=${adminToken} ${cli} approvals list --status pending --admin http://127.0.0.1:${adminPort}`,
+          `  GATEHOUSE_ADMIN_TOKEN=${adminToken} ${cli} approvals approve <ID> --as @alice --admin http://127.0.0.1:${adminPort}`,
+          '',
+          'What may I do here?',
+          `  ${psql('ci-deploy', 'SELECT effect, rule, target FROM gatehouse.permissions')}`,
+          '',
+          `The audit trail: GATEHOUSE_ADMIN_TOKEN=${adminToken} ${cli} audit query --admin http://127.0.0.1:${adminPort}`,
+          '',
+          'Press Ctrl-C to stop.',
+        ].join('\n'),
+      )
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve())
+        process.once('SIGTERM', () => resolve())
+      })
+      return EXIT.ok
+    } finally {
+      for (const step of cleanup) await step().catch(() => undefined)
+    }
+  },
+}

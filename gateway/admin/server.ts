@@ -1,0 +1,171 @@
+// The admin HTTP listener: health and readiness, status, Prometheus metrics,
+// `/v1/self` for an identity's bearer token, and approvals for operators
+// (admin token) when the store is embedded and only this process can open it.
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { getApproval, listApprovals, voteOnApproval, type ApprovalStatus } from '../../store/approvals.js'
+import { listSessions, queryEvents, verifyAudit } from '../../store/audit-read.js'
+import type { AuditWriter } from '../../store/audit-log.js'
+import type { Database } from '../../store/database.js'
+import type { BundleState } from '../bundle/state.js'
+import type { Logger } from '../log.js'
+import type { Metrics } from '../metrics.js'
+import { activityRows, selfDocument } from '../self-reflection.js'
+import type { SessionRegistry } from '../sessions.js'
+
+export interface AdminContext {
+  state: BundleState
+  db: Database
+  audit: AuditWriter
+  metrics: Metrics
+  sessions: SessionRegistry
+  log: Logger
+  /** SHA-256 of the operators' admin token; without one, the approval endpoints are off. */
+  adminTokenDigest?: Buffer
+  /** Whether every front is listening. */
+  listening: () => boolean
+}
+
+const MAX_BODY_BYTES = 16 * 1024
+const sha256 = (text: string) => createHash('sha256').update(text).digest()
+
+function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  const text = type === 'application/json' ? JSON.stringify(body, null, 2) + '\n' : String(body)
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+function bearer(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization
+  return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
+  let size = 0
+  const chunks: Buffer[] = []
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > MAX_BODY_BYTES) return undefined
+    chunks.push(chunk)
+  }
+  try {
+    const value = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as unknown
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function readiness(ctx: AdminContext): { ready: boolean; reasons: string[] } {
+  const reasons: string[] = []
+  if (!ctx.state.current) reasons.push('no valid bundle: everything is denied')
+  if (!ctx.audit.healthy) reasons.push('the audit store is unavailable: statements are refused')
+  if (!ctx.listening()) reasons.push('not listening yet')
+  return { ready: reasons.length === 0, reasons }
+}
+
+/** Finds the identity whose token digest matches, comparing in constant time. */
+function identityForToken(ctx: AdminContext, token: string): string | undefined {
+  const bundle = ctx.state.current?.bundle
+  if (!bundle) return undefined
+  const digest = sha256(token)
+  let found: string | undefined
+  for (const identity of Object.values(bundle.identities)) {
+    const stored = identity.credentials.token?.sha256
+    if (stored && timingSafeEqual(Buffer.from(stored, 'hex'), digest)) found = identity.name
+  }
+  return found
+}
+
+export function createAdminServer(ctx: AdminContext): Server {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://admin')
+    const route = `${req.method} ${url.pathname}`
+    if (route === 'GET /healthz') return send(res, 200, 'ok\n', 'text/plain')
+    if (route === 'GET /readyz') {
+      const { ready, reasons } = readiness(ctx)
+      return send(res, ready ? 200 : 503, { ready, revision: ctx.state.current?.revision ?? null, reasons })
+    }
+    if (route === 'GET /status') {
+      const current = ctx.state.current
+      return send(res, 200, {
+        bundle: current
+          ? { revision: current.revision, sequence: current.sequence, digest: current.digest, origin: current.origin, loadedAt: current.loadedAt.toISOString(), ageSeconds: Math.round((Date.now() - current.loadedAt.getTime()) / 1000) }
+          : null,
+        lastRejection: ctx.state.lastRejection ? { ...ctx.state.lastRejection, at: ctx.state.lastRejection.at.toISOString() } : null,
+        store: { kind: ctx.db.kind, healthy: ctx.audit.healthy, queuedEvents: ctx.audit.queued },
+        sessions: { postgres: ctx.sessions.count('postgres'), ssh: ctx.sessions.count('ssh') },
+      })
+    }
+    if (route === 'GET /metrics') return send(res, 200, ctx.metrics.render(), 'text/plain; version=0.0.4')
+    if (route === 'GET /v1/self') {
+      const token = bearer(req)
+      const identity = token ? identityForToken(ctx, token) : undefined
+      const engine = ctx.state.current?.engine
+      if (!identity || !engine) return send(res, 401, { error: 'a valid identity token is required (Authorization: Bearer …)' })
+      const activity = await activityRows(ctx.db, identity, 50)
+      return send(res, 200, {
+        ...selfDocument(engine, identity),
+        activity: activity.map(([time, session, kind, statement, decision, rule, outcome]) => ({ time, session, kind, statement, decision, rule, outcome })),
+      })
+    }
+    if (/^\/v1\/(approvals|audit|sessions)(\/|$)/.test(url.pathname)) return operator(req, res, url)
+    return send(res, 404, { error: 'not found' })
+  }
+
+  /** For operators (admin token): what `gatehouse approvals|audit|sessions --admin URL` asks. */
+  const operator = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const token = bearer(req)
+    if (!ctx.adminTokenDigest || !token || !timingSafeEqual(sha256(token), ctx.adminTokenDigest)) {
+      return send(res, 401, { error: 'an admin token is required' })
+    }
+    const param = (name: string) => url.searchParams.get(name) ?? undefined
+    const date = (name: string) => (param(name) ? new Date(param(name)!) : undefined)
+    if (req.method === 'GET' && url.pathname === '/v1/approvals') {
+      const id = param('id')
+      if (id) return send(res, 200, { approvals: [await getApproval(ctx.db, id)].filter(Boolean) })
+      const status = param('status') as ApprovalStatus | undefined
+      return send(res, 200, { approvals: await listApprovals(ctx.db, status ? { status } : {}) })
+    }
+    if (req.method === 'GET' && url.pathname === '/v1/audit/verify') return send(res, 200, await verifyAudit(ctx.db))
+    if (req.method === 'GET' && url.pathname === '/v1/audit/events') {
+      const since = date('since')
+      const until = date('until')
+      const events = await queryEvents(ctx.db, {
+        ...(param('identity') ? { identity: param('identity')! } : {}),
+        ...(param('resource') ? { resource: param('resource')! } : {}),
+        ...(param('session') ? { sessionId: param('session')! } : {}),
+        ...(param('kinds') ? { kinds: param('kinds')!.split(',') } : {}),
+        ...(since ? { since } : {}),
+        ...(until ? { until } : {}),
+        limit: Number(param('limit') ?? 1000),
+      })
+      return send(res, 200, { events })
+    }
+    if (req.method === 'GET' && url.pathname === '/v1/sessions') {
+      const since = date('since')
+      return send(res, 200, { sessions: await listSessions(ctx.db, { ...(param('identity') ? { identity: param('identity')! } : {}), ...(since ? { since } : {}), limit: Number(param('limit') ?? 100) }) })
+    }
+    const match = /^\/v1\/approvals\/([A-Za-z0-9_-]{1,64})\/(approve|deny)$/.exec(url.pathname)
+    if (req.method !== 'POST' || !match) return send(res, 404, { error: 'not found' })
+    const body = await readJson(req)
+    const approver = typeof body?.approver === 'string' ? body.approver : undefined
+    if (!approver || approver.length > 200) return send(res, 400, { error: 'body must be JSON with an `approver`' })
+    const result = await voteOnApproval(ctx.db, match[1]!, {
+      approver,
+      decision: match[2] === 'approve' ? 'approve' : 'deny',
+      source: 'admin-api',
+      ...(typeof body?.reason === 'string' ? { reason: body.reason.slice(0, 500) } : {}),
+    })
+    ctx.log.info('approval decided through the admin API', { approval: match[1], approver, decision: match[2], ok: result.ok })
+    return send(res, result.ok ? 200 : 409, result)
+  }
+
+  return createServer((req, res) => {
+    handle(req, res).catch((err: Error) => {
+      ctx.log.error('admin request failed', { path: req.url, error: err })
+      if (!res.headersSent) send(res, 500, { error: 'internal error' })
+      else res.destroy()
+    })
+  })
+}

@@ -1,0 +1,173 @@
+// The gateway process: the store and its audit writer, the bundle (restored,
+// then kept current from its source), the protocol fronts, and the admin
+// listener, wired together and stopped in order.
+import { createHash, createPublicKey, randomBytes, type KeyObject } from 'node:crypto'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import { createSqlClassifier, loadSqlParser, type SqlClassifier } from '../engine/sql/index.js'
+import { AuditWriter } from '../store/audit-log.js'
+import { openDatabase, type Database } from '../store/database.js'
+import { createAdminServer } from './admin/server.js'
+import { createBundleSource, type BundleSource } from './bundle/sources.js'
+import { BundleState } from './bundle/state.js'
+import type { GatewayConfig, ListenAddress } from './config.js'
+import { createLogger, type Logger } from './log.js'
+import { Metrics, type Counter } from './metrics.js'
+import { createPostgresFront } from './postgres/front.js'
+import { SessionRegistry } from './sessions.js'
+
+/** What every protocol front shares. */
+export interface GatewayContext {
+  config: GatewayConfig
+  log: Logger
+  metrics: Metrics
+  counters: {
+    decisions: Counter
+    statements: Counter
+    maskedValues: Counter
+    authFailures: Counter
+  }
+  state: BundleState
+  db: Database
+  audit: AuditWriter
+  sessions: SessionRegistry
+  classifier: SqlClassifier
+  /** Key of the `hash` masking strategy: stable across restarts so hashed values stay joinable. */
+  maskKey: Buffer
+  /** Holds waiting for approval, for the metric. */
+  approvalsWaiting: { count: number }
+}
+
+export interface Front {
+  listen(address: ListenAddress): Promise<AddressInfo>
+  close(): Promise<void>
+}
+
+export interface RunningGateway {
+  context: GatewayContext
+  addresses: { postgres?: AddressInfo; ssh?: AddressInfo; admin?: AddressInfo }
+  stop(): Promise<void>
+}
+
+async function loadOrCreateKey(file: string): Promise<Buffer> {
+  const existing = await readFile(file).catch(() => undefined)
+  if (existing?.length === 32) return existing
+  const key = randomBytes(32)
+  await writeFile(file, key, { mode: 0o600 })
+  return key
+}
+
+async function adminTokenDigest(config: GatewayConfig): Promise<Buffer | undefined> {
+  const token = config.adminTokenFile ? (await readFile(config.adminTokenFile, 'utf8')).trim() : process.env.GATEHOUSE_ADMIN_TOKEN
+  return token ? createHash('sha256').update(token).digest() : undefined
+}
+
+function listenHttp(server: Server, address: ListenAddress): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(address.port, address.host, () => resolve(server.address() as AddressInfo))
+  })
+}
+
+export async function startGateway(config: GatewayConfig, log: Logger = createLogger({ level: config.logLevel })): Promise<RunningGateway> {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+  await loadSqlParser()
+  const publicKey: KeyObject | undefined = config.publicKey ? createPublicKey(await readFile(config.publicKey)) : undefined
+  const db = await openDatabase(config.store)
+  const metrics = new Metrics()
+  const audit = await AuditWriter.open(db, {
+    flushIntervalMs: config.auditFlushMs,
+    onHealthChange: (healthy, error) =>
+      healthy ? log.info('audit store is back; accepting statements again') : log.error('audit store unavailable; refusing statements until it is back', { error }),
+  })
+  const state = new BundleState({ ...(publicKey ? { publicKey } : {}), persistDir: config.dataDir, log })
+  const sessions = new SessionRegistry()
+  const context: GatewayContext = {
+    config,
+    log,
+    metrics,
+    counters: {
+      decisions: metrics.counter('gatehouse_decisions_total', 'Decisions by protocol, effect and whether an observe-mode rule would have decided differently.'),
+      statements: metrics.counter('gatehouse_statements_total', 'Statements and commands received, by protocol.'),
+      maskedValues: metrics.counter('gatehouse_masked_values_total', 'Values masked before they left the gateway, by protocol.'),
+      authFailures: metrics.counter('gatehouse_auth_failures_total', 'Failed client authentications, by protocol.'),
+    },
+    state,
+    db,
+    audit,
+    sessions,
+    classifier: createSqlClassifier({ cacheSize: 10_000 }),
+    maskKey: await loadOrCreateKey(path.join(config.dataDir, 'mask-key')),
+    approvalsWaiting: { count: 0 },
+  }
+  metrics.gauge('gatehouse_sessions', 'Open client sessions by protocol.', () => [
+    { labels: { protocol: 'postgres' }, value: sessions.count('postgres') },
+    { labels: { protocol: 'ssh' }, value: sessions.count('ssh') },
+  ])
+  metrics.gauge('gatehouse_approvals_waiting', 'Requests held until people decide.', () => [{ labels: {}, value: context.approvalsWaiting.count }])
+  metrics.gauge('gatehouse_bundle_info', 'The bundle in force (value 1), by revision.', () =>
+    state.current ? [{ labels: { revision: state.current.revision }, value: 1 }] : [],
+  )
+  metrics.gauge('gatehouse_bundle_age_seconds', 'Seconds since the bundle in force was loaded.', () =>
+    state.current ? [{ labels: {}, value: Math.round((Date.now() - state.current.loadedAt.getTime()) / 1000) }] : [],
+  )
+  metrics.gauge('gatehouse_audit_queue', 'Audit events waiting to be written.', () => [{ labels: {}, value: audit.queued }])
+  metrics.gauge('gatehouse_audit_healthy', '1 while the audit store accepts writes.', () => [{ labels: {}, value: audit.healthy ? 1 : 0 }])
+
+  state.onChange((next, previous) => {
+    audit.append({ kind: 'bundle.loaded', data: { revision: next.revision, digest: next.digest, previous: previous?.revision ?? null, origin: next.origin } }, 'async')
+    const closed = sessions.closeRemoved((identity) => Object.hasOwn(next.bundle.identities, identity))
+    if (closed > 0) log.info('closed sessions of removed identities', { sessions: closed })
+  })
+  await state.restore()
+  const source: BundleSource = createBundleSource(config.bundle, state, log)
+  await source.start()
+  if (!state.current) log.error('no valid bundle: every request is denied until one loads', { source: config.bundle })
+
+  const fronts: Front[] = []
+  const addresses: RunningGateway['addresses'] = {}
+  let listening = false
+  let admin: Server | undefined
+  try {
+    if (config.postgresListen) {
+      const front = createPostgresFront(context)
+      fronts.push(front)
+      const address = await front.listen(config.postgresListen)
+      addresses.postgres = address
+      log.info('PostgreSQL front listening', { address: `${address.address}:${address.port}` })
+    }
+    if (config.adminListen) {
+      const digest = await adminTokenDigest(config)
+      admin = createAdminServer({ state, db, audit, metrics, sessions, log, listening: () => listening, ...(digest ? { adminTokenDigest: digest } : {}) })
+      const address = await listenHttp(admin, config.adminListen)
+      addresses.admin = address
+      log.info('admin listening', { address: `${address.address}:${address.port}` })
+    }
+    listening = true
+  } catch (err) {
+    source.stop()
+    for (const front of fronts) await front.close().catch(() => undefined)
+    admin?.close()
+    await audit.close().catch(() => undefined)
+    await db.close().catch(() => undefined)
+    throw err
+  }
+
+  let stopping: Promise<void> | undefined
+  return {
+    context,
+    addresses,
+    stop() {
+      stopping ??= (async () => {
+        source.stop()
+        await Promise.all(fronts.map((f) => f.close()))
+        await new Promise<void>((resolve) => (admin ? admin.close(() => resolve()) : resolve()))
+        await audit.close().catch((err: Error) => log.error('audit events could not be flushed at shutdown', { error: err }))
+        await db.close()
+      })()
+      return stopping
+    },
+  }
+}

@@ -1,0 +1,285 @@
+// The PostgreSQL front: listen, run the startup handshake (TLS, cancel
+// requests, authentication of the identity, which resource), connect
+// upstream with the resource's credentials, then hand the two connections
+// to a session. What a client sees when it is refused is a closed set:
+// 28P01 failed authentication, 42501 policy denial, 08P01 protocol
+// violation, 08006 the database could not be reached; details go to the
+// log under the session id, never to the client.
+import { readFile } from 'node:fs/promises'
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls'
+import { identityProblem } from '../../engine/decide.js'
+import type { BundleResource } from '../../engine/types.js'
+import type { Front, GatewayContext } from '../gateway.js'
+import { createRateLimiter } from '../rate-limit.js'
+import { CancelKeys } from './cancel-keys.js'
+import { createCatalog, type Catalog } from './catalog.js'
+import { authenticateClient } from './client-auth.js'
+import { createFrontendReader, type AuthenticationResponse, type FrontendMessage, type FrontendReader, type StartupMessage } from './protocol/frontend.js'
+import { buildBackendKeyData, buildErrorResponse, buildReadyForQuery } from './protocol/serialize.js'
+import { newSessionId, PostgresSession } from './session.js'
+import { connectUpstream } from './upstream.js'
+
+/** Before authentication, messages are small (PostgreSQL caps them at 64 kB too). */
+const STARTUP_MESSAGE_BYTES = 64 * 1024
+const MAX_CLIENT_MESSAGE_BYTES = 256 * 1024 * 1024
+const STARTUP_TIMEOUT_MS = 15_000
+
+/** Startup parameters passed through to the database; anything else is dropped or refused. */
+const PASSED_PARAMETERS = new Set(['application_name', 'datestyle', 'timezone', 'intervalstyle', 'extra_float_digits', 'lc_monetary', 'lc_numeric', 'lc_time', 'geqo', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout'])
+
+class Refusal extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly detail?: string,
+  ) {
+    super(message)
+  }
+}
+
+/** Turns the socket's bytes into startup-phase messages the handshake can wait for. */
+class HandshakeReader {
+  private readonly queue: FrontendMessage[] = []
+  private waiter: ((m: FrontendMessage) => void) | undefined
+  private failer: ((err: Error) => void) | undefined
+  private failure: Error | undefined
+  private readonly onData = (chunk: Buffer) => {
+    try {
+      for (const m of this.reader.push(chunk)) this.queue.push(m)
+    } catch (err) {
+      this.fail(err as Error)
+      return
+    }
+    this.deliver()
+  }
+  private readonly onClose = () => this.fail(new Error('client disconnected'))
+
+  constructor(
+    private socket: Socket,
+    readonly reader: FrontendReader,
+  ) {
+    this.attach(socket)
+  }
+
+  attach(socket: Socket): void {
+    this.socket.off('data', this.onData)
+    this.socket.off('close', this.onClose)
+    this.socket = socket
+    socket.on('data', this.onData)
+    socket.once('close', this.onClose)
+    socket.on('error', () => undefined)
+  }
+
+  next(): Promise<FrontendMessage> {
+    const ready = this.queue.shift()
+    if (ready) return Promise.resolve(ready)
+    if (this.failure) return Promise.reject(this.failure)
+    return new Promise((resolve, reject) => {
+      this.waiter = resolve
+      this.failer = reject
+    })
+  }
+
+  /** Stops reading; returns what arrived after the handshake (the client may pipeline queries). */
+  detach(): FrontendMessage[] {
+    this.socket.off('data', this.onData)
+    this.socket.off('close', this.onClose)
+    this.socket.pause()
+    return this.queue.splice(0)
+  }
+
+  private deliver(): void {
+    if (!this.waiter || this.queue.length === 0) return
+    const waiter = this.waiter
+    this.waiter = undefined
+    this.failer = undefined
+    waiter(this.queue.shift()!)
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err
+    const failer = this.failer
+    this.waiter = undefined
+    this.failer = undefined
+    failer?.(err)
+  }
+}
+
+export function createPostgresFront(ctx: GatewayContext): Front {
+  const limiter = createRateLimiter({ maxFailures: 5, windowMs: 60_000 })
+  const cancelKeys = new CancelKeys()
+  const catalogs = new Map<string, { resource: BundleResource; catalog: Catalog }>()
+  const connections = new Set<Socket>()
+  let tls: SecureContext | undefined
+  let server: Server | undefined
+
+  const catalogFor = (resource: BundleResource): Catalog => {
+    const existing = catalogs.get(resource.name)
+    // A changed resource (new host, new credentials) gets a new catalog connection.
+    if (existing && JSON.stringify(existing.resource.postgres) === JSON.stringify(resource.postgres)) return existing.catalog
+    void existing?.catalog.close()
+    const catalog = createCatalog(resource)
+    catalogs.set(resource.name, { resource, catalog })
+    return catalog
+  }
+
+  const handle = async (raw: Socket) => {
+    raw.setNoDelay(true)
+    connections.add(raw)
+    raw.once('close', () => connections.delete(raw))
+    const source = raw.remoteAddress ?? 'unknown'
+    const id = newSessionId()
+    const log = ctx.log.child({ session: id })
+    let socket: Socket = raw
+    const reader = createFrontendReader({ maxMessageBytes: STARTUP_MESSAGE_BYTES })
+    const handshake = new HandshakeReader(raw, reader)
+    const timer = setTimeout(() => raw.destroy(), STARTUP_TIMEOUT_MS)
+    const refuse = (code: string, message: string) => {
+      socket.end(buildErrorResponse({ severity: 'FATAL', code, message }))
+      setTimeout(() => socket.destroy(), 1000).unref()
+    }
+    try {
+      let startup: StartupMessage | undefined
+      let encrypted = false
+      while (!startup) {
+        const message = await handshake.next()
+        if (message.kind === 'SSLRequest') {
+          if (!tls || encrypted) {
+            socket.write('N')
+            reader.expectStartup()
+            continue
+          }
+          socket.write('S')
+          const secure = new TLSSocket(socket, { isServer: true, secureContext: tls })
+          secure.on('error', () => undefined)
+          handshake.attach(secure)
+          socket = secure
+          encrypted = true
+          reader.expectStartup()
+        } else if (message.kind === 'GSSENCRequest') {
+          socket.write('N')
+          reader.expectStartup()
+        } else if (message.kind === 'CancelRequest') {
+          cancelKeys.find(message.processId, message.secretKey)?.cancel()
+          socket.destroy()
+          return
+        } else if (message.kind === 'StartupMessage') startup = message
+        else throw new Refusal('08P01', `protocol violation: ${message.kind} before startup`)
+      }
+      if (ctx.config.requireTls && !encrypted) throw new Refusal('28000', 'this gateway accepts only TLS connections (sslmode=require)')
+      const parameters = startup.parameters
+      const identity = parameters.get('user') ?? ''
+      const resourceName = parameters.get('database') ?? identity
+      if (parameters.has('replication')) throw new Refusal('42501', 'replication connections are not allowed through gatehouse')
+      if (parameters.has('options')) throw new Refusal('42501', 'startup options are not allowed through gatehouse; use SET, which policies decide')
+      const encoding = parameters.get('client_encoding')
+      if (encoding && !/^(utf-?8|unicode)$/i.test(encoding.replace(/'/g, ''))) throw new Refusal('22023', 'gatehouse speaks UTF8 only; set client_encoding to UTF8')
+
+      const exchange = {
+        send: (m: Buffer) => void socket.write(m),
+        next: async (): Promise<AuthenticationResponse> => {
+          const m = await handshake.next()
+          if (m.kind !== 'AuthenticationResponse') throw new Refusal('08P01', `protocol violation: expected an authentication message, got ${m.kind}`)
+          return m
+        },
+      }
+      const method = encrypted && ctx.config.cleartextOverTls ? 'cleartext' : 'scram'
+      const bundle = ctx.state.current
+      const auth = await authenticateClient(bundle?.bundle, identity, source, method, limiter, exchange)
+      if (!auth.ok) {
+        ctx.counters.authFailures.inc({ protocol: 'postgres' })
+        log.warn('authentication failed', { identity, source, reason: auth.reason })
+        try {
+          ctx.audit.append({ kind: 'auth.failure', sessionId: id, identity, resource: resourceName, data: { protocol: 'postgres', source, reason: auth.limited ? 'rate limited' : 'authentication failed' } }, 'async')
+        } catch {
+          // The store is unavailable: the refusal stands either way.
+        }
+        throw new Refusal('28P01', `password authentication failed for user "${identity}"`)
+      }
+      // Authenticated: which resource, and may this identity reach it at all?
+      const current = ctx.state.current
+      if (!current) throw new Refusal('42501', 'permission denied by gatehouse: no valid policy bundle is loaded')
+      const problem = identityProblem(current.engine, identity, new Date())
+      if (problem) throw new Refusal('42501', `permission denied by gatehouse: ${problem}`)
+      const resource = Object.hasOwn(current.bundle.resources, resourceName) ? current.bundle.resources[resourceName] : undefined
+      if (!resource || resource.type !== 'postgres') throw new Refusal('42501', `permission denied by gatehouse: there is no PostgreSQL resource "${resourceName}"`)
+      if (!current.engine.pair(identity, resource.name)?.hasAccess) throw new Refusal('42501', `permission denied by gatehouse: "${identity}" has no access to "${resource.name}"`)
+
+      const passed: Record<string, string> = {}
+      for (const [name, value] of parameters) if (PASSED_PARAMETERS.has(name.toLowerCase())) passed[name] = value
+      let upstream
+      try {
+        upstream = await connectUpstream(resource, { parameters: passed })
+      } catch (err) {
+        log.error('could not connect to the database', { resource: resource.name, error: err as Error })
+        throw new Refusal('08006', `gatehouse could not connect to "${resource.name}"`)
+      }
+      try {
+        ctx.audit.append({ kind: 'session.start', sessionId: id, identity, resource: resource.name, data: { protocol: 'postgres', source, tls: encrypted, application: parameters.get('application_name') ?? '' }, usage: {} }, 'async')
+      } catch {
+        upstream.socket.destroy()
+        throw new Refusal('53000', 'gatehouse: the audit store is unavailable, so nothing is let through; try again shortly')
+      }
+      reader.setMaxMessageBytes(MAX_CLIENT_MESSAGE_BYTES)
+      const pending = handshake.detach()
+      clearTimeout(timer)
+      let session: PostgresSession | undefined
+      const key = cancelKeys.issue({ cancel: () => session?.cancel() })
+      socket.cork()
+      for (const status of upstream.parameterStatus) socket.write(status)
+      socket.write(buildBackendKeyData(key.processId, key.secretKey))
+      socket.write(buildReadyForQuery('I'))
+      socket.uncork()
+      const removeFromRegistry = ctx.sessions.add({ id, protocol: 'postgres', identity, resource: resource.name, startedAt: new Date(), close: (reason) => session?.close(reason) })
+      session = new PostgresSession({
+        ctx,
+        who: { id, identity, owner: current.bundle.identities[identity]!.owner, resource, application: parameters.get('application_name') ?? '', source },
+        client: socket,
+        reader,
+        pending,
+        upstream,
+        catalog: catalogFor(resource),
+        durability: resource.audit.mode,
+        log,
+        onEnd: () => {
+          cancelKeys.release(key.processId)
+          removeFromRegistry()
+        },
+      })
+      session.start()
+      socket.resume()
+      log.info('session started', { identity, resource: resource.name, source, tls: encrypted })
+    } catch (err) {
+      clearTimeout(timer)
+      if (err instanceof Refusal) refuse(err.code, err.message)
+      else if ((err as { code?: string }).code?.startsWith('protocol.')) {
+        log.warn('protocol violation during startup', { source, error: err as Error })
+        refuse('08P01', `protocol violation: ${(err as Error).message}`)
+      } else if ((err as Error).message === 'client disconnected') socket.destroy()
+      else {
+        log.error('startup failed', { source, error: err as Error })
+        refuse('XX000', 'the gateway could not start this session')
+      }
+    }
+  }
+
+  return {
+    async listen(address) {
+      if (ctx.config.tls) tls = createSecureContext({ cert: await readFile(ctx.config.tls.cert), key: await readFile(ctx.config.tls.key) })
+      server = createServer({ noDelay: true }, (socket) => void handle(socket))
+      server.on('error', (err) => ctx.log.error('PostgreSQL listener error', { error: err }))
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject)
+        server!.listen(address.port, address.host, () => resolve())
+      })
+      return server.address() as AddressInfo
+    },
+    async close() {
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+      ctx.sessions.closeAll('postgres', 'the gateway is shutting down')
+      for (const socket of connections) socket.destroy()
+      for (const { catalog } of catalogs.values()) await catalog.close()
+    },
+  }
+}

@@ -1,0 +1,97 @@
+// Judging SQL text for a session: classify (shared cache), take out reads of
+// the gateway's own virtual tables, decide with the bundle in force, and say
+// what to send upstream. Never throws: anything unexpected denies.
+import { decideStatements } from '../../engine/requests.js'
+import { findVirtualTables, rewriteVirtualTables, virtualSubquery, type VirtualReference } from '../../engine/sql/virtual-tables.js'
+import type { BundleResource, Decision, SqlSessionState, SqlStatement } from '../../engine/types.js'
+import type { ActiveBundle } from '../bundle/state.js'
+import type { GatewayContext } from '../gateway.js'
+import { activityRows, permissionRows } from '../self-reflection.js'
+
+export interface SessionIdentity {
+  id: string
+  identity: string
+  resource: BundleResource
+  application: string
+  source: string
+}
+
+export type Verdict =
+  | {
+      kind: 'forward' | 'hold'
+      decision: Decision
+      statements: SqlStatement[]
+      /** What goes upstream: the client's text, or that text with virtual tables replaced. */
+      text: string
+      readOnly: boolean
+      bundle: ActiveBundle
+    }
+  | { kind: 'deny'; decision: Decision; statements: SqlStatement[]; message: string; bundle: ActiveBundle | undefined }
+
+const VIRTUAL_OBJECTS = new Set(['gatehouse.permissions', 'gatehouse.activity'])
+
+export const PERMISSIONS_HINT = 'SELECT * FROM gatehouse.permissions shows what this identity may do here'
+
+function denial(decision: Decision): string {
+  const reason = decision.reasons.find((r) => r.startsWith('rule ') && r.includes(' denies ')) ?? decision.errors[0] ?? decision.reasons.find((r) => !r.includes(' allows ')) ?? decision.reasons[0] ?? 'denied'
+  return decision.rule ? `permission denied by gatehouse rule ${decision.rule}: ${reason}` : `permission denied by gatehouse: ${reason}`
+}
+
+function deny(decision: Decision, statements: SqlStatement[], bundle: ActiveBundle | undefined): Verdict {
+  return { kind: 'deny', decision, statements, message: denial(decision), bundle }
+}
+
+function refused(reason: string): Decision {
+  return { effect: 'deny', rule: null, reasons: [reason], errors: [], masks: [] }
+}
+
+/**
+ * `session` is the session's record of prepared statements; it is updated
+ * only when the text is not denied (a refused DEALLOCATE never ran).
+ */
+export async function judgeSql(ctx: GatewayContext, who: SessionIdentity, sql: string, session: SqlSessionState): Promise<Verdict> {
+  const bundle = ctx.state.current
+  if (!bundle) return deny(refused('no valid policy bundle is loaded'), [], undefined)
+  try {
+    const scratch: SqlSessionState = { prepared: new Map(session.prepared) }
+    const classified = ctx.classifier.classify(sql, { defaultSchema: who.resource.postgres?.defaultSchema ?? 'public', session: scratch })
+    if (!classified.ok) return deny(refused(`the statement cannot be classified: ${classified.error.message}`), [], bundle)
+    const references = findVirtualTables(sql)
+    const statements = references.length === 0 ? classified.statements : classified.statements.map(withoutVirtualReads)
+    const { decision } = decideStatements(bundle.engine, {
+      identity: who.identity,
+      resource: who.resource.name,
+      statements,
+      context: { time: new Date(), source: who.source, session: { id: who.id, application: who.application } },
+    })
+    if (decision.effect === 'deny') return deny(decision, statements, bundle)
+    session.prepared = scratch.prepared
+    const text = references.length === 0 ? sql : rewriteVirtualTables(sql, references, await virtualRows(ctx, who, bundle, references))
+    return {
+      kind: decision.effect === 'approve' ? 'hold' : 'forward',
+      decision,
+      statements,
+      text,
+      readOnly: statements.every((s) => s.readOnly),
+      bundle,
+    }
+  } catch (err) {
+    ctx.log.error('statement could not be judged; denied', { session: who.id, error: err as Error })
+    return deny(refused('the gateway could not decide this statement'), [], bundle)
+  }
+}
+
+/** Reading the virtual tables needs no grant: they only describe the connected identity. */
+function withoutVirtualReads(statement: SqlStatement): SqlStatement {
+  const operations = statement.operations.filter((op) => !(op.action === 'select' && op.object && VIRTUAL_OBJECTS.has(op.object)))
+  if (operations.length === statement.operations.length) return statement
+  // A statement that only reads virtual tables still needs some access to the resource.
+  const kept = operations.length > 0 ? operations : [{ action: 'select' as const }]
+  return { ...statement, operations: kept, reads: statement.reads.filter((r) => !VIRTUAL_OBJECTS.has(r)) }
+}
+
+async function virtualRows(ctx: GatewayContext, who: SessionIdentity, bundle: ActiveBundle, references: readonly VirtualReference[]) {
+  const permissions = references.some((r) => r.table === 'permissions') ? permissionRows(bundle.engine, who.identity, who.resource.name) : []
+  const activity = references.some((r) => r.table === 'activity') ? await activityRows(ctx.db, who.identity) : []
+  return (reference: VirtualReference) => virtualSubquery(reference.table, reference.table === 'permissions' ? permissions : activity, reference.aliased)
+}

@@ -1,0 +1,863 @@
+// One client session after startup: a message-level proxy between the client
+// and its upstream connection.
+//
+// Client → upstream: each message is decided before it is forwarded. SQL is
+// judged at Query and at Parse, re-judged at Execute when the bundle changed,
+// and held for approval at Execute (where the parameters are known). A denied
+// request is replaced upstream by a statement that fails to parse, and the
+// server's error is rewritten into ours: the server then rolls back and
+// skips exactly as it would for a real error, so the client's view of the
+// transaction and of the pipeline stays the server's.
+//
+// Upstream → client: responses are matched to the requests that caused them
+// (a FIFO of expectations, the server answering in order), so each result set
+// is masked with the plan of its statement, each outcome is audited, and no
+// result leaves before its audit event is durable in `sync` mode.
+import { randomBytes } from 'node:crypto'
+import type { Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
+import { outputLineage, type StatementLineage } from '../../engine/sql/index.js'
+import type { SqlSessionState } from '../../engine/types.js'
+import { AuditUnavailableError, type Durability } from '../../store/audit-log.js'
+import { holdForApproval, requestDigest, type HoldOutcome } from '../approvals.js'
+import type { GatewayContext } from '../gateway.js'
+import type { Logger } from '../log.js'
+import type { Catalog } from './catalog.js'
+import { judgeSql, PERMISSIONS_HINT, type SessionIdentity, type Verdict } from './judge.js'
+import { maskField, planMasking, type MaskingPlan } from './masking.js'
+import {
+  decodeCommandComplete,
+  decodeCopyResponse,
+  decodeErrorOrNotice,
+  decodeReadyForQuery,
+  decodeRowDescription,
+  type BackendMessage,
+  type FieldDescription,
+  type TransactionStatus,
+} from './protocol/backend.js'
+import { decodeCopyRows, encodeCopyRows } from './protocol/copy-text.js'
+import { rewriteDataRow, rewriteRowDescription, TEXT_FIELD } from './protocol/data-row.js'
+import type { Bind, Execute, FrontendMessage, FrontendReader, Parse, Query } from './protocol/frontend.js'
+import { buildBind, buildCancelRequest, buildDescribe, buildErrorResponse, buildNoticeResponse, buildParse, buildQuery, buildTerminate } from './protocol/serialize.js'
+import type { Upstream } from './upstream.js'
+import { isProtocolError } from './protocol/errors.js'
+import { connect as connectTcp } from 'node:net'
+
+/** A statement upstream fails to parse: what a denied request becomes. */
+const DENIED_SQL = 'GATEHOUSE DENIED'
+/** A prepared statement that never exists: what a denied Execute becomes (no side effects at all). */
+const DENIED_STATEMENT = 'gatehouse denied'
+const MAX_STATEMENTS = 10_000
+const MAX_PORTALS = 10_000
+/** Client messages buffered while one is being decided, before the socket is paused. */
+const CLIENT_BACKLOG = 256
+
+interface Denial {
+  message: string
+  code: string
+}
+
+/** A statement the client prepared (Parse), with the decision made for it. */
+interface PreparedStatement {
+  text: string
+  verdict: Verdict
+  revision: string
+  lineage?: StatementLineage | null
+  fields?: FieldDescription[]
+}
+
+interface Portal {
+  statement: PreparedStatement
+  params: (Buffer | null)[]
+  resultFormats: number[]
+  plan?: MaskingPlan | undefined
+}
+
+interface Run {
+  /** Audit event of the request. */
+  eventId?: string
+  durable?: Promise<void>
+  settled: boolean
+  started: number
+  rows: number
+  denial?: Denial
+}
+
+interface QueryRun extends Run {
+  text: string
+  verdict?: Verdict
+  statement: number
+  plan?: MaskingPlan | undefined
+  lineage?: Array<StatementLineage | null> | null
+  copy?: { plan: MaskingPlan; format: 'text' | 'csv' }
+}
+
+type Expectation =
+  | ({ kind: 'query' } & QueryRun)
+  | { kind: 'parse'; denial?: Denial; statement?: PreparedStatement }
+  | { kind: 'bind'; denial?: Denial }
+  | { kind: 'describe'; target: 'S' | 'P'; statement?: PreparedStatement; portal?: Portal }
+  | ({ kind: 'execute'; portal: Portal | undefined; copy?: { plan: MaskingPlan; format: 'text' | 'csv' } } & Run)
+  | { kind: 'internal-describe'; portal: Portal }
+  | { kind: 'close' }
+  | { kind: 'sync' }
+
+export interface SessionOptions {
+  ctx: GatewayContext
+  who: SessionIdentity & { owner: string }
+  client: Socket | TLSSocket
+  reader: FrontendReader
+  /** Messages the client sent right after the startup packet. */
+  pending: FrontendMessage[]
+  upstream: Upstream
+  catalog: Catalog | undefined
+  durability: Durability
+  log: Logger
+  /** Called once when the session has ended. */
+  onEnd(): void
+}
+
+function isWrite(verdict: Verdict | undefined): boolean {
+  return verdict?.kind === 'deny' ? false : !(verdict?.readOnly ?? false)
+}
+
+export class PostgresSession {
+  private readonly ctx: GatewayContext
+  private readonly client: Socket | TLSSocket
+  private readonly upstreamSocket: Socket | TLSSocket
+  private readonly expectations: Expectation[] = []
+  private readonly clientQueue: FrontendMessage[] = []
+  private readonly upstreamQueue: BackendMessage[] = []
+  private readonly statements = new Map<string, PreparedStatement>()
+  private readonly portals = new Map<string, Portal>()
+  private readonly sqlSession: SqlSessionState = { prepared: new Map() }
+  private clientBusy = false
+  private upstreamBusy = false
+  private discardUntilSync = false
+  private transaction: TransactionStatus = 'I'
+  private ended = false
+  private hold: AbortController | undefined
+  private readonly unsubscribe: () => void
+
+  constructor(private readonly options: SessionOptions) {
+    this.ctx = options.ctx
+    this.client = options.client
+    this.upstreamSocket = options.upstream.socket
+    // A hold waiting for approval is bound to the bundle it was made under.
+    this.unsubscribe = this.ctx.state.onChange(() => this.hold?.abort(new Error('policy-changed')))
+  }
+
+  start(): void {
+    const { client, upstream } = this.options
+    client.on('data', (chunk: Buffer) => this.onClientData(chunk))
+    client.on('error', () => this.end('client connection error'))
+    client.on('close', () => this.end('client disconnected'))
+    upstream.socket.on('data', (chunk: Buffer) => this.onUpstreamData(chunk))
+    upstream.socket.on('error', () => this.end('upstream connection error'))
+    upstream.socket.on('close', () => this.fatal('08006', 'the database closed the connection', 'upstream closed'))
+    upstream.socket.resume()
+    this.clientQueue.push(...this.options.pending)
+    void this.drainClient()
+  }
+
+  /** CancelRequest from the client: abort a hold, or cancel the upstream statement. */
+  cancel(): void {
+    if (this.hold) {
+      this.hold.abort(new Error('cancelled'))
+      return
+    }
+    const key = this.options.upstream.backendKey
+    const target = this.options.who.resource.postgres
+    if (!key || !target) return
+    // Cancel requests go over a new connection and need no authentication (see "Canceling Requests in Progress").
+    const socket = connectTcp({ host: target.host, port: target.port }, () => socket.end(buildCancelRequest(key.processId, key.secretKey)))
+    socket.on('error', () => undefined)
+    socket.setTimeout(5000, () => socket.destroy())
+  }
+
+  /** Ends the session with a FATAL error the client can read. */
+  close(reason: string): void {
+    this.fatal('57P01', `terminating connection: ${reason}`, reason)
+  }
+
+  // ---------------------------------------------------------------------------
+  // Client → upstream
+
+  private onClientData(chunk: Buffer): void {
+    let messages: FrontendMessage[]
+    try {
+      messages = this.options.reader.push(chunk)
+    } catch (err) {
+      if (isProtocolError(err)) {
+        this.options.log.warn('protocol violation from the client', { session: this.options.who.id, code: err.code, error: err.message })
+        this.fatal('08P01', `protocol violation: ${err.message}`, 'protocol violation')
+        return
+      }
+      throw err
+    }
+    if (messages.length === 0) return
+    this.clientQueue.push(...messages)
+    if (this.clientQueue.length > CLIENT_BACKLOG) this.client.pause()
+    if (!this.clientBusy) void this.drainClient()
+  }
+
+  private async drainClient(): Promise<void> {
+    if (this.clientBusy) return
+    this.clientBusy = true
+    try {
+      this.upstreamSocket.cork()
+      while (this.clientQueue.length > 0 && !this.ended) {
+        const message = this.clientQueue.shift()!
+        const pending = this.handleClient(message)
+        if (pending) {
+          this.upstreamSocket.uncork()
+          await pending
+          this.upstreamSocket.cork()
+        }
+      }
+    } catch (err) {
+      this.options.log.error('session failed', { session: this.options.who.id, error: err as Error })
+      this.fatal('XX000', 'the gateway failed while handling this request; the session is closed', 'internal error')
+    } finally {
+      this.upstreamSocket.uncork()
+      this.clientBusy = false
+      if (this.clientQueue.length <= CLIENT_BACKLOG / 2 && !this.ended) this.client.resume()
+    }
+  }
+
+  private forward(raw: Buffer): void {
+    this.upstreamSocket.write(raw)
+  }
+
+  /** Handles one client message; returns a promise only when it must wait (judging, holds, durability). */
+  private handleClient(message: FrontendMessage): Promise<void> | undefined {
+    if (this.discardUntilSync && message.kind !== 'Sync') return undefined
+    switch (message.kind) {
+      case 'Query':
+        return this.onQuery(message)
+      case 'Parse':
+        return this.onParse(message)
+      case 'Bind':
+        return this.onBind(message)
+      case 'Execute':
+        return this.onExecute(message)
+      case 'Describe': {
+        const statement = message.target === 'S' ? this.statements.get(message.name) : undefined
+        const portal = message.target === 'P' ? this.portals.get(message.name) : undefined
+        this.expectations.push({ kind: 'describe', target: message.target, ...(statement ? { statement } : {}), ...(portal ? { portal } : {}) })
+        this.forward(message.raw)
+        return undefined
+      }
+      case 'Close':
+        if (message.target === 'S') this.statements.delete(message.name)
+        else this.portals.delete(message.name)
+        this.expectations.push({ kind: 'close' })
+        this.forward(message.raw)
+        return undefined
+      case 'Sync':
+        this.discardUntilSync = false
+        this.expectations.push({ kind: 'sync' })
+        this.forward(message.raw)
+        return undefined
+      case 'Flush':
+      case 'CopyData':
+      case 'CopyDone':
+      case 'CopyFail':
+        this.forward(message.raw)
+        return undefined
+      case 'Terminate':
+        this.forward(message.raw)
+        this.end('client terminated')
+        return undefined
+      case 'FunctionCall':
+        // The fast-path interface bypasses statements altogether.
+        this.ctx.counters.decisions.inc({ protocol: 'postgres', effect: 'deny' })
+        this.expectations.push({ kind: 'query', text: '', statement: 0, settled: true, started: performance.now(), rows: 0, denial: { code: '42501', message: 'permission denied by gatehouse: the function-call interface is not allowed' } })
+        this.forward(buildQuery(DENIED_SQL))
+        return undefined
+      default:
+        this.fatal('08P01', `protocol violation: unexpected ${message.kind} message`, 'protocol violation')
+        return undefined
+    }
+  }
+
+  private async onQuery(message: Query): Promise<void> {
+    const verdict = await judgeSql(this.ctx, this.options.who, message.sql, this.sqlSession)
+    const run: { kind: 'query' } & QueryRun = { kind: 'query', text: message.sql, verdict, statement: 0, settled: true, started: performance.now(), rows: 0 }
+    const admitted = await this.admit(verdict, message.sql, [], run)
+    this.expectations.push(run)
+    if (!admitted) {
+      this.forward(buildQuery(DENIED_SQL))
+      return
+    }
+    if (admitted.text === message.sql) this.forward(message.raw)
+    else this.forward(buildQuery(admitted.text))
+  }
+
+  private async onParse(message: Parse): Promise<void> {
+    if (message.name !== '' && !this.statements.has(message.name) && this.statements.size >= MAX_STATEMENTS) {
+      this.deny({ code: '54000', message: `gatehouse: more than ${MAX_STATEMENTS} prepared statements in one session` }, 'parse')
+      return
+    }
+    const verdict = await judgeSql(this.ctx, this.options.who, message.query, this.sqlSession)
+    if (verdict.kind === 'deny') {
+      this.record(verdict, message.query, 'async')
+      this.deny({ code: '42501', message: verdict.message }, 'parse')
+      return
+    }
+    const statement: PreparedStatement = { text: message.query, verdict, revision: verdict.bundle.revision }
+    this.statements.set(message.name, statement)
+    this.expectations.push({ kind: 'parse', statement })
+    // Virtual tables are rewritten; anything else goes as the client sent it.
+    this.forward(verdict.text === message.query ? message.raw : buildParse(message.name, verdict.text, message.paramTypes))
+  }
+
+  private onBind(message: Bind): undefined {
+    const statement = this.statements.get(message.statement)
+    if (!statement) {
+      // Unknown to us means unknown upstream too: the server answers with its own error.
+      this.expectations.push({ kind: 'bind' })
+      this.forward(message.raw)
+      return undefined
+    }
+    if (message.portal !== '' && !this.portals.has(message.portal) && this.portals.size >= MAX_PORTALS) {
+      this.deny({ code: '54000', message: `gatehouse: more than ${MAX_PORTALS} portals in one session` }, 'bind')
+      return undefined
+    }
+    const portal: Portal = { statement, params: message.params.map((p) => (p ? Buffer.from(p) : null)), resultFormats: message.resultFormats }
+    this.portals.set(message.portal, portal)
+    this.expectations.push({ kind: 'bind' })
+    this.forward(message.raw)
+    return undefined
+  }
+
+  private async onExecute(message: Execute): Promise<void> {
+    const portal = this.portals.get(message.portal)
+    const run: { kind: 'execute' } & Run & { portal: Portal | undefined } = { kind: 'execute', portal, settled: true, started: performance.now(), rows: 0 }
+    if (!portal) {
+      // The server knows no such portal either and will say so.
+      this.expectations.push(run)
+      this.forward(message.raw)
+      return
+    }
+    let { verdict } = portal.statement
+    // The bundle changed since the statement was judged: judge it again.
+    if (verdict.kind !== 'deny' && this.ctx.state.current?.revision !== portal.statement.revision) {
+      verdict = await judgeSql(this.ctx, this.options.who, portal.statement.text, this.sqlSession)
+      portal.statement.verdict = verdict
+      if (verdict.kind !== 'deny') portal.statement.revision = verdict.bundle.revision
+    }
+    const admitted = await this.admit(verdict, portal.statement.text, portal.params, run)
+    if (!admitted) {
+      this.expectations.push(run)
+      this.discardUntilSync = true
+      this.forward(buildBind({ portal: '', statement: DENIED_STATEMENT, params: [] }))
+      return
+    }
+    if (this.needsLayout(verdict) && !portal.plan) {
+      if (portal.statement.fields) portal.plan = await this.plan(portal.statement.fields.map((f, i) => ({ ...f, format: formatOf(portal.resultFormats, i) })), verdict, 0, portal.statement)
+      else {
+        // The client never asked for the row description; ask for it ourselves and keep the answer.
+        this.expectations.push({ kind: 'internal-describe', portal })
+        this.forward(buildDescribe('P', message.portal))
+      }
+    } else if (!this.needsLayout(verdict) && !portal.plan) {
+      portal.plan = await this.plan(undefined, verdict, 0, portal.statement)
+    }
+    this.expectations.push(run)
+    this.forward(message.raw)
+  }
+
+  /** Whether masking needs to know the result's columns (column masks, not only detectors). */
+  private needsLayout(verdict: Verdict): boolean {
+    return verdict.kind !== 'deny' && verdict.decision.masks.some((m) => !m.id.startsWith('detector:'))
+  }
+
+  /**
+   * Audits a judged request and decides whether it may go upstream now:
+   * waits for approval when held, and for durability in sync mode. Returns
+   * the verdict to forward, or undefined after recording a denial in `run`.
+   */
+  private async admit(verdict: Verdict, text: string, params: ReadonlyArray<Buffer | null>, run: Run): Promise<Exclude<Verdict, { kind: 'deny' }> | undefined> {
+    const durability = this.options.durability
+    if (verdict.kind === 'deny') {
+      this.record(verdict, text, 'async', run)
+      run.denial = { code: '42501', message: verdict.message }
+      return undefined
+    }
+    let approval: string | undefined
+    if (verdict.kind === 'hold') {
+      const outcome = await this.waitForApproval(verdict, text, params)
+      approval = outcome.id
+      if (outcome.outcome !== 'approved') {
+        this.record(verdict, text, 'async', run, { approval: outcome.id, approvalOutcome: outcome.outcome })
+        run.denial = { code: outcome.outcome === 'cancelled' && outcome.byClient ? '57014' : '42501', message: outcome.message }
+        return undefined
+      }
+    }
+    try {
+      // Anything that may change data waits for its event to be durable; a
+      // read may start at once, but its rows wait (see onUpstream).
+      const mustWait = durability === 'sync' && isWrite(verdict)
+      this.record(verdict, text, durability, run, approval ? { approval } : {})
+      if (mustWait && run.durable && !run.settled) await run.durable
+    } catch (err) {
+      if (!(err instanceof AuditUnavailableError)) throw err
+      run.denial = { code: '53000', message: 'gatehouse: the audit store is unavailable, so nothing is let through; try again shortly' }
+      return undefined
+    }
+    return verdict
+  }
+
+  /** Records the event of a request (the outcome follows when the server answers). Throws AuditUnavailableError. */
+  private record(verdict: Verdict, text: string, durability: Durability, run?: Run, extra: Record<string, unknown> = {}): void {
+    const { decision } = verdict
+    this.ctx.counters.statements.inc({ protocol: 'postgres' })
+    this.ctx.counters.decisions.inc({ protocol: 'postgres', effect: decision.effect, observed: decision.observed ? 'differs' : 'same' })
+    const appended = this.ctx.audit.append(
+      {
+        kind: 'statement',
+        sessionId: this.options.who.id,
+        identity: this.options.who.identity,
+        resource: this.options.who.resource.name,
+        data: {
+          protocol: 'postgres',
+          statement: text,
+          decision: decision.effect,
+          rule: decision.rule,
+          reasons: decision.reasons,
+          masks: decision.masks.map((m) => m.id),
+          revision: verdict.bundle?.revision ?? null,
+          ...(decision.observed ? { observed: { effect: decision.observed.effect, rule: decision.observed.rule } } : {}),
+          ...extra,
+        },
+        ...(decision.effect !== 'deny' && decision.rule ? { usage: { rule: decision.rule } } : decision.effect !== 'deny' ? { usage: {} } : {}),
+      },
+      durability,
+    )
+    if (!run) return
+    run.eventId = appended.id
+    // In sync mode the request's responses wait for the record (see onUpstream).
+    if (durability === 'sync') {
+      run.durable = appended.durable
+      run.settled = false
+      appended.durable.then(() => (run.settled = true), () => undefined)
+    }
+  }
+
+  private async waitForApproval(verdict: Exclude<Verdict, { kind: 'deny' }>, text: string, params: ReadonlyArray<Buffer | null>): Promise<{ outcome: HoldOutcome; id: string; message: string; byClient: boolean }> {
+    const approval = verdict.decision.approval!
+    const who = this.options.who
+    const controller = new AbortController()
+    this.hold = controller
+    this.ctx.approvalsWaiting.count++
+    try {
+      const { outcome, request } = await holdForApproval(
+        this.ctx.db,
+        {
+          identity: who.identity,
+          owner: who.owner,
+          resource: who.resource.name,
+          sessionId: who.id,
+          revision: verdict.bundle.revision,
+          rule: verdict.decision.rule ?? '',
+          approval,
+          ownerMayApprove: verdict.bundle.bundle.settings.approvals.ownerMayApprove,
+          protocol: 'postgres',
+          text,
+          digest: requestDigest(text, params),
+        },
+        {
+          signal: controller.signal,
+          onCreated: (request) => {
+            const minutes = Math.round(approval.timeout / 60)
+            this.client.write(
+              buildNoticeResponse({
+                severity: 'NOTICE',
+                code: '01000',
+                message: `gatehouse: this statement is held until it is approved (request ${request.id})`,
+                detail: `rule ${verdict.decision.rule} needs ${approval.count} approval(s) from ${approval.approvers.join(', ')}; it waits up to ${minutes >= 1 ? `${minutes} minute(s)` : `${approval.timeout} seconds`}`,
+                hint: this.ctx.config.approvalsUrl ? `approve it at ${this.ctx.config.approvalsUrl}` : `an approver runs: gatehouse approvals approve ${request.id} --as @login`,
+              }),
+            )
+          },
+        },
+      )
+      const reason = String((controller.signal.reason as Error | undefined)?.message ?? '')
+      const message =
+        outcome === 'denied'
+          ? `permission denied by gatehouse: approval request ${request.id} was denied${request.reason ? `: ${request.reason}` : ''}`
+          : outcome === 'expired'
+            ? `permission denied by gatehouse: approval request ${request.id} was not approved in time`
+            : reason === 'policy-changed'
+              ? `gatehouse: the policy changed while approval request ${request.id} waited; send the statement again`
+              : reason === 'cancelled'
+                ? 'canceling statement due to user request'
+                : `gatehouse: approval request ${request.id} was withdrawn`
+      return { outcome, id: request.id, message, byClient: reason === 'cancelled' }
+    } finally {
+      this.ctx.approvalsWaiting.count--
+      this.hold = undefined
+    }
+  }
+
+  /** Replaces an extended-protocol message with one that fails upstream, and skips to the next Sync. */
+  private deny(denial: Denial, kind: 'parse' | 'bind'): void {
+    this.expectations.push({ kind, denial })
+    this.discardUntilSync = true
+    this.forward(buildParse('', DENIED_SQL, []))
+  }
+
+  // ---------------------------------------------------------------------------
+  // Upstream → client
+
+  private onUpstreamData(chunk: Buffer): void {
+    let messages: BackendMessage[]
+    try {
+      messages = this.options.upstream.reader.push(chunk)
+    } catch (err) {
+      this.options.log.error('protocol violation from the database', { session: this.options.who.id, error: err as Error })
+      this.fatal('08P01', 'the database sent something the gateway cannot read; the session is closed', 'upstream protocol violation')
+      return
+    }
+    if (this.upstreamBusy) {
+      this.upstreamQueue.push(...messages)
+      return
+    }
+    // The hot path: handle synchronously until something needs waiting for.
+    this.client.cork()
+    let i = 0
+    try {
+      for (; i < messages.length; i++) {
+        const pending = this.onUpstream(messages[i]!)
+        if (pending) {
+          this.upstreamQueue.push(...messages.slice(i + 1))
+          void this.drainUpstream(pending)
+          break
+        }
+      }
+    } catch (err) {
+      this.upstreamFailed(err)
+    } finally {
+      this.client.uncork()
+    }
+  }
+
+  /** Continues after an asynchronous step, with the upstream socket paused meanwhile. */
+  private async drainUpstream(first: Promise<void>): Promise<void> {
+    this.upstreamBusy = true
+    this.upstreamSocket.pause()
+    try {
+      await first
+      while (this.upstreamQueue.length > 0 && !this.ended) {
+        const pending = this.onUpstream(this.upstreamQueue.shift()!)
+        if (pending) await pending
+      }
+    } catch (err) {
+      this.upstreamFailed(err)
+    } finally {
+      this.upstreamBusy = false
+      if (!this.ended) this.upstreamSocket.resume()
+    }
+  }
+
+  private upstreamFailed(err: unknown): void {
+    this.options.log.error('session failed while relaying results', { session: this.options.who.id, error: err as Error })
+    this.fatal('XX000', 'the gateway failed while relaying results; the session is closed', 'internal error')
+  }
+
+  /** Handles one upstream message; returns a promise when it has to wait (durability, catalog). */
+  private onUpstream(message: BackendMessage): Promise<void> | undefined {
+    const head = this.expectations[0]
+    // invariant: no response leaves before the durable record of the request it answers.
+    if (head && (head.kind === 'query' || head.kind === 'execute') && head.durable && !head.settled) {
+      return head.durable.then(
+        () => this.onUpstream(message),
+        () => {
+          this.fatal('53000', 'gatehouse: the audit store failed before this result could be recorded; the session is closed', 'audit failure')
+        },
+      )
+    }
+    switch (message.type) {
+      case '1':
+      case '2':
+      case '3':
+        this.expectations.shift()
+        break
+      case 'n':
+        if (head?.kind === 'internal-describe') {
+          this.expectations.shift()
+          return this.planPortal(head.portal, [])
+        }
+        this.expectations.shift()
+        break
+      case 'T':
+        return this.onRowDescription(message)
+      case 'D':
+        return this.onDataRow(message)
+      case 'C':
+      case 'I':
+      case 's':
+        this.onComplete(message)
+        break
+      case 'E':
+        this.onError(message)
+        return undefined
+      case 'Z':
+        this.transaction = decodeReadyForQuery(message.raw)
+        while (this.expectations.length > 0) {
+          const e = this.expectations.shift()!
+          if (e.kind === 'sync' || e.kind === 'query') break
+        }
+        break
+      case 'H':
+      case 'W':
+        return this.onCopyOut(message)
+      case 'd':
+        return this.onCopyData(message)
+      default:
+        break
+    }
+    this.client.write(message.raw)
+    return undefined
+  }
+
+  private onRowDescription(message: BackendMessage): Promise<void> | undefined {
+    const head = this.expectations[0]
+    const fields = decodeRowDescription(message.raw)
+    if (head?.kind === 'internal-describe') {
+      this.expectations.shift()
+      // The client did not ask: plan, but do not pass it on.
+      return this.planPortal(head.portal, fields)
+    }
+    let planning: Promise<MaskingPlan | undefined> | undefined
+    if (head?.kind === 'describe') {
+      this.expectations.shift()
+      const statement = head.statement ?? head.portal?.statement
+      if (head.statement) head.statement.fields = fields
+      if (statement && statement.verdict.kind !== 'deny') {
+        const formats = head.portal?.resultFormats ?? []
+        planning = this.plan(fields.map((f, i) => ({ ...f, format: head.portal ? formatOf(formats, i) : f.format })), statement.verdict, 0, statement).then((plan) => {
+          if (head.portal) head.portal.plan = plan
+          return plan
+        })
+      }
+    } else if (head?.kind === 'query' && head.verdict && head.verdict.kind !== 'deny') {
+      planning = this.plan(fields, head.verdict, head.statement, undefined, head).then((plan) => (head.plan = plan))
+    }
+    if (!planning) {
+      this.client.write(message.raw)
+      return undefined
+    }
+    return planning.then((plan) => this.client.write(plan && plan.fields.some((f) => f.mask && f.retype) ? rewriteRowDescription(message.raw, (i) => (plan.fields[i]?.mask && (plan.fields[i] as { retype: boolean }).retype ? TEXT_FIELD : undefined)) : message.raw)).then(() => undefined)
+  }
+
+  private planPortal(portal: Portal, fields: FieldDescription[]): Promise<void> {
+    return this.plan(fields.map((f, i) => ({ ...f, format: formatOf(portal.resultFormats, i) })), portal.statement.verdict, 0, portal.statement).then((plan) => {
+      portal.plan = plan
+    })
+  }
+
+  /** The masking plan for a result: undefined when nothing can be masked. */
+  private async plan(fields: FieldDescription[] | undefined, verdict: Verdict, statementIndex: number, prepared?: PreparedStatement, query?: QueryRun, columnCount?: number): Promise<MaskingPlan | undefined> {
+    if (verdict.kind === 'deny' || verdict.decision.masks.length === 0) return undefined
+    const text = prepared?.text ?? query?.text ?? ''
+    let lineage: StatementLineage | null | undefined
+    if (verdict.decision.masks.some((m) => !m.id.startsWith('detector:'))) {
+      if (prepared) {
+        if (prepared.lineage === undefined) prepared.lineage = this.lineageOf(text)?.[0] ?? null
+        lineage = prepared.lineage
+      } else if (query) {
+        if (query.lineage === undefined) query.lineage = this.lineageOf(text) ?? null
+        lineage = query.lineage === null ? undefined : query.lineage[statementIndex]
+      }
+    }
+    return planMasking({
+      fields: fields?.map((f) => ({ name: f.name, tableOid: f.tableOid, columnNumber: f.columnNumber, typeOid: f.typeOid, format: f.format })),
+      ...(columnCount !== undefined ? { columnCount } : {}),
+      masks: verdict.decision.masks,
+      lineage,
+      catalog: this.options.catalog,
+      hashKey: this.ctx.maskKey,
+    })
+  }
+
+  private lineageOf(text: string): Array<StatementLineage | null> | undefined {
+    const result = outputLineage(text, { defaultSchema: this.options.who.resource.postgres?.defaultSchema ?? 'public' })
+    return result.ok ? result.statements : undefined
+  }
+
+  private onDataRow(message: BackendMessage): undefined {
+    const head = this.expectations[0]
+    const plan = head?.kind === 'query' ? head.plan : head?.kind === 'execute' ? head.portal?.plan : undefined
+    if (head && (head.kind === 'query' || head.kind === 'execute')) head.rows++
+    if (!plan?.active) {
+      this.client.write(message.raw)
+      return undefined
+    }
+    const formats = head?.kind === 'execute' ? head.portal?.resultFormats ?? [] : []
+    let masked = 0
+    const raw = rewriteDataRow(message.raw, (i, value) => {
+      const binary = head?.kind === 'execute' ? formatOf(formats, i) === 1 : false
+      const result = maskField(plan, i, value, binary, this.ctx.maskKey)
+      if (result !== undefined) masked++
+      return result
+    })
+    if (masked > 0) this.ctx.counters.maskedValues.inc({ protocol: 'postgres' }, masked)
+    this.client.write(raw)
+    return undefined
+  }
+
+  private onComplete(message: BackendMessage): void {
+    const head = this.expectations[0]
+    if (head?.kind === 'query') {
+      this.outcome(head, message.type === 'C' ? decodeCommandComplete(message.raw).tag : 'EMPTY')
+      head.statement++
+      head.plan = undefined
+      head.rows = 0
+      delete head.copy
+      if (message.type === 'C' && /^(CREATE|ALTER|DROP)/.test(decodeCommandComplete(message.raw).tag)) this.options.catalog?.invalidate()
+    } else if (head?.kind === 'execute') {
+      this.outcome(head, message.type === 'C' ? decodeCommandComplete(message.raw).tag : message.type === 's' ? 'SUSPENDED' : 'EMPTY')
+      this.expectations.shift()
+    }
+  }
+
+  private onError(message: BackendMessage): void {
+    const head = this.expectations[0]
+    const denial = head && 'denial' in head ? head.denial : undefined
+    const error = decodeErrorOrNotice(message.raw)
+    if (head && (head.kind === 'query' || head.kind === 'execute')) this.outcome(head, undefined, denial ? { code: denial.code, message: denial.message } : { code: error.fields.code ?? '', message: error.fields.message ?? '' })
+    // The server's error for a denial is replaced by ours.
+    this.client.write(denial ? buildErrorResponse({ severity: 'ERROR', code: denial.code, message: denial.message, ...(denial.code === '42501' ? { hint: PERMISSIONS_HINT } : {}) }) : message.raw)
+    if (!head || head.kind === 'query' || head.kind === 'sync') return
+    // Extended protocol: the server skips everything up to the next Sync.
+    while (this.expectations.length > 0 && this.expectations[0]!.kind !== 'sync') this.expectations.shift()
+  }
+
+  private onCopyOut(message: BackendMessage): Promise<void> | undefined {
+    const head = this.expectations[0]
+    const response = decodeCopyResponse(message.raw)
+    const verdict = head?.kind === 'query' ? head.verdict : head?.kind === 'execute' ? head.portal?.statement.verdict : undefined
+    if (!head || (head.kind !== 'query' && head.kind !== 'execute') || !verdict || verdict.kind === 'deny' || verdict.decision.masks.length === 0) {
+      this.client.write(message.raw)
+      return undefined
+    }
+    const text = head.kind === 'query' ? head.text : head.portal!.statement.text
+    const format = /\b(FORMAT\s+"?csv"?|CSV)\b/i.test(text) ? 'csv' : 'text'
+    if (response.format === 1) {
+      // Binary COPY cannot be masked row by row: refuse to pass it.
+      this.fatal('42501', 'permission denied by gatehouse: binary COPY of data with masks is not allowed', 'binary copy with masks')
+      return undefined
+    }
+    return this.plan(undefined, verdict, head.kind === 'query' ? head.statement : 0, head.kind === 'execute' ? head.portal!.statement : undefined, head.kind === 'query' ? head : undefined, response.columnFormats.length).then((plan) => {
+      if (plan) head.copy = { plan, format }
+      this.client.write(message.raw)
+    })
+  }
+
+  private onCopyData(message: BackendMessage): undefined {
+    const head = this.expectations[0]
+    const copy = head && (head.kind === 'query' || head.kind === 'execute') ? head.copy : undefined
+    if (!copy?.plan.active) {
+      this.client.write(message.raw)
+      return undefined
+    }
+    const decoded = decodeCopyRows(message.raw.subarray(5), { format: copy.format })
+    if (!decoded.ok) {
+      // A row the gateway cannot read is not passed on unmasked.
+      this.fatal('42501', 'permission denied by gatehouse: a COPY row could not be masked', 'unmaskable copy row')
+      return undefined
+    }
+    let masked = 0
+    const rows = decoded.rows.map((row) =>
+      row.map((value, i) => {
+        if (value === null) return null
+        const result = maskField(copy.plan, i, Buffer.from(value, 'utf8'), false, this.ctx.maskKey)
+        if (result === undefined) return value
+        masked++
+        return result === null ? null : result.toString('utf8')
+      }),
+    )
+    if (head && (head.kind === 'query' || head.kind === 'execute')) head.rows += rows.length
+    if (masked === 0) {
+      this.client.write(message.raw)
+      return undefined
+    }
+    this.ctx.counters.maskedValues.inc({ protocol: 'postgres' }, masked)
+    const payload = encodeCopyRows(rows, { format: copy.format }, { lineEnding: decoded.lineEnding })
+    const out = Buffer.allocUnsafe(5 + payload.length)
+    out[0] = 0x64
+    out.writeInt32BE(4 + payload.length, 1)
+    payload.copy(out, 5)
+    this.client.write(out)
+    return undefined
+  }
+
+  private outcome(run: Run, tag: string | undefined, error?: { code: string; message: string }): void {
+    if (!run.eventId) return
+    try {
+      this.ctx.audit.append(
+        {
+          kind: 'statement.outcome',
+          sessionId: this.options.who.id,
+          identity: this.options.who.identity,
+          resource: this.options.who.resource.name,
+          data: {
+            event: run.eventId,
+            outcome: error ? `error ${error.code}` : (tag ?? 'done'),
+            rows: run.rows,
+            durationMs: Math.round((performance.now() - run.started) * 1000) / 1000,
+            ...(error ? { error } : {}),
+          },
+        },
+        'async',
+      )
+    } catch {
+      // The store is failing: the next request will be refused; this outcome cannot be kept.
+      this.options.log.warn('an outcome could not be recorded: the audit store is unavailable', { session: this.options.who.id, event: run.eventId })
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+
+  /** Sends a FATAL error to the client (when it can still receive) and ends the session. */
+  private fatal(code: string, message: string, reason: string): void {
+    if (this.ended) return
+    if (this.client.writable) this.client.write(buildErrorResponse({ severity: 'FATAL', code, message }))
+    this.end(reason)
+  }
+
+  private end(reason: string): void {
+    if (this.ended) return
+    this.ended = true
+    this.hold?.abort(new Error('cancelled'))
+    this.unsubscribe()
+    if (this.upstreamSocket.writable) this.upstreamSocket.end(buildTerminate())
+    this.upstreamSocket.destroySoon?.()
+    this.client.end()
+    setTimeout(() => (this.client.destroy(), this.upstreamSocket.destroy()), 1000).unref()
+    try {
+      this.ctx.audit.append({ kind: 'session.end', sessionId: this.options.who.id, identity: this.options.who.identity, resource: this.options.who.resource.name, data: { protocol: 'postgres', reason } }, 'async')
+    } catch {
+      this.options.log.warn('the end of a session could not be recorded: the audit store is unavailable', { session: this.options.who.id })
+    }
+    this.options.onEnd()
+  }
+
+  get transactionStatus(): TransactionStatus {
+    return this.transaction
+  }
+}
+
+/** The result format of column `i` from Bind's format codes ("Message Formats / Bind"). */
+function formatOf(formats: readonly number[], i: number): number {
+  if (formats.length === 0) return 0
+  if (formats.length === 1) return formats[0]!
+  return formats[i] ?? 0
+}
+
+/** A session id that is also safe to show and to log. */
+export function newSessionId(): string {
+  return `pg_${randomBytes(9).toString('base64url')}`
+}
