@@ -670,6 +670,9 @@ export class PostgresSession {
       } else if (query) {
         if (query.lineage === undefined) query.lineage = this.lineageOf(text) ?? null
         lineage = query.lineage === null ? undefined : query.lineage[statementIndex]
+        // Rows from a statement without lineage of its own (FETCH from a cursor,
+        // EXECUTE of a prepared statement) may carry anything: treat them as unknown.
+        if (lineage === null && fields && query.verdict?.statements[statementIndex]?.kind !== 'VariableShowStmt') lineage = undefined
       }
     }
     return planMasking({
