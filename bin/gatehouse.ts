@@ -57,12 +57,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(args, processIo)
   } catch (err) {
-    const code = (err as { code?: string }).code
-    if (err instanceof UsageError || code?.startsWith('ERR_PARSE_ARGS')) {
+    const code = (err as { code?: unknown } | undefined)?.code
+    if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
       processIo.err(`gatehouse ${name}: ${(err as Error).message}\n\n${command.usage}`)
       return EXIT.usage
     }
-    processIo.err(`gatehouse ${name}: internal error: ${(err as Error).message ?? String(err)}`)
+    processIo.err(`gatehouse ${name}: ${(err as Error | undefined)?.message ?? String(err)}`)
     return EXIT.usage
   }
 }

@@ -1,5 +1,5 @@
 // Runs the real `gatehouse` executable (the build in dist/), as users do.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { ROOT } from './repo.js'
 
@@ -17,4 +17,16 @@ export function gatehouse(args: string[], options: { cwd?: string; env?: NodeJS.
     timeout: 60_000,
   })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+/** The same, without blocking this process (needed when it runs the gateway the command talks to). */
+export function gatehouseAsync(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'bin', 'gatehouse.js'), ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d))
+    child.stderr.on('data', (d: Buffer) => (stderr += d))
+    child.on('close', (status) => resolve({ status, stdout, stderr }))
+  })
 }
