@@ -9,9 +9,9 @@ import type { Database } from './database.js'
 /** schemas/store, found from this module whether it runs from source or from dist/. */
 function migrationsDir(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url))
-  while (!existsSync(path.join(dir, 'package.json'))) {
+  while (!existsSync(path.join(dir, 'schemas', 'store'))) {
     const parent = path.dirname(dir)
-    if (parent === dir) throw new Error('cannot find the package root for schemas/store')
+    if (parent === dir) throw new Error('cannot find schemas/store')
     dir = parent
   }
   return path.join(dir, 'schemas', 'store')

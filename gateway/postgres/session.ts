@@ -403,6 +403,9 @@ export class PostgresSession {
       if (mustWait && run.durable && !run.settled) await run.durable
     } catch (err) {
       if (!(err instanceof AuditUnavailableError)) throw err
+      // Nothing was forwarded: the refusal replaces the request, and no response waits for the failed record.
+      delete run.durable
+      run.settled = true
       run.denial = { code: '53000', message: 'gatehouse: the audit store is unavailable, so nothing is let through; try again shortly' }
       return undefined
     }
