@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { canonicalJson } from '../engine/bundle-integrity.js'
-import type { Database, Queryable } from './database.js'
+import type { Database } from './database.js'
 
 export interface AuditEventInput {
   kind: string
@@ -67,6 +67,11 @@ export function newId(prefix: string): string {
   return `${prefix}_${randomBytes(10).toString('base64url')}`
 }
 
+/** Event ids: a random prefix per process and a counter, unique without a random draw per event. */
+const EVENT_PREFIX = `evt_${randomBytes(8).toString('base64url')}`
+let eventCounter = 0
+const nextEventId = () => `${EVENT_PREFIX}.${(eventCounter++).toString(36)}`
+
 /** Text PostgreSQL can store: no NUL, no lone surrogates. */
 function storable(value: unknown): unknown {
   if (typeof value === 'string') return value.toWellFormed().replace(/\0/g, '\uFFFD')
@@ -101,6 +106,7 @@ export class AuditWriter {
   private queue: Pending[] = []
   private flushing = false
   private timer: NodeJS.Timeout | undefined
+  private immediate: NodeJS.Immediate | undefined
   private retryDelay = 0
   private closed = false
   private healthyNow = true
@@ -149,7 +155,7 @@ export class AuditWriter {
     if (this.closed) throw new AuditUnavailableError('the audit writer is closed')
     if (!this.healthyNow) throw new AuditUnavailableError('the audit store is unavailable')
     if (this.queue.length >= this.maxQueue) throw new AuditUnavailableError('the audit queue is full')
-    const id = newId('evt')
+    const id = nextEventId()
     let settle!: Pending['settle']
     const durable = new Promise<void>((resolve, reject) => (settle = { resolve, reject }))
     // Nobody may be left with an unhandled rejection; callers that care await `durable`.
@@ -187,7 +193,9 @@ export class AuditWriter {
 
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer)
+    if (this.immediate) clearImmediate(this.immediate)
     this.timer = undefined
+    this.immediate = undefined
     try {
       await this.flush()
     } finally {
@@ -197,12 +205,20 @@ export class AuditWriter {
 
   private schedule(delay: number): void {
     if (this.flushing || this.closed) return
-    if (this.timer) {
-      if (delay > 0) return
+    if (this.timer || this.immediate) {
+      if (delay > 0 || this.immediate) return
       clearTimeout(this.timer)
+      this.timer = undefined
     }
-    // setImmediate-like batching for urgent events: everything appended in
-    // this turn of the event loop joins the same transaction.
+    if (delay === 0) {
+      // Everything appended in this turn of the event loop joins the same
+      // transaction (setTimeout would wait a millisecond at least).
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined
+        void this.flushBatch()
+      })
+      return
+    }
     this.timer = setTimeout(() => {
       this.timer = undefined
       void this.flushBatch()
@@ -229,7 +245,7 @@ export class AuditWriter {
       if (this.retryDelay > 0 && (await this.alreadyCommitted(startSeq + rows.length))) {
         // The previous attempt committed but its acknowledgement was lost.
       } else {
-        await this.db.transaction((tx) => this.write(tx, rows, batch, startSeq))
+        await this.write(rows, batch, startSeq)
       }
       this.seq = seq
       this.head = head
@@ -273,12 +289,28 @@ export class AuditWriter {
     return Number(rows[0]?.last_seq ?? 0) >= lastSeq
   }
 
-  private async write(tx: Queryable, rows: StoredEvent[], batch: Pending[], startSeq: number): Promise<void> {
-    await tx.query(
-      `INSERT INTO gatehouse.audit_events (chain, seq, id, time, kind, session_id, identity, resource, data, prev_hash, hash)
-       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[])`,
+  private async write(rows: StoredEvent[], batch: Pending[], startSeq: number): Promise<void> {
+    // Usage per batch: one row per identity and per rule, whatever the number of events.
+    const identities = new Map<string, { first: string; last: string; count: number }>()
+    const rules = new Map<string, { rule: string; identity: string; last: string; count: number }>()
+    for (const { event, usage } of batch) {
+      if (!usage || !event.identity) continue
+      const seen = identities.get(event.identity)
+      if (seen) (seen.last = event.time), seen.count++
+      else identities.set(event.identity, { first: event.time, last: event.time, count: 1 })
+      if (!usage.rule) continue
+      const key = `${usage.rule}\0${event.identity}`
+      const used = rules.get(key)
+      if (used) (used.last = event.time), used.count++
+      else rules.set(key, { rule: usage.rule, identity: event.identity, last: event.time, count: 1 })
+    }
+    const ruleList = [...rules.values()]
+    await this.db.query(
+      'SELECT gatehouse.append_audit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb[], $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)',
       [
-        rows.map((r) => r.chain),
+        this.chain,
+        startSeq,
+        batch.some((p) => p.urgent),
         rows.map((r) => r.seq),
         rows.map((r) => r.id),
         rows.map((r) => r.time),
@@ -289,54 +321,16 @@ export class AuditWriter {
         rows.map((r) => JSON.stringify(r.data)),
         rows.map((r) => r.prevHash),
         rows.map((r) => r.hash),
+        [...identities.keys()],
+        [...identities.values()].map((v) => v.first),
+        [...identities.values()].map((v) => v.last),
+        [...identities.values()].map((v) => v.count),
+        ruleList.map((r) => r.rule),
+        ruleList.map((r) => r.identity),
+        ruleList.map((r) => r.last),
+        ruleList.map((r) => r.count),
       ],
     )
-    const last = rows[rows.length - 1]!
-    // The head moves only if nobody else wrote this chain meanwhile.
-    const moved = await tx.query('UPDATE gatehouse.audit_chains SET last_seq = $2, last_hash = $3 WHERE chain = $1 AND last_seq = $4 RETURNING chain', [this.chain, last.seq, last.hash, startSeq])
-    if (moved.length !== 1) throw new Error(`audit chain ${this.chain} was advanced by another writer`)
-    await this.writeUsage(tx, batch)
-  }
-
-  private async writeUsage(tx: Queryable, batch: Pending[]): Promise<void> {
-    const identities = new Map<string, { first: string; last: string; count: number }>()
-    const rules = new Map<string, { rule: string; identity: string; last: string; count: number }>()
-    for (const { event, usage } of batch) {
-      if (!usage || !event.identity) continue
-      const seen = identities.get(event.identity)
-      if (seen) {
-        seen.last = event.time
-        seen.count++
-      } else identities.set(event.identity, { first: event.time, last: event.time, count: 1 })
-      if (usage.rule) {
-        const key = `${usage.rule}\0${event.identity}`
-        const used = rules.get(key)
-        if (used) {
-          used.last = event.time
-          used.count++
-        } else rules.set(key, { rule: usage.rule, identity: event.identity, last: event.time, count: 1 })
-      }
-    }
-    if (identities.size > 0) {
-      const list = [...identities]
-      await tx.query(
-        `INSERT INTO gatehouse.identity_usage (identity, first_seen, last_seen, requests)
-         SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::bigint[])
-         ON CONFLICT (identity) DO UPDATE SET last_seen = GREATEST(gatehouse.identity_usage.last_seen, EXCLUDED.last_seen),
-           requests = gatehouse.identity_usage.requests + EXCLUDED.requests`,
-        [list.map(([k]) => k), list.map(([, v]) => v.first), list.map(([, v]) => v.last), list.map(([, v]) => v.count)],
-      )
-    }
-    if (rules.size > 0) {
-      const list = [...rules.values()]
-      await tx.query(
-        `INSERT INTO gatehouse.rule_usage (rule, identity, last_used, uses)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[])
-         ON CONFLICT (rule, identity) DO UPDATE SET last_used = GREATEST(gatehouse.rule_usage.last_used, EXCLUDED.last_used),
-           uses = gatehouse.rule_usage.uses + EXCLUDED.uses`,
-        [list.map((r) => r.rule), list.map((r) => r.identity), list.map((r) => r.last), list.map((r) => r.count)],
-      )
-    }
   }
 
   private setHealthy(healthy: boolean, error?: Error): void {

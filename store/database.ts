@@ -8,6 +8,8 @@ import { migrate } from './migrate.js'
 
 export interface Queryable {
   query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<R[]>
+  /** Runs a script of several statements (no parameters). */
+  exec(script: string): Promise<void>
 }
 
 export interface Database extends Queryable {
@@ -42,11 +44,17 @@ function openPostgres(url: string): Database {
     async query(text, params) {
       return (await pool.query(text, params as unknown[])).rows
     },
+    async exec(script) {
+      await pool.query(script)
+    },
     async transaction(fn) {
       const client = await pool.connect()
       try {
         await client.query('BEGIN')
-        const result = await fn({ query: async (text, params) => (await client.query(text, params as unknown[])).rows })
+        const result = await fn({
+          query: async (text, params) => (await client.query(text, params as unknown[])).rows,
+          exec: async (script) => void (await client.query(script)),
+        })
         await client.query('COMMIT')
         return result
       } catch (err) {
@@ -88,8 +96,13 @@ async function openEmbedded(dir: string): Promise<Database> {
   return {
     kind: 'embedded',
     query: (text, params) => serialize(async () => (await db.query(text, params as unknown[])).rows as never),
+    exec: (script) => serialize(async () => void (await db.exec(script))),
     transaction: (fn) =>
-      serialize(() => db.transaction((tx) => fn({ query: async (text, params) => (await tx.query(text, params as unknown[])).rows as never }))),
+      serialize(() =>
+        db.transaction((tx) =>
+          fn({ query: async (text, params) => (await tx.query(text, params as unknown[])).rows as never, exec: async (script) => void (await tx.exec(script)) }),
+        ),
+      ),
     async close() {
       await serialize(() => db.close())
       await rm(lockPath, { force: true })

@@ -1,4 +1,4 @@
-// Applies schemas/store/*.sql in order, each once, inside one transaction,
+// Applies schemas/store/*.sql in order, each once and as one script, inside one transaction,
 // under an advisory lock so two processes starting together do not race.
 import { existsSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
@@ -29,20 +29,8 @@ export async function migrate(db: Database): Promise<void> {
     const applied = new Set((await tx.query<{ name: string }>('SELECT name FROM public.gatehouse_migrations')).map((r) => r.name))
     for (const file of files) {
       if (applied.has(file)) continue
-      const sql = await readFile(path.join(dir, file), 'utf8')
-      for (const statement of splitStatements(sql)) await tx.query(statement)
+      await tx.exec(await readFile(path.join(dir, file), 'utf8'))
       await tx.query('INSERT INTO public.gatehouse_migrations (name) VALUES ($1)', [file])
     }
   })
-}
-
-/** Our migrations are plain DDL: statements end with `;` at the end of a line, comments start with `--`. */
-function splitStatements(sql: string): string[] {
-  return sql
-    .split('\n')
-    .filter((line) => !line.trimStart().startsWith('--'))
-    .join('\n')
-    .split(/;\s*$/m)
-    .map((s) => s.trim())
-    .filter(Boolean)
 }

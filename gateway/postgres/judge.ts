@@ -49,7 +49,7 @@ function refused(reason: string): Decision {
  * `session` is the session's record of prepared statements; it is updated
  * only when the text is not denied (a refused DEALLOCATE never ran).
  */
-export async function judgeSql(ctx: GatewayContext, who: SessionIdentity, sql: string, session: SqlSessionState): Promise<Verdict> {
+export function judgeSql(ctx: GatewayContext, who: SessionIdentity, sql: string, session: SqlSessionState): Verdict | Promise<Verdict> {
   const bundle = ctx.state.current
   if (!bundle) return deny(refused('no valid policy bundle is loaded'), [], undefined)
   try {
@@ -66,19 +66,28 @@ export async function judgeSql(ctx: GatewayContext, who: SessionIdentity, sql: s
     })
     if (decision.effect === 'deny') return deny(decision, statements, bundle)
     session.prepared = scratch.prepared
-    const text = references.length === 0 ? sql : rewriteVirtualTables(sql, references, await virtualRows(ctx, who, bundle, references))
-    return {
+    const verdict = (text: string): Verdict => ({
       kind: decision.effect === 'approve' ? 'hold' : 'forward',
       decision,
       statements,
       text,
       readOnly: statements.every((s) => s.readOnly),
       bundle,
-    }
+    })
+    // Only the virtual tables need the store; everything else is decided without waiting.
+    if (references.length === 0) return verdict(sql)
+    return virtualRows(ctx, who, bundle, references).then(
+      (rows) => verdict(rewriteVirtualTables(sql, references, rows)),
+      (err: Error) => failed(ctx, who, err, bundle),
+    )
   } catch (err) {
-    ctx.log.error('statement could not be judged; denied', { session: who.id, error: err as Error })
-    return deny(refused('the gateway could not decide this statement'), [], bundle)
+    return failed(ctx, who, err as Error, bundle)
   }
+}
+
+function failed(ctx: GatewayContext, who: SessionIdentity, err: Error, bundle: ActiveBundle): Verdict {
+  ctx.log.error('statement could not be judged; denied', { session: who.id, error: err })
+  return deny(refused('the gateway could not decide this statement'), [], bundle)
 }
 
 /** Reading the virtual tables needs no grant: they only describe the connected identity. */

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { outputLineage, type StatementLineage } from '../../engine/sql/index.js'
+import { literalShape } from '../../engine/sql/literal-shape.js'
 import type { SqlSessionState } from '../../engine/types.js'
 import { AuditUnavailableError, type Durability } from '../../store/audit-log.js'
 import { holdForApproval, requestDigest, type HoldOutcome } from '../approvals.js'
@@ -48,6 +49,14 @@ const DENIED_SQL = 'GATEHOUSE DENIED'
 /** A prepared statement that never exists: what a denied Execute becomes (no side effects at all). */
 const DENIED_STATEMENT = 'gatehouse denied'
 const MAX_STATEMENTS = 10_000
+const LINEAGE_CACHE_SIZE = 5_000
+const lineageCache = new Map<string, Array<StatementLineage | null> | undefined>()
+const PLAN_CACHE_SIZE = 1_000
+
+/** What decides a masking plan besides the statement and its result layout. */
+function maskSignature(verdict: Verdict): string {
+  return verdict.kind === 'deny' ? '' : verdict.decision.masks.map((m) => `${m.id}:${m.strategy}`).join(',')
+}
 const MAX_PORTALS = 10_000
 /** Client messages buffered while one is being decided, before the socket is paused. */
 const CLIENT_BACKLOG = 256
@@ -71,6 +80,8 @@ interface Portal {
   params: (Buffer | null)[]
   resultFormats: number[]
   plan?: MaskingPlan | undefined
+  /** The client asked for this portal's row description: its answer brings the plan, before any row. */
+  described?: boolean
 }
 
 interface Run {
@@ -131,6 +142,8 @@ export class PostgresSession {
   private readonly statements = new Map<string, PreparedStatement>()
   private readonly portals = new Map<string, Portal>()
   private readonly sqlSession: SqlSessionState = { prepared: new Map() }
+  /** Masking plans by statement shape, masks and result layout (cleared with the catalog on DDL). */
+  private readonly plans = new Map<string, MaskingPlan | undefined>()
   private clientBusy = false
   private upstreamBusy = false
   private discardUntilSync = false
@@ -230,7 +243,7 @@ export class PostgresSession {
   }
 
   /** Handles one client message; returns a promise only when it must wait (judging, holds, durability). */
-  private handleClient(message: FrontendMessage): Promise<void> | undefined {
+  private handleClient(message: FrontendMessage): Promise<void> | void {
     if (this.discardUntilSync && message.kind !== 'Sync') return undefined
     switch (message.kind) {
       case 'Query':
@@ -244,6 +257,7 @@ export class PostgresSession {
       case 'Describe': {
         const statement = message.target === 'S' ? this.statements.get(message.name) : undefined
         const portal = message.target === 'P' ? this.portals.get(message.name) : undefined
+        if (portal) portal.described = true
         this.expectations.push({ kind: 'describe', target: message.target, ...(statement ? { statement } : {}), ...(portal ? { portal } : {}) })
         this.forward(message.raw)
         return undefined
@@ -281,35 +295,34 @@ export class PostgresSession {
     }
   }
 
-  private async onQuery(message: Query): Promise<void> {
-    const verdict = await judgeSql(this.ctx, this.options.who, message.sql, this.sqlSession)
-    const run: { kind: 'query' } & QueryRun = { kind: 'query', text: message.sql, verdict, statement: 0, settled: true, started: performance.now(), rows: 0 }
-    const admitted = await this.admit(verdict, message.sql, [], run)
-    this.expectations.push(run)
-    if (!admitted) {
-      this.forward(buildQuery(DENIED_SQL))
-      return
-    }
-    if (admitted.text === message.sql) this.forward(message.raw)
-    else this.forward(buildQuery(admitted.text))
+  private onQuery(message: Query): Promise<void> | void {
+    return when(judgeSql(this.ctx, this.options.who, message.sql, this.sqlSession), (verdict) => {
+      const run: { kind: 'query' } & QueryRun = { kind: 'query', text: message.sql, verdict, statement: 0, settled: true, started: performance.now(), rows: 0 }
+      return when(this.admit(verdict, message.sql, [], run), (admitted) => {
+        this.expectations.push(run)
+        if (!admitted) this.forward(buildQuery(DENIED_SQL))
+        else this.forward(admitted.text === message.sql ? message.raw : buildQuery(admitted.text))
+      })
+    })
   }
 
-  private async onParse(message: Parse): Promise<void> {
+  private onParse(message: Parse): Promise<void> | void {
     if (message.name !== '' && !this.statements.has(message.name) && this.statements.size >= MAX_STATEMENTS) {
       this.deny({ code: '54000', message: `gatehouse: more than ${MAX_STATEMENTS} prepared statements in one session` }, 'parse')
-      return
+      return undefined
     }
-    const verdict = await judgeSql(this.ctx, this.options.who, message.query, this.sqlSession)
-    if (verdict.kind === 'deny') {
-      this.record(verdict, message.query, 'async')
-      this.deny({ code: '42501', message: verdict.message }, 'parse')
-      return
-    }
-    const statement: PreparedStatement = { text: message.query, verdict, revision: verdict.bundle.revision }
-    this.statements.set(message.name, statement)
-    this.expectations.push({ kind: 'parse', statement })
-    // Virtual tables are rewritten; anything else goes as the client sent it.
-    this.forward(verdict.text === message.query ? message.raw : buildParse(message.name, verdict.text, message.paramTypes))
+    return when(judgeSql(this.ctx, this.options.who, message.query, this.sqlSession), (verdict) => {
+      if (verdict.kind === 'deny') {
+        this.record(verdict, message.query, 'async')
+        this.deny({ code: '42501', message: verdict.message }, 'parse')
+        return
+      }
+      const statement: PreparedStatement = { text: message.query, verdict, revision: verdict.bundle.revision }
+      this.statements.set(message.name, statement)
+      this.expectations.push({ kind: 'parse', statement })
+      // Virtual tables are rewritten; anything else goes as the client sent it.
+      this.forward(verdict.text === message.query ? message.raw : buildParse(message.name, verdict.text, message.paramTypes))
+    })
   }
 
   private onBind(message: Bind): undefined {
@@ -331,41 +344,57 @@ export class PostgresSession {
     return undefined
   }
 
-  private async onExecute(message: Execute): Promise<void> {
+  private onExecute(message: Execute): Promise<void> | void {
     const portal = this.portals.get(message.portal)
     const run: { kind: 'execute' } & Run & { portal: Portal | undefined } = { kind: 'execute', portal, settled: true, started: performance.now(), rows: 0 }
     if (!portal) {
       // The server knows no such portal either and will say so.
       this.expectations.push(run)
       this.forward(message.raw)
-      return
+      return undefined
     }
-    let { verdict } = portal.statement
+    const statement = portal.statement
     // The bundle changed since the statement was judged: judge it again.
-    if (verdict.kind !== 'deny' && this.ctx.state.current?.revision !== portal.statement.revision) {
-      verdict = await judgeSql(this.ctx, this.options.who, portal.statement.text, this.sqlSession)
-      portal.statement.verdict = verdict
-      if (verdict.kind !== 'deny') portal.statement.revision = verdict.bundle.revision
-    }
-    const admitted = await this.admit(verdict, portal.statement.text, portal.params, run)
-    if (!admitted) {
-      this.expectations.push(run)
-      this.discardUntilSync = true
-      this.forward(buildBind({ portal: '', statement: DENIED_STATEMENT, params: [] }))
-      return
-    }
-    if (this.needsLayout(verdict) && !portal.plan) {
-      if (portal.statement.fields) portal.plan = await this.plan(portal.statement.fields.map((f, i) => ({ ...f, format: formatOf(portal.resultFormats, i) })), verdict, 0, portal.statement)
-      else {
-        // The client never asked for the row description; ask for it ourselves and keep the answer.
-        this.expectations.push({ kind: 'internal-describe', portal })
-        this.forward(buildDescribe('P', message.portal))
+    const judged = statement.verdict.kind !== 'deny' && this.ctx.state.current?.revision !== statement.revision ? judgeSql(this.ctx, this.options.who, statement.text, this.sqlSession) : statement.verdict
+    return when(judged, (verdict) => {
+      if (verdict !== statement.verdict) {
+        statement.verdict = verdict
+        if (verdict.kind !== 'deny') statement.revision = verdict.bundle.revision
       }
-    } else if (!this.needsLayout(verdict) && !portal.plan) {
-      portal.plan = await this.plan(undefined, verdict, 0, portal.statement)
+      return when(this.admit(verdict, statement.text, portal.params, run), (admitted) => {
+        if (!admitted) {
+          this.expectations.push(run)
+          this.discardUntilSync = true
+          this.forward(buildBind({ portal: '', statement: DENIED_STATEMENT, params: [] }))
+          return undefined
+        }
+        return when(this.planExecution(portal, admitted, message.portal), () => {
+          this.expectations.push(run)
+          this.forward(message.raw)
+        })
+      })
+    })
+  }
+
+  /** Makes sure the portal has its masking plan before its rows come back. */
+  private planExecution(portal: Portal, verdict: Exclude<Verdict, { kind: 'deny' }>, portalName: string): Promise<void> | void {
+    if (portal.plan || portal.described) return undefined
+    if (!this.needsLayout(verdict)) {
+      return when(this.cachedPlan(`detectors\0${maskSignature(verdict)}`, () => this.plan(undefined, verdict, 0, portal.statement)), (plan) => {
+        portal.plan = plan
+      })
     }
-    this.expectations.push(run)
-    this.forward(message.raw)
+    const fields = portal.statement.fields
+    if (!fields) {
+      // The client never asked for the row description; ask for it ourselves and keep the answer.
+      this.expectations.push({ kind: 'internal-describe', portal })
+      this.forward(buildDescribe('P', portalName))
+      return undefined
+    }
+    const layout = fields.map((f, i) => ({ ...f, format: formatOf(portal.resultFormats, i) }))
+    return when(this.cachedPlan(`execute\0${literalShape(portal.statement.text)}\0${maskSignature(verdict)}\0${JSON.stringify(layout)}`, () => this.plan(layout, verdict, 0, portal.statement)), (plan) => {
+      portal.plan = plan
+    })
   }
 
   /** Whether masking needs to know the result's columns (column masks, not only detectors). */
@@ -378,38 +407,48 @@ export class PostgresSession {
    * waits for approval when held, and for durability in sync mode. Returns
    * the verdict to forward, or undefined after recording a denial in `run`.
    */
-  private async admit(verdict: Verdict, text: string, params: ReadonlyArray<Buffer | null>, run: Run): Promise<Exclude<Verdict, { kind: 'deny' }> | undefined> {
-    const durability = this.options.durability
+  private admit(verdict: Verdict, text: string, params: ReadonlyArray<Buffer | null>, run: Run): Admitted | Promise<Admitted> {
     if (verdict.kind === 'deny') {
       this.record(verdict, text, 'async', run)
       run.denial = { code: '42501', message: verdict.message }
       return undefined
     }
-    let approval: string | undefined
-    if (verdict.kind === 'hold') {
-      const outcome = await this.waitForApproval(verdict, text, params)
-      approval = outcome.id
-      if (outcome.outcome !== 'approved') {
-        this.record(verdict, text, 'async', run, { approval: outcome.id, approvalOutcome: outcome.outcome })
-        run.denial = { code: outcome.outcome === 'cancelled' && outcome.byClient ? '57014' : '42501', message: outcome.message }
-        return undefined
-      }
-    }
-    try {
-      // Anything that may change data waits for its event to be durable; a
-      // read may start at once, but its rows wait (see onUpstream).
-      const mustWait = durability === 'sync' && isWrite(verdict)
-      this.record(verdict, text, durability, run, approval ? { approval } : {})
-      if (mustWait && run.durable && !run.settled) await run.durable
-    } catch (err) {
-      if (!(err instanceof AuditUnavailableError)) throw err
+    if (verdict.kind !== 'hold') return this.recordAndRelease(verdict, text, run, {})
+    return this.waitForApproval(verdict, text, params).then((outcome) => {
+      if (outcome.outcome === 'approved') return this.recordAndRelease(verdict, text, run, { approval: outcome.id })
+      this.record(verdict, text, 'async', run, { approval: outcome.id, approvalOutcome: outcome.outcome })
+      run.denial = { code: outcome.outcome === 'cancelled' && outcome.byClient ? '57014' : '42501', message: outcome.message }
+      return undefined
+    })
+  }
+
+  /**
+   * Records an admitted request. Anything that may change data waits for its
+   * event to be durable (sync mode); a read may start at once, but its rows
+   * wait (see onUpstream).
+   */
+  private recordAndRelease(verdict: Exclude<Verdict, { kind: 'deny' }>, text: string, run: Run, extra: Record<string, unknown>): Admitted | Promise<Admitted> {
+    const refuse = () => {
       // Nothing was forwarded: the refusal replaces the request, and no response waits for the failed record.
       delete run.durable
       run.settled = true
       run.denial = { code: '53000', message: 'gatehouse: the audit store is unavailable, so nothing is let through; try again shortly' }
       return undefined
     }
-    return verdict
+    try {
+      this.record(verdict, text, this.options.durability, run, extra)
+    } catch (err) {
+      if (err instanceof AuditUnavailableError) return refuse()
+      throw err
+    }
+    if (!(this.options.durability === 'sync' && isWrite(verdict)) || !run.durable || run.settled) return verdict
+    return run.durable.then(
+      () => verdict,
+      (err: Error) => {
+        if (err instanceof AuditUnavailableError) return refuse()
+        throw err
+      },
+    )
   }
 
   /** Records the event of a request (the outcome follows when the server answers). Throws AuditUnavailableError. */
@@ -552,13 +591,19 @@ export class PostgresSession {
     this.upstreamSocket.pause()
     try {
       await first
+      this.client.cork()
       while (this.upstreamQueue.length > 0 && !this.ended) {
         const pending = this.onUpstream(this.upstreamQueue.shift()!)
-        if (pending) await pending
+        if (pending) {
+          this.client.uncork()
+          await pending
+          this.client.cork()
+        }
       }
     } catch (err) {
       this.upstreamFailed(err)
     } finally {
+      this.client.uncork()
       this.upstreamBusy = false
       if (!this.ended) this.upstreamSocket.resume()
     }
@@ -640,23 +685,64 @@ export class PostgresSession {
       if (head.statement) head.statement.fields = fields
       if (statement && statement.verdict.kind !== 'deny') {
         const formats = head.portal?.resultFormats ?? []
-        planning = this.plan(fields.map((f, i) => ({ ...f, format: head.portal ? formatOf(formats, i) : f.format })), statement.verdict, 0, statement).then((plan) => {
+        const verdict = statement.verdict
+        const planned = this.cachedPlan(`describe\0${literalShape(statement.text)}\0${maskSignature(verdict)}\0${formats.join(',')}\0${message.raw.toString('latin1')}`, () =>
+          this.plan(fields.map((f, i) => ({ ...f, format: head.portal ? formatOf(formats, i) : f.format })), verdict, 0, statement),
+        )
+        if (!(planned instanceof Promise)) {
+          if (head.portal) head.portal.plan = planned
+          this.writeRowDescription(message.raw, planned)
+          return undefined
+        }
+        planning = planned.then((plan) => {
           if (head.portal) head.portal.plan = plan
           return plan
         })
       }
     } else if (head?.kind === 'query' && head.verdict && head.verdict.kind !== 'deny') {
-      planning = this.plan(fields, head.verdict, head.statement, undefined, head).then((plan) => (head.plan = plan))
+      // A statement of the same shape and result layout has the same plan: reuse it without waiting.
+      const key = `${literalShape(head.text)}\0${head.statement}\0${maskSignature(head.verdict)}\0${message.raw.toString('latin1')}`
+      const verdict = head.verdict
+      const planned = this.cachedPlan(key, () => this.plan(fields, verdict, head.statement, undefined, head))
+      if (!(planned instanceof Promise)) {
+        head.plan = planned
+        this.writeRowDescription(message.raw, planned)
+        return undefined
+      }
+      planning = planned.then((plan) => (head.plan = plan))
     }
     if (!planning) {
       this.client.write(message.raw)
       return undefined
     }
-    return planning.then((plan) => this.client.write(plan && plan.fields.some((f) => f.mask && f.retype) ? rewriteRowDescription(message.raw, (i) => (plan.fields[i]?.mask && (plan.fields[i] as { retype: boolean }).retype ? TEXT_FIELD : undefined)) : message.raw)).then(() => undefined)
+    return planning.then((plan) => this.writeRowDescription(message.raw, plan))
   }
 
-  private planPortal(portal: Portal, fields: FieldDescription[]): Promise<void> {
-    return this.plan(fields.map((f, i) => ({ ...f, format: formatOf(portal.resultFormats, i) })), portal.statement.verdict, 0, portal.statement).then((plan) => {
+  /** A plan from the cache at once, or the promise of computing (and caching) it. */
+  private cachedPlan(key: string, compute: () => Promise<MaskingPlan | undefined>): MaskingPlan | undefined | Promise<MaskingPlan | undefined> {
+    if (this.plans.has(key)) return this.plans.get(key)
+    return compute().then((plan) => {
+      if (this.plans.size >= PLAN_CACHE_SIZE) this.plans.clear()
+      this.plans.set(key, plan)
+      return plan
+    })
+  }
+
+  /** Passes a RowDescription on, describing masked non-text columns as text. */
+  private writeRowDescription(raw: Buffer, plan: MaskingPlan | undefined): void {
+    const retyped = plan?.fields.some((f) => f.mask && f.retype)
+    this.client.write(retyped ? rewriteRowDescription(raw, (i) => (plan!.fields[i]?.mask && (plan!.fields[i] as { retype: boolean }).retype ? TEXT_FIELD : undefined)) : raw)
+  }
+
+  private planPortal(portal: Portal, fields: FieldDescription[]): Promise<void> | undefined {
+    const layout = fields.map((f, i) => ({ ...f, format: formatOf(portal.resultFormats, i) }))
+    const verdict = portal.statement.verdict
+    const planned = this.cachedPlan(`execute\0${literalShape(portal.statement.text)}\0${maskSignature(verdict)}\0${JSON.stringify(layout)}`, () => this.plan(layout, verdict, 0, portal.statement))
+    if (!(planned instanceof Promise)) {
+      portal.plan = planned
+      return undefined
+    }
+    return planned.then((plan) => {
       portal.plan = plan
     })
   }
@@ -689,8 +775,15 @@ export class PostgresSession {
   }
 
   private lineageOf(text: string): Array<StatementLineage | null> | undefined {
-    const result = outputLineage(text, { defaultSchema: this.options.who.resource.postgres?.defaultSchema ?? 'public' })
-    return result.ok ? result.statements : undefined
+    const schema = this.options.who.resource.postgres?.defaultSchema ?? 'public'
+    // Lineage does not depend on numbers either: cache it by literal shape, as classifications are.
+    const key = `${schema}\0${literalShape(text)}`
+    if (lineageCache.has(key)) return lineageCache.get(key)
+    const result = outputLineage(text, { defaultSchema: schema })
+    const statements = result.ok ? result.statements : undefined
+    if (lineageCache.size >= LINEAGE_CACHE_SIZE) lineageCache.delete(lineageCache.keys().next().value!)
+    lineageCache.set(key, statements)
+    return statements
   }
 
   private onDataRow(message: BackendMessage): undefined {
@@ -722,7 +815,10 @@ export class PostgresSession {
       head.plan = undefined
       head.rows = 0
       delete head.copy
-      if (message.type === 'C' && /^(CREATE|ALTER|DROP)/.test(decodeCommandComplete(message.raw).tag)) this.options.catalog?.invalidate()
+      if (message.type === 'C' && /^(CREATE|ALTER|DROP)/.test(decodeCommandComplete(message.raw).tag)) {
+        this.options.catalog?.invalidate()
+        this.plans.clear()
+      }
     } else if (head?.kind === 'execute') {
       this.outcome(head, message.type === 'C' ? decodeCommandComplete(message.raw).tag : message.type === 's' ? 'SUSPENDED' : 'EMPTY')
       this.expectations.shift()
@@ -854,6 +950,13 @@ export class PostgresSession {
   get transactionStatus(): TransactionStatus {
     return this.transaction
   }
+}
+
+type Admitted = Exclude<Verdict, { kind: 'deny' }> | undefined
+
+/** Continues with `value` at once when it is ready, after it resolves otherwise: the hot path stays synchronous. */
+function when<T, R>(value: T | Promise<T>, next: (value: T) => R | Promise<R>): R | Promise<R> {
+  return value instanceof Promise ? value.then(next) : next(value)
 }
 
 /** The result format of column `i` from Bind's format codes ("Message Formats / Bind"). */

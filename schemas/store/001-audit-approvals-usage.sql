@@ -1,6 +1,6 @@
 -- Gatehouse store, version 1: the audit trail, approval requests and usage.
 -- Shared by the gateway (writes) and the bot (reads usage, decides approvals).
--- Applied by store/migrate.ts; never edit an applied migration, add a new one.
+-- Applied by store/migrate.ts as one script; never edit an applied migration, add a new one.
 
 CREATE SCHEMA IF NOT EXISTS gatehouse;
 
@@ -16,7 +16,7 @@ CREATE TABLE gatehouse.audit_chains (
 CREATE TABLE gatehouse.audit_events (
   chain      text NOT NULL REFERENCES gatehouse.audit_chains (chain),
   seq        bigint NOT NULL,
-  id         text NOT NULL UNIQUE,
+  id         text NOT NULL,
   time       timestamptz NOT NULL,
   kind       text NOT NULL,
   session_id text,
@@ -27,9 +27,9 @@ CREATE TABLE gatehouse.audit_events (
   hash       text NOT NULL,
   PRIMARY KEY (chain, seq)
 );
+-- Few indexes: every event pays for each of them on the hot path.
 CREATE INDEX audit_events_identity_time ON gatehouse.audit_events (identity, time);
 CREATE INDEX audit_events_session ON gatehouse.audit_events (session_id, time);
-CREATE INDEX audit_events_time ON gatehouse.audit_events (time);
 
 -- Held statements and commands, decided by people (CLI or GitHub bot).
 CREATE TABLE gatehouse.approval_requests (
@@ -80,3 +80,36 @@ CREATE TABLE gatehouse.rule_usage (
   uses      bigint NOT NULL,
   PRIMARY KEY (rule, identity)
 );
+
+-- One round trip per group commit: the events, the chain head (only if no
+-- one else moved it) and the usage counters, atomically. Batches without a
+-- `sync` event commit without waiting for the WAL flush (async mode's window).
+CREATE FUNCTION gatehouse.append_audit(
+  p_chain text, p_from bigint, p_sync boolean,
+  p_seq bigint[], p_id text[], p_time timestamptz[], p_kind text[], p_session text[], p_identity text[], p_resource text[],
+  p_data jsonb[], p_prev text[], p_hash text[],
+  u_identity text[], u_first timestamptz[], u_last timestamptz[], u_count bigint[],
+  r_rule text[], r_identity text[], r_last timestamptz[], r_count bigint[]
+) RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF NOT p_sync THEN
+    PERFORM set_config('synchronous_commit', 'off', true);
+  END IF;
+  INSERT INTO gatehouse.audit_events (chain, seq, id, time, kind, session_id, identity, resource, data, prev_hash, hash)
+    SELECT p_chain, e.* FROM unnest(p_seq, p_id, p_time, p_kind, p_session, p_identity, p_resource, p_data, p_prev, p_hash) AS e;
+  UPDATE gatehouse.audit_chains
+     SET last_seq = p_seq[array_upper(p_seq, 1)], last_hash = p_hash[array_upper(p_hash, 1)]
+   WHERE chain = p_chain AND last_seq = p_from;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'audit chain % was advanced by another writer', p_chain;
+  END IF;
+  INSERT INTO gatehouse.identity_usage (identity, first_seen, last_seen, requests)
+    SELECT * FROM unnest(u_identity, u_first, u_last, u_count)
+    ON CONFLICT (identity) DO UPDATE SET last_seen = GREATEST(gatehouse.identity_usage.last_seen, EXCLUDED.last_seen),
+      requests = gatehouse.identity_usage.requests + EXCLUDED.requests;
+  INSERT INTO gatehouse.rule_usage (rule, identity, last_used, uses)
+    SELECT * FROM unnest(r_rule, r_identity, r_last, r_count)
+    ON CONFLICT (rule, identity) DO UPDATE SET last_used = GREATEST(gatehouse.rule_usage.last_used, EXCLUDED.last_used),
+      uses = gatehouse.rule_usage.uses + EXCLUDED.uses;
+END
+$fn$;

@@ -1,0 +1,223 @@
+// The PostgreSQL data path, side by side in one run against one real server:
+// direct, through PgBouncer (session pooling, the reference proxy) and through
+// the gateway with enforcement, audit (sync and async) and masking on.
+//   npm run build && node dist/bench/postgres.js [--seconds 10] [--rounds 3]
+// Prints, as medians of the rounds (runs interleaved so noise hits all alike):
+// pgbench -S throughput at 1 and 8 clients, simple and extended protocol, as
+// ratios to PgBouncer; added median latency at 1 client; masking throughput
+// on a 200,000-row result; memory of 500 idle connections; and 100 bundle
+// reloads under load.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import pg from 'pg'
+import { compileRepository } from '../compiler/compile.js'
+import { generateToken, scramVerifier, tokenDigest } from '../compiler/credentials.js'
+import { loadDirectory } from '../compiler/load.js'
+import { ensureCommands, SERVICE_COMMANDS } from '../test/services/packages.js'
+import { freePort } from '../test/services/ports.js'
+import { startPostgres, type PostgresServer } from '../test/services/postgres.js'
+import { median } from './stats.js'
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, profile: { type: 'string' } } })
+const SECONDS = Number(values.seconds)
+const ROUNDS = Number(values.rounds)
+const root = path.resolve(import.meta.dirname, '..', '..')
+const work = mkdtempSync(path.join(tmpdir(), 'gatehouse-bench-pg-'))
+const children: ChildProcess[] = []
+
+function run(program: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
+  return execFileSync(program, args, { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+}
+
+function waitForPort(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let tries = 0
+    const attempt = () => {
+      const socket = new Socket()
+      socket.once('connect', () => (socket.destroy(), resolve()))
+      socket.once('error', () => (socket.destroy(), ++tries > 100 ? reject(new Error(`port ${port} never opened`)) : setTimeout(attempt, 100)))
+      socket.connect(port, '127.0.0.1')
+    }
+    attempt()
+  })
+}
+
+async function main(): Promise<void> {
+  await ensureCommands([...SERVICE_COMMANDS, { command: 'pgbouncer', package: 'pgbouncer' }])
+  const server: PostgresServer = await startPostgres({ maxConnections: 700, settings: { shared_buffers: "'256MB'" } })
+  try {
+    const bin = server.binDir
+    const superEnv = { PGPASSWORD: server.superuser.password, PGSSLMODE: 'disable' }
+    const psqlAdmin = (sql: string, db = 'postgres') => run(path.join(bin, 'psql'), ['-h', server.host, '-p', String(server.port), '-U', server.superuser.user, '-d', db, '-X', '-q', '-c', sql], superEnv)
+    const benchPassword = generateToken()
+    psqlAdmin(`CREATE ROLE bench LOGIN PASSWORD '${benchPassword}'`)
+    psqlAdmin('CREATE DATABASE bench OWNER bench')
+    psqlAdmin('CREATE DATABASE gatehouse_store')
+    run(path.join(bin, 'pgbench'), ['-i', '-s', '10', '-q', '-h', server.host, '-p', String(server.port), '-U', 'bench', 'bench'], { PGPASSWORD: benchPassword, PGSSLMODE: 'disable' })
+    psqlAdmin(
+      `CREATE TABLE big AS SELECT g AS id, 'user' || g || '@example.com' AS email, CASE WHEN g % 100 = 0 THEN '4111 1111 1111 1111' ELSE 'order ' || g END AS note, md5(g::text) AS token FROM generate_series(1, 200000) g; ALTER TABLE big OWNER TO bench;`,
+      'bench',
+    )
+
+    // PgBouncer in session mode.
+    const bouncerPort = await freePort()
+    writeFileSync(path.join(work, 'userlist.txt'), `"bench" "${benchPassword}"\n`)
+    writeFileSync(
+      path.join(work, 'pgbouncer.ini'),
+      `[databases]\nbench = host=${server.host} port=${server.port} dbname=bench user=bench password=${benchPassword}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${bouncerPort}\nauth_type = plain\nauth_file = ${work}/userlist.txt\npool_mode = session\nmax_client_conn = 1000\ndefault_pool_size = 100\nunix_socket_dir =\nlogfile = ${work}/pgbouncer.log\n`,
+    )
+    execFileSync('chown', ['-R', 'postgres', work])
+    const bouncer = spawn('runuser', ['-u', 'postgres', '--', 'pgbouncer', path.join(work, 'pgbouncer.ini')], { stdio: 'ignore' })
+    children.push(bouncer)
+    await waitForPort(bouncerPort)
+
+    // The gateway: two resources on the same database, one per audit mode.
+    const repo = path.join(work, 'repo')
+    const token = generateToken()
+    const plainToken = generateToken()
+    const resource = (name: string, mode: string) =>
+      `apiVersion: gatehouse.dev/v1\nkind: Resource\nname: ${name}\ntype: postgres\nowner: "@bench/owner"\naudit: {mode: ${mode}}\npostgres: {host: ${server.host}, port: ${server.port}, database: bench, user: bench, password: {env: BENCH_DB_PASSWORD}, tls: {mode: disable}}\n`
+    const files: Record<string, string> = {
+      'gatehouse.yaml': 'apiVersion: gatehouse.dev/v1\nkind: Settings\norganisation: bench\napprovers: ["@bench/owner"]\n',
+      'identities/bench.yaml': `apiVersion: gatehouse.dev/v1\nkind: Identity\nname: bench\nowner: "@bench/owner"\nroles: [bench]\ncredentials:\n  token: {scram: "${scramVerifier(token)}", sha256: ${tokenDigest(token)}}\n---\napiVersion: gatehouse.dev/v1\nkind: Identity\nname: plain\nowner: "@bench/owner"\nroles: [plain]\ncredentials:\n  token: {scram: "${scramVerifier(plainToken)}", sha256: ${tokenDigest(plainToken)}}\n`,
+      'resources/bench.yaml': `${resource('bench-async', 'async')}---\n${resource('bench-sync', 'sync')}`,
+      'policies/bench.yaml':
+        'apiVersion: gatehouse.dev/v1\nkind: Policy\nname: bench\nsubjects: {roles: [bench]}\nresources: {names: [bench-async, bench-sync]}\nrules:\n  - {name: pgbench, effect: allow, actions: [select, insert, update], tables: ["public.pgbench_*", "public.big"]}\n  - {name: no-ddl, effect: deny, actions: [ddl]}\nmasks:\n  - {column: public.big.email, strategy: partial}\n  - {column: public.pgbench_accounts.filler, strategy: redact}\n  - {detector: credit-card, strategy: redact}\n  - {detector: email, strategy: redact}\n' +
+        '---\napiVersion: gatehouse.dev/v1\nkind: Policy\nname: plain\nsubjects: {roles: [plain]}\nresources: {names: [bench-async]}\nrules:\n  - {name: read, effect: allow, actions: [select], tables: ["public.big"]}\n',
+    }
+    for (const [file, text] of Object.entries(files)) {
+      const full = path.join(repo, file)
+      run('mkdir', ['-p', path.dirname(full)])
+      writeFileSync(full, text)
+    }
+    const compiled = await compileRepository(await loadDirectory(repo))
+    if (!compiled.bundleText) throw new Error(compiled.diagnostics.map((d) => d.message).join('\n'))
+    const bundlePath = path.join(work, 'bundle.json')
+    writeFileSync(bundlePath, compiled.bundleText)
+    const gatewayPort = await freePort()
+    // --profile DIR: CPU profile of the gateway during one async, simple, 8-client run, and nothing else.
+    const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []
+    const gateway = spawn(process.execPath, [...profileArgs, path.join(root, 'dist', 'bin', 'gatehouse.js'), 'gateway', '--bundle', bundlePath, '--store', server.url('gatehouse_store'), '--data-dir', path.join(work, 'gateway'), '--postgres-listen', `127.0.0.1:${gatewayPort}`, '--log-level', 'warn', '--audit-flush-ms', '50'], {
+      env: { ...process.env, BENCH_DB_PASSWORD: benchPassword },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    })
+    children.push(gateway)
+    await waitForPort(gatewayPort)
+
+    type Target = { name: string; port: number; user: string; db: string; password: string }
+    const targets: Target[] = [
+      { name: 'direct', port: server.port, user: 'bench', db: 'bench', password: benchPassword },
+      { name: 'pgbouncer', port: bouncerPort, user: 'bench', db: 'bench', password: benchPassword },
+      { name: 'gateway async', port: gatewayPort, user: 'bench', db: 'bench-async', password: token },
+      { name: 'gateway sync', port: gatewayPort, user: 'bench', db: 'bench-sync', password: token },
+    ]
+    const pgbench = (t: Target, clients: number, mode: string, extra: string[] = []) => {
+      const out = run(path.join(bin, 'pgbench'), ['-h', '127.0.0.1', '-p', String(t.port), '-U', t.user, '-S', '-M', mode, '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(SECONDS), '-n', ...extra, t.db], { PGPASSWORD: t.password, PGSSLMODE: 'disable' })
+      const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1])
+      const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0)
+      return { tps, failed, out }
+    }
+    /** Median per-transaction latency at one client, from pgbench's transaction log. */
+    const medianLatency = (t: Target, mode: string) => {
+      const dir = mkdtempSync(path.join(work, 'log-'))
+      pgbench(t, 1, mode, ['-l', '--log-prefix', path.join(dir, 'tx')])
+      const latencies: number[] = []
+      for (const file of readdirSync(dir)) for (const line of readFileSync(path.join(dir, file), 'utf8').split('\n')) if (line) latencies.push(Number(line.split(' ')[2]))
+      rmSync(dir, { recursive: true, force: true })
+      return median(latencies) / 1000
+    }
+
+    if (values.profile) {
+      console.log(pgbench(targets[2]!, 8, process.env.BENCH_MODE ?? 'simple').tps, 'tps')
+      gateway.kill('SIGTERM')
+      await new Promise((r) => gateway.once('exit', r))
+      return
+    }
+    const results = new Map<string, number[]>()
+    const add = (key: string, value: number) => results.set(key, [...(results.get(key) ?? []), value])
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of ['simple', 'extended']) {
+        for (const clients of [1, 8]) for (const t of targets) add(`tps ${mode} ${clients} ${t.name}`, pgbench(t, clients, mode).tps)
+        for (const t of targets) add(`latency ${mode} ${t.name}`, medianLatency(t, mode))
+      }
+      console.error(`round ${round + 1}/${ROUNDS} done`)
+    }
+    const m = (key: string) => median(results.get(key) ?? [NaN])
+    console.log(`\npgbench -S, scale 10, ${SECONDS} s per run, median of ${ROUNDS} rounds`)
+    console.log('| protocol | clients | direct tps | PgBouncer tps | gateway async tps (× PgBouncer) | gateway sync tps (× PgBouncer) |')
+    console.log('| --- | --- | --- | --- | --- | --- |')
+    for (const mode of ['simple', 'extended']) {
+      for (const clients of [1, 8]) {
+        const bouncer = m(`tps ${mode} ${clients} pgbouncer`)
+        const cell = (name: string) => `${m(`tps ${mode} ${clients} ${name}`).toFixed(0)} (${(m(`tps ${mode} ${clients} ${name}`) / bouncer).toFixed(2)}×)`
+        console.log(`| ${mode} | ${clients} | ${m(`tps ${mode} ${clients} direct`).toFixed(0)} | ${bouncer.toFixed(0)} | ${cell('gateway async')} | ${cell('gateway sync')} |`)
+      }
+    }
+    console.log('\nmedian latency at 1 client (ms), and what each proxy adds to direct')
+    console.log('| protocol | direct | PgBouncer (+) | gateway async (+) | gateway sync (+) |')
+    console.log('| --- | --- | --- | --- | --- |')
+    for (const mode of ['simple', 'extended']) {
+      const direct = m(`latency ${mode} direct`)
+      const cell = (name: string) => `${m(`latency ${mode} ${name}`).toFixed(3)} (+${(m(`latency ${mode} ${name}`) - direct).toFixed(3)})`
+      console.log(`| ${mode} | ${direct.toFixed(3)} | ${cell('pgbouncer')} | ${cell('gateway async')} | ${cell('gateway sync')} |`)
+    }
+
+    // Masking throughput: 200,000 rows, masked columns and detectors on, against the same query without masks.
+    const rowsPerSecond = async (user: string, password: string) => {
+      const client = new pg.Client({ host: '127.0.0.1', port: gatewayPort, user, password, database: 'bench-async' })
+      await client.connect()
+      const samples: number[] = []
+      for (let i = 0; i < ROUNDS + 2; i++) {
+        const start = process.hrtime.bigint()
+        const result = await client.query('SELECT id, email, note, token FROM big')
+        samples.push(result.rowCount! / (Number(process.hrtime.bigint() - start) / 1e9))
+      }
+      await client.end()
+      return median(samples)
+    }
+    const masked = await rowsPerSecond('bench', token)
+    const unmasked = await rowsPerSecond('plain', plainToken)
+    console.log(`\n200,000-row result: masked ${masked.toFixed(0)} rows/s, unmasked ${unmasked.toFixed(0)} rows/s (${(masked / unmasked).toFixed(2)}×)`)
+
+    // 500 idle connections.
+    const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${gateway.pid}/status`, 'utf8'))?.[1]) / 1024
+    const idle: pg.Client[] = []
+    for (let i = 0; i < 500; i++) {
+      const c = new pg.Client({ host: '127.0.0.1', port: gatewayPort, user: 'bench', password: token, database: 'bench-async' })
+      await c.connect()
+      idle.push(c)
+    }
+    await new Promise((r) => setTimeout(r, 2000))
+    console.log(`\n500 idle client connections: gateway resident memory ${rss().toFixed(0)} MB`)
+    await Promise.all(idle.map((c) => c.end()))
+
+    // 100 reloads under load.
+    const load = spawn(path.join(bin, 'pgbench'), ['-h', '127.0.0.1', '-p', String(gatewayPort), '-U', 'bench', '-S', '-c', '8', '-j', '2', '-T', '30', '-n', 'bench-async'], { env: { ...process.env, PGPASSWORD: token } })
+    let loadOut = ''
+    load.stdout.on('data', (d: Buffer) => (loadOut += d))
+    load.stderr.on('data', (d: Buffer) => (loadOut += d))
+    for (let i = 0; i < 100; i++) {
+      writeFileSync(path.join(repo, 'policies', 'reload.yaml'), `apiVersion: gatehouse.dev/v1\nkind: Policy\nname: reload\ndescription: reload ${i}\nsubjects: {roles: [bench]}\nresources: {names: [bench-async]}\nrules:\n  - {name: r, effect: allow, actions: [select], tables: [public.pgbench_branches]}\n`)
+      const next = await compileRepository(await loadDirectory(repo))
+      writeFileSync(`${bundlePath}.tmp`, next.bundleText!)
+      run('mv', [`${bundlePath}.tmp`, bundlePath])
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    await new Promise<void>((resolve) => load.on('close', () => resolve()))
+    const processed = /number of transactions actually processed: (\d+)/.exec(loadOut)?.[1]
+    const failed = /number of failed transactions: (\d+)/.exec(loadOut)?.[1] ?? '0'
+    const aborted = /aborted|error/i.test(loadOut.split('\n').filter((l) => !l.startsWith('number of failed')).join('\n'))
+    console.log(`100 bundle reloads during 30 s of pgbench -S at 8 clients: ${processed} transactions, ${failed} failed, ${aborted ? 'clients aborted' : 'no client dropped'}`)
+  } finally {
+    for (const child of children) child.kill('SIGTERM')
+    await new Promise((r) => setTimeout(r, 500))
+    await server.stop()
+    rmSync(work, { recursive: true, force: true })
+  }
+}
+
+await main()
