@@ -81,8 +81,13 @@ export async function holdForApproval(db: Database, hold: HoldRequest, options: 
       continue
     }
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, Math.min(pollMs, Math.max(1, deadline - Date.now())))
-      options.signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
+      const wake = () => {
+        clearTimeout(timer)
+        options.signal?.removeEventListener('abort', wake)
+        resolve()
+      }
+      const timer = setTimeout(wake, Math.min(pollMs, Math.max(1, deadline - Date.now())))
+      options.signal?.addEventListener('abort', wake, { once: true })
     })
   }
 }

@@ -24,6 +24,8 @@ import { connectUpstream } from './upstream.js'
 const STARTUP_MESSAGE_BYTES = 64 * 1024
 const MAX_CLIENT_MESSAGE_BYTES = 256 * 1024 * 1024
 const STARTUP_TIMEOUT_MS = 15_000
+/** How long closing sessions get to deliver their last message at shutdown. */
+const SHUTDOWN_GRACE_MS = 2000
 
 /** Startup parameters passed through to the database; anything else is dropped or refused. */
 const PASSED_PARAMETERS = new Set(['application_name', 'datestyle', 'timezone', 'intervalstyle', 'extra_float_digits', 'lc_monetary', 'lc_numeric', 'lc_time', 'geqo', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout'])
@@ -276,9 +278,15 @@ export function createPostgresFront(ctx: GatewayContext): Front {
       return server.address() as AddressInfo
     },
     async close() {
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+      // server.close() only calls back once every connection is gone, so stop
+      // accepting first, then end the open sessions (each client is told why)
+      // and give their last bytes a moment to leave before cutting them off.
+      const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
       ctx.sessions.closeAll('postgres', 'the gateway is shutting down')
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())
+      await Promise.race([closed, grace])
       for (const socket of connections) socket.destroy()
+      await closed
       for (const { catalog } of catalogs.values()) await catalog.close()
     },
   }
