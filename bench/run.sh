@@ -17,3 +17,9 @@ node dist/bench/decide.js "$work/bundle.json"
 
 echo; echo "## SQL classification"
 node dist/bench/sql-classify.js
+
+echo; echo "## masking"
+node dist/bench/masking.js
+
+echo; echo "## PostgreSQL data path"
+node dist/bench/postgres.js --seconds 10 --rounds 3
