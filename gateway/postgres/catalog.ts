@@ -3,7 +3,8 @@
 // table OID and column number), and a table's columns in order (to expand
 // `*` and to read COPY rows). One small connection per resource, made with
 // the resource's own credentials; answers are cached for a minute, and
-// dropped when a session runs DDL.
+// dropped when a session runs DDL. Sessions asking for the same table at once
+// share one lookup, and lookups go one at a time over the connection.
 import pg from 'pg'
 import type { BundleResource } from '../../engine/types.js'
 import { readSecret } from '../secrets.js'
@@ -38,7 +39,8 @@ const quoteName = (name: string) => (IDENTIFIER.test(name) ? name : `"${name.rep
 export function createCatalog(resource: BundleResource, env: NodeJS.ProcessEnv = process.env): Catalog {
   const connection = resource.postgres!
   let client: Promise<pg.Client> | undefined
-  let cache = new Map<string, { at: number; value: TableColumns | undefined }>()
+  let cache = new Map<string, { at: number; value: Promise<TableColumns | undefined> }>()
+  let queue: Promise<unknown> = Promise.resolve()
 
   const connect = async () => {
     const password = connection.password ? await readSecret(connection.password, env) : undefined
@@ -55,7 +57,7 @@ export function createCatalog(resource: BundleResource, env: NodeJS.ProcessEnv =
     return c
   }
 
-  const run = async (where: string, params: unknown[]) => {
+  const query = async (where: string, params: unknown[]) => {
     client ??= connect()
     try {
       return (await (await client).query<{ oid: number; schema: string; name: string; attnum: number; column: string }>(`${QUERY} ${where} ORDER BY c.oid, a.attnum`, params)).rows
@@ -67,7 +69,13 @@ export function createCatalog(resource: BundleResource, env: NodeJS.ProcessEnv =
     }
   }
 
-  const collect = (rows: Awaited<ReturnType<typeof run>>) => {
+  const run = (where: string, params: unknown[]) => {
+    const result = queue.then(() => query(where, params))
+    queue = result.catch(() => undefined)
+    return result
+  }
+
+  const collect = (rows: Awaited<ReturnType<typeof query>>) => {
     const tables = new Map<number, TableColumns>()
     for (const row of rows) {
       let table = tables.get(row.oid)
@@ -80,38 +88,40 @@ export function createCatalog(resource: BundleResource, env: NodeJS.ProcessEnv =
 
   const fresh = (key: string) => {
     const hit = cache.get(key)
-    return hit && Date.now() - hit.at < TTL_MS ? hit : undefined
+    return hit && Date.now() - hit.at < TTL_MS ? hit.value : undefined
+  }
+
+  /** Caches a lookup while it runs too; a failed one is forgotten so the next asks again. */
+  const remember = (key: string, value: Promise<TableColumns | undefined>) => {
+    const entry = { at: Date.now(), value }
+    cache.set(key, entry)
+    value.catch(() => cache.get(key) === entry && cache.delete(key))
+    return value
   }
 
   return {
     async byOid(oids) {
-      const out = new Map<number, TableColumns>()
-      const missing: number[] = []
-      for (const oid of new Set(oids)) {
-        const hit = fresh(`oid:${oid}`)
-        if (hit) {
-          if (hit.value) out.set(oid, hit.value)
-        } else missing.push(oid)
-      }
+      const unique = [...new Set(oids)]
+      const missing = unique.filter((oid) => !fresh(`oid:${oid}`))
       if (missing.length > 0) {
-        const found = collect(await run('WHERE c.oid = ANY($1::oid[])', [missing]))
-        for (const oid of missing) {
-          const value = found.get(oid)
-          cache.set(`oid:${oid}`, { at: Date.now(), value })
-          if (value) out.set(oid, value)
-        }
+        const found = run('WHERE c.oid = ANY($1::oid[])', [missing]).then(collect)
+        for (const oid of missing) void remember(`oid:${oid}`, found.then((tables) => tables.get(oid)))
+      }
+      const out = new Map<number, TableColumns>()
+      for (const oid of unique) {
+        const value = await fresh(`oid:${oid}`)
+        if (value) out.set(oid, value)
       }
       return out
     },
-    async byName(table) {
+    byName(table) {
       const hit = fresh(`name:${table}`)
-      if (hit) return hit.value
+      if (hit) return hit
       // The classifier's names are `schema.table` with quotes only where needed.
       const match = /^("(?:[^"]|"")+"|[^".]+)\.("(?:[^"]|"")+"|[^".]+)$/.exec(table)
       const unquote = (part: string) => (part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part)
-      const value = match ? [...collect(await run('WHERE n.nspname = $1 AND c.relname = $2', [unquote(match[1]!), unquote(match[2]!)])).values()][0] : undefined
-      cache.set(`name:${table}`, { at: Date.now(), value })
-      return value
+      const value = match ? run('WHERE n.nspname = $1 AND c.relname = $2', [unquote(match[1]!), unquote(match[2]!)]).then((rows) => [...collect(rows).values()][0]) : Promise.resolve(undefined)
+      return remember(`name:${table}`, value)
     },
     invalidate() {
       cache = new Map()
