@@ -48,6 +48,8 @@ interface Pending {
   usage: AuditEventInput['usage'] | undefined
   settle: { resolve: () => void; reject: (err: Error) => void }
   urgent: boolean
+  /** Once an event has been part of a write attempt its content is final: a retry must hash what may already be committed. */
+  sealed: boolean
 }
 
 export interface AuditWriterOptions {
@@ -104,6 +106,8 @@ export class AuditWriter {
   private seq = 0
   private head = GENESIS_HASH
   private queue: Pending[] = []
+  /** Queued events that may still be amended, by id. */
+  private open = new Map<string, Pending>()
   private flushing = false
   private timer: NodeJS.Timeout | undefined
   private immediate: NodeJS.Immediate | undefined
@@ -160,7 +164,7 @@ export class AuditWriter {
     const durable = new Promise<void>((resolve, reject) => (settle = { resolve, reject }))
     // Nobody may be left with an unhandled rejection; callers that care await `durable`.
     durable.catch(() => undefined)
-    this.queue.push({
+    const pending: Pending = {
       event: {
         chain: this.chain,
         id,
@@ -174,9 +178,25 @@ export class AuditWriter {
       usage: input.usage,
       settle,
       urgent: durability === 'sync',
-    })
+      sealed: false,
+    }
+    this.queue.push(pending)
+    this.open.set(id, pending)
     this.schedule(durability === 'sync' ? 0 : this.flushIntervalMs)
     return { id, durable }
+  }
+
+  /**
+   * Adds fields to the data of an event that has not been written yet (a
+   * statement's outcome, when it completes before its event is flushed), so
+   * one event tells the whole story. Returns false when the event is already
+   * on its way to the store; the caller then appends a separate event.
+   */
+  amend(id: string, data: Record<string, unknown>): boolean {
+    const pending = this.open.get(id)
+    if (!pending || pending.sealed) return false
+    Object.assign(pending.event.data, storable(data))
+    return true
   }
 
   /** Flushes everything queued now. */
@@ -229,6 +249,10 @@ export class AuditWriter {
     if (this.flushing || this.queue.length === 0) return
     this.flushing = true
     const batch = this.queue.slice(0, this.batchSize)
+    for (const p of batch) {
+      p.sealed = true
+      this.open.delete(p.event.id)
+    }
     const startSeq = this.seq
     const startHead = this.head
     let seq = this.seq

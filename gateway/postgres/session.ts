@@ -898,6 +898,14 @@ export class PostgresSession {
 
   private outcome(run: Run, tag: string | undefined, error?: { code: string; message: string }): void {
     if (!run.eventId) return
+    const result = {
+      outcome: error ? `error ${error.code}` : (tag ?? 'done'),
+      rows: run.rows,
+      durationMs: Math.round((performance.now() - run.started) * 1000) / 1000,
+      ...(error ? { error } : {}),
+    }
+    // Usually the statement's own event is still queued (async mode): it carries the outcome, and no second event is needed.
+    if (this.ctx.audit.amend(run.eventId, result)) return
     try {
       this.ctx.audit.append(
         {
@@ -905,13 +913,7 @@ export class PostgresSession {
           sessionId: this.options.who.id,
           identity: this.options.who.identity,
           resource: this.options.who.resource.name,
-          data: {
-            event: run.eventId,
-            outcome: error ? `error ${error.code}` : (tag ?? 'done'),
-            rows: run.rows,
-            durationMs: Math.round((performance.now() - run.started) * 1000) / 1000,
-            ...(error ? { error } : {}),
-          },
+          data: { event: run.eventId, ...result },
         },
         'async',
       )

@@ -39,6 +39,25 @@ for (const backend of BACKENDS) {
       }
     })
 
+    test('an event still queued takes its outcome in; one already written does not', async () => {
+      const { db, cleanup } = await backend.open()
+      try {
+        const writer = await AuditWriter.open(db, { chain: 'amend', flushIntervalMs: 60_000 })
+        const queued = writer.append({ kind: 'statement', identity: 'ci', data: { statement: 'SELECT 1' } }, 'async')
+        assert.equal(writer.amend(queued.id, { outcome: 'SELECT 1', rows: 1 }), true)
+        const written = writer.append({ kind: 'statement', identity: 'ci', data: { statement: 'UPDATE t SET x = 1' } }, 'sync')
+        await written.durable
+        assert.equal(writer.amend(written.id, { outcome: 'UPDATE 1' }), false, 'a written event is final')
+        assert.equal(writer.amend('evt_unknown', { outcome: 'x' }), false)
+        await writer.close()
+        const events = await queryEvents(db, { identity: 'ci', limit: 10 })
+        assert.deepEqual(events.map((e) => e.data), [{ statement: 'SELECT 1', outcome: 'SELECT 1', rows: 1 }, { statement: 'UPDATE t SET x = 1' }])
+        assert.deepEqual((await verifyAudit(db)).problems, [])
+      } finally {
+        await cleanup()
+      }
+    })
+
     test('verification detects altered, removed, reordered and truncated events', async () => {
       const { db, cleanup } = await backend.open()
       try {

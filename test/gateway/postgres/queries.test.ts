@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
+import { queryEvents } from '../../../store/audit-read.js'
 import { startShop, type Shop } from '../harness.js'
 
 let shop: Shop
@@ -124,4 +125,19 @@ test('a wrong token fails authentication like an unknown identity', async () => 
   })
   assert.equal(bad, '28P01 password authentication failed for user "reader"')
   assert.equal(unknown, '28P01 password authentication failed for user "nobody"')
+})
+
+test('each statement is recorded with its outcome: command tag, rows and duration', async () => {
+  const marker = `outcome-${Date.now()}`
+  const client = await shop.connect('reader')
+  await client.query(`SELECT id, '${marker}' FROM orders`)
+  await client.query(`SELECT '${marker}' FROM orders WHERE id = $1`, [1])
+  await client.end()
+  await shop.gateway.context.audit.flush()
+  const events = await queryEvents(shop.gateway.context.db, { identity: 'reader', limit: 10_000 })
+  const statements = events.filter((e) => e.kind === 'statement' && String(e.data.statement).includes(marker))
+  assert.equal(statements.length, 2)
+  // The outcome rides on the statement's event when it completes before the flush, or follows as its own event.
+  const outcomes = statements.map((s) => (s.data.outcome ? s.data : events.find((e) => e.kind === 'statement.outcome' && e.data.event === s.id)?.data))
+  assert.deepEqual(outcomes.map((o) => [o?.outcome, o?.rows, typeof o?.durationMs]), [['SELECT 2', 2, 'number'], ['SELECT 1', 1, 'number']])
 })
