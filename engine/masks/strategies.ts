@@ -154,18 +154,29 @@ export function maskValueBytes(value: Uint8Array, strategy: MaskStrategy, option
     case 'hash':
       checkHashKey(options.hashKey)
       return Buffer.from(hashValue(value, options.hashKey), 'latin1')
-    case 'partial':
+    case 'partial': {
+      // The common case, a value that is exactly one detectable thing, is
+      // decided on the bytes: such a match is ASCII, so no UTF-8 round trip.
+      const only = soleMatch(value, value.length)
+      if (only) return Buffer.from(partialMatch(only.detector, latin1(value)), 'latin1')
       return Buffer.from(partialValue(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8')), 'utf8')
+    }
   }
 }
 
 const ALL_DETECTORS = detectorSet(DETECTORS)
 
-function partialValue(value: string): string {
-  // A value that is exactly one detectable thing (an email column, a card column) is shown the way text shows it.
+/** The match covering all of `value` when it is exactly one detectable thing (an email column, a card column). */
+function soleMatch(value: string | Uint8Array, length: number): Match | undefined {
   const matches = findSensitive(value, ALL_DETECTORS)
   const only = matches.length === 1 ? matches[0] : undefined
-  if (only && only.start === 0 && only.end === value.length) return partialMatch(only.detector, value)
+  return only && only.start === 0 && only.end === length ? only : undefined
+}
+
+function partialValue(value: string): string {
+  // A value that is one detectable thing is shown the way text shows it.
+  const only = soleMatch(value, value.length)
+  if (only) return partialMatch(only.detector, value)
   const points = Array.from(value)
   const keep = Math.min(4, Math.floor(points.length / 8))
   if (keep === 0) return COLUMN_REDACTION
