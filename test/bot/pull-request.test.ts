@@ -93,3 +93,99 @@ test('a write-granting pull request gets the permission diff, the approval rules
     await h.close()
   }
 })
+
+test('approvals that may not count do not, and the bot says why', async () => {
+  const h = await harness(store.db)
+  try {
+    const number = await openWriteGrant(h)
+    // mallory (in no team) pushes a commit to the pull request; alice is added to security afterwards for that case.
+    h.repo.git.commitFiles('grant-insert', { 'policies/notes.yaml': '# notes\n' }, { login: 'mallory' })
+    await h.send('pull_request', pullRequestPayload(h.repo, number, 'synchronize'))
+    h.github.setTeam('acme', 'security', ['alice', 'bob', 'mallory'])
+
+    const author = await comment(h, number, 'eve', '/approve')
+    const pusher = await comment(h, number, 'mallory', '/approve')
+    const outsider = await comment(h, number, 'nina', '/approve')
+    const quoted = await comment(h, number, 'alice', '> /approve\nI would not approve this yet.')
+    const fenced = await comment(h, number, 'alice', '```\n/approve\n```')
+    const extra = await comment(h, number, 'alice', '/approve please')
+    const edited = h.repo.addComment(number, 'bob', 'looks fine')
+    edited.body = '/approve'
+    await h.send('issue_comment', commentPayload(h.repo, number, edited, 'edited'))
+
+    for (const c of [author, pusher, outsider, edited]) assert.deepEqual(c.reactions, ['confused'], `reaction to ${c.user}`)
+    for (const c of [quoted, fenced, extra]) assert.deepEqual(c.reactions, [], 'text that is not a command is not answered')
+    const replies = h.repo.comments(number).filter((c) => c.user === 'gatehouse-test[bot]' && !c.body.startsWith('<!--')).map((c) => c.body)
+    assert.equal(replies.length, 4)
+    assert.match(replies[0]!, /@eve .*author/)
+    assert.match(replies[1]!, /@mallory .*pushed commits/)
+    assert.match(replies[2]!, /@nina .*not an approver/)
+    assert.match(replies[3]!, /@bob .*edited comment/)
+    assert.match(policyComment(h.repo, number)[0]!.body, /\| — \| ⏳ 0 of 2 \|/)
+    assert.equal(checkOf(h, number).conclusion, 'failure')
+
+    // A native review for an older commit does not count either.
+    const oldSha = h.repo.git.commits.get(h.repo.git.resolve('grant-insert')!)!.parents[0]!
+    await h.send('pull_request_review', reviewPayload(h.repo, number, { user: 'bob', state: 'approved', commitId: oldSha }))
+    assert.match(h.repo.comments(number).at(-1)!.body, /@bob .*review is for commit/)
+  } finally {
+    await h.close()
+  }
+})
+
+test('eligible approvals turn the check green, and a push that changes the diff clears them', async () => {
+  const h = await harness(store.db)
+  try {
+    const number = await openWriteGrant(h)
+    const a = await comment(h, number, 'alice', 'Checked the tables.\n\n/approve\n')
+    assert.deepEqual(a.reactions, ['+1'])
+    const headSha = h.repo.git.resolve('grant-insert')!
+    await h.send('pull_request_review', reviewPayload(h.repo, number, { user: 'bob', state: 'approved', commitId: headSha }))
+    assert.equal(checkOf(h, number).conclusion, 'failure', 'the owners have not approved yet')
+    await comment(h, number, 'paula', '/approve')
+    assert.equal(checkOf(h, number).conclusion, 'failure', 'the dba rule is still open')
+    await comment(h, number, 'dave', '/hold')
+    assert.match(checkOf(h, number).output.title, /on hold by @dave/)
+    await comment(h, number, 'dave', '/unhold')
+    await comment(h, number, 'dave', '/approve')
+    assert.equal(checkOf(h, number).conclusion, 'failure', 'the owner of old-export has not approved')
+    await comment(h, number, 'dana', '/approve')
+    assert.equal(checkOf(h, number).conclusion, "success", policyComment(h.repo, number)[0]!.body)
+    assert.match(policyComment(h.repo, number)[0]!.body, /✅ all approval rules satisfied/)
+
+    // A push that changes the permission diff clears every approval.
+    h.repo.git.commitFiles('grant-insert', { 'policies/app.yaml': WRITE_GRANT.replace('[select, insert]', '[select, insert, update]') }, { login: 'eve' })
+    await h.send('pull_request', pullRequestPayload(h.repo, number, 'synchronize'))
+    const run = checkOf(h, number)
+    assert.equal(run.conclusion, 'failure')
+    assert.match(policyComment(h.repo, number)[0]!.body, /⏳ 0 of 2/)
+    assert.equal(policyComment(h.repo, number).length, 1)
+
+    // /approve cancel withdraws; /deny blocks.
+    await comment(h, number, 'alice', '/approve')
+    await comment(h, number, 'alice', '/approve cancel')
+    assert.match(policyComment(h.repo, number)[0]!.body, /⏳ 0 of 2/)
+    await comment(h, number, 'bob', '/deny')
+    assert.match(checkOf(h, number).output.title, /denied by @bob/)
+  } finally {
+    await h.close()
+  }
+})
+
+test('a policy repository with errors fails the check with file:line annotations', async () => {
+  const h = await harness(store.db)
+  try {
+    h.repo.git.commitFiles('broken', { 'policies/app.yaml': WRITE_GRANT.replace('identities: [old-export]', 'identities: [old-exprt]') }, { from: 'main', login: 'eve' })
+    const number = h.repo.openPullRequest({ head: 'broken', author: 'eve' })
+    await h.send('pull_request', pullRequestPayload(h.repo, number))
+    const run = checkOf(h, number)
+    assert.equal(run.conclusion, 'failure')
+    const annotation = run.output.annotations?.find((a) => a.title === 'ref.unknown_identity')
+    assert.ok(annotation, 'the unknown identity is annotated')
+    assert.equal(annotation.path, 'policies/app.yaml')
+    assert.equal(annotation.start_line, 7)
+    assert.match(policyComment(h.repo, number)[0]!.body, /does not compile/)
+  } finally {
+    await h.close()
+  }
+})
