@@ -9,8 +9,10 @@ import type { BotContext } from './context.js'
 import { createGitHub, selfLogin } from './github/client.js'
 import { createLogger, type Logger } from './log.js'
 import { BotMetrics } from './metrics.js'
+import { handleApprovalComment, syncApprovalIssues } from './jit/issues.js'
 import { handlePullRequestEvent } from './policy/pull-request.js'
 import type { Delivery } from './queue.js'
+import { fullName } from './webhook/route.js'
 import { createWebhookServer } from './webhook/server.js'
 import { startWorker, type Handler, type Worker } from './worker.js'
 
@@ -31,16 +33,48 @@ export interface BotOptions {
   retryBaseSeconds?: number
 }
 
+/** Pull-request work only for the policy repository (the approvals repository may be another). */
+const inPolicyRepo = (handler: Handler): Handler => async (ctx, payload) => {
+  const name = (payload.repository as { full_name?: unknown } | undefined)?.full_name
+  if (typeof name === 'string' && name.toLowerCase() === fullName(ctx.config.policyRepo).toLowerCase()) await handler(ctx, payload)
+}
+
+const handleIssueComment: Handler = async (ctx, payload) => {
+  if (!(await handleApprovalComment(ctx, payload))) await inPolicyRepo(handlePullRequestComment)(ctx, payload)
+}
+
 function route(delivery: Delivery): Handler | undefined {
   switch (delivery.event) {
     case 'pull_request':
-      return handlePullRequestEvent
+      return inPolicyRepo(handlePullRequestEvent)
     case 'pull_request_review':
-      return handleReview
+      return inPolicyRepo(handleReview)
     case 'issue_comment':
-      return handlePullRequestComment
+      return handleIssueComment
     default:
       return undefined
+  }
+}
+
+/** Runs `task` now and then every `seconds`, one run at a time, until stopped; failures are logged. */
+function every(ctx: BotContext, what: string, seconds: number, task: () => Promise<unknown>): { stop(): Promise<void> } {
+  let stopped = false
+  let timer: NodeJS.Timeout | undefined
+  let current: Promise<unknown> = Promise.resolve()
+  const run = () => {
+    current = task()
+      .catch((err: unknown) => ctx.log.error(`${what} failed`, { error: err as Error, status: (err as { status?: number }).status }))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(run, seconds * 1000)
+      })
+  }
+  run()
+  return {
+    async stop() {
+      stopped = true
+      clearTimeout(timer)
+      await current
+    },
   }
 }
 
@@ -58,6 +92,7 @@ export async function startBot(config: BotConfig, options: BotOptions = {}): Pro
   let worker: Worker | undefined
   const server: Server = createWebhookServer({ config, db: ctx.db, log: ctx.log, metrics: ctx.metrics, onQueued: () => worker?.nudge() })
   worker = startWorker(ctx, route, options.retryBaseSeconds === undefined ? {} : { retryBaseSeconds: options.retryBaseSeconds })
+  const approvals = every(ctx, 'approval issue sync', config.approvals.pollSeconds, () => syncApprovalIssues(ctx))
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(config.listen.port, config.listen.host, () => resolve())
@@ -72,6 +107,7 @@ export async function startBot(config: BotConfig, options: BotOptions = {}): Pro
       await new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeAllConnections()
       await worker!.stop()
+      await approvals.stop()
       if (!options.db) await ctx.db.close()
     },
   }
