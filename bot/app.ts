@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './log.js'
 import { BotMetrics } from './metrics.js'
 import { handleApprovalComment, syncApprovalIssues } from './jit/issues.js'
 import { handlePullRequestEvent } from './policy/pull-request.js'
+import { runSweep } from './sweep/sweep.js'
 import type { Delivery } from './queue.js'
 import { fullName } from './webhook/route.js'
 import { createWebhookServer } from './webhook/server.js'
@@ -93,6 +94,7 @@ export async function startBot(config: BotConfig, options: BotOptions = {}): Pro
   const server: Server = createWebhookServer({ config, db: ctx.db, log: ctx.log, metrics: ctx.metrics, onQueued: () => worker?.nudge() })
   worker = startWorker(ctx, route, options.retryBaseSeconds === undefined ? {} : { retryBaseSeconds: options.retryBaseSeconds })
   const approvals = every(ctx, 'approval issue sync', config.approvals.pollSeconds, () => syncApprovalIssues(ctx))
+  const sweep = config.sweep.everySeconds === undefined ? undefined : every(ctx, 'sweep', config.sweep.everySeconds, () => runSweep(ctx))
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(config.listen.port, config.listen.host, () => resolve())
@@ -108,6 +110,7 @@ export async function startBot(config: BotConfig, options: BotOptions = {}): Pro
       server.closeAllConnections()
       await worker!.stop()
       await approvals.stop()
+      await sweep?.stop()
       if (!options.db) await ctx.db.close()
     },
   }

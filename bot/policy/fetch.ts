@@ -45,14 +45,14 @@ export interface RepoEntry {
   size: number
 }
 
-/** The commit's policy-relevant entries and its commit time. */
-export async function readTree(github: GitHub, repo: RepoRef, commitSha: string): Promise<{ entries: RepoEntry[]; time: number; treeSha: string }> {
+/** The commit's policy-relevant entries (or, with `all`, every file) and its commit time. */
+export async function readTree(github: GitHub, repo: RepoRef, commitSha: string, options: { all?: boolean } = {}): Promise<{ entries: RepoEntry[]; time: number; treeSha: string }> {
   const { data: commit } = await github.request('GET /repos/{owner}/{repo}/git/commits/{commit_sha}', { owner: repo.owner, repo: repo.name, commit_sha: commitSha })
   const { data: tree } = await github.request('GET /repos/{owner}/{repo}/git/trees/{tree_sha}', { owner: repo.owner, repo: repo.name, tree_sha: commit.tree.sha, recursive: '1' })
   // A truncated listing would silently drop files (and the denies in them).
   if (tree.truncated) throw new Error(`the tree of ${commitSha} is too large for the GitHub API to list in one response`)
   const entries = tree.tree
-    .filter((e) => e.type === 'blob' && typeof e.path === 'string' && typeof e.sha === 'string' && wanted(e.path))
+    .filter((e) => e.type === 'blob' && typeof e.path === 'string' && typeof e.sha === 'string' && (options.all || wanted(e.path)))
     .map((e) => ({ path: e.path!, mode: e.mode ?? '100644', sha: e.sha!, size: e.size ?? 0 }))
   return { entries, time: Math.floor(new Date(commit.committer.date ?? 0).getTime() / 1000), treeSha: commit.tree.sha }
 }

@@ -91,7 +91,7 @@ export async function harness(db: Database, overrides: Partial<BotConfig> = {}):
   github.setTeam('acme', 'platform', ['paula', 'eve'])
   github.setTeam('acme', 'data', ['dora'])
   github.setTeam('acme', 'dba', ['dave'])
-  github.setOrgMembers('acme', ['alice', 'bob', 'paula', 'eve', 'dora', 'dave', 'mallory', 'nina'])
+  github.setOrgMembers('acme', ['alice', 'bob', 'paula', 'eve', 'dora', 'dave', 'dana', 'mallory', 'nina'])
   const logs: string[] = []
   // The real logger (it is what scrubs), writing into `logs` so tests can read it.
   const realLog = createLogger({ level: 'debug', write: (line) => void logs.push(line) })
