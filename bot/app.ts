@@ -106,8 +106,9 @@ export async function startBot(config: BotConfig, options: BotOptions = {}): Pro
     port,
     settled: () => worker!.settled(),
     async stop() {
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeAllConnections()
+      await closed
       await worker!.stop()
       await approvals.stop()
       await sweep?.stop()

@@ -50,7 +50,7 @@ export async function publishPullRequest(ctx: BotContext, state: PullRequestStat
   })
   const next = { ...state, commentId, checkRunId }
   if (commentId !== state.commentId || checkRunId !== state.checkRunId) await savePullRequest(ctx.db, next)
-  ctx.log.info('pull request published', { pr: state.number, head: state.evaluation.headSha, passed: status.passed })
+  ctx.log.info('pull request published', { pr: state.number, head: state.evaluation.headSha, green: status.passed })
   return next
 }
 
