@@ -72,9 +72,11 @@ export function parseDuration(value: unknown, what: string): number {
   return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[match[2] as 's' | 'm' | 'h' | 'd']
 }
 
-function section(value: unknown, what: string): Record<string, unknown> {
+/** A mapping with only the keys listed: a misspelt setting is an error, not a silent default. */
+function section(value: unknown, what: string, keys: readonly string[]): Record<string, unknown> {
   if (value === undefined) return {}
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${what} must be a mapping`)
+  for (const key of Object.keys(value)) if (!keys.includes(key)) fail(`unknown setting \`${key}\` in ${what}`)
   return value as Record<string, unknown>
 }
 
@@ -85,12 +87,10 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
   } catch (err) {
     fail(`not valid YAML: ${(err as Error).message.split('\n')[0]}`)
   }
-  const top = section(raw, 'the configuration')
-  const known = ['store', 'listen', 'webhook', 'github', 'policyRepo', 'approvalsRepo', 'worker', 'approvals', 'sweep']
-  for (const key of Object.keys(top)) if (!known.includes(key)) fail(`unknown setting \`${key}\``)
+  const top = section(raw, 'the configuration', ['store', 'listen', 'webhook', 'github', 'policyRepo', 'approvalsRepo', 'worker', 'approvals', 'sweep'])
   if (typeof top.store !== 'string' || top.store === '') fail('`store` is required: a PostgreSQL URL or an embedded store directory')
 
-  const webhook = section(top.webhook, '`webhook`')
+  const webhook = section(top.webhook, '`webhook`', ['secrets', 'maxBodyBytes'])
   const refs = webhook.secrets
   if (!Array.isArray(refs) || refs.length < 1 || refs.length > 2) {
     fail('`webhook.secrets` is required: one secret, or two while rotating ({env: NAME} or {file: PATH})')
@@ -98,11 +98,11 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
   const secrets = refs.map((ref, i) => readSecret(ref, `webhook.secrets[${i}]`, env))
   for (const s of secrets) if (s.length < MIN_SECRET_LENGTH) fail(`webhook secrets must be at least ${MIN_SECRET_LENGTH} characters`)
 
-  const github = section(top.github, '`github`')
+  const github = section(top.github, '`github`', ['baseUrl', 'app', 'token', 'maxRetries', 'maxWaitSeconds'])
   let auth: GithubAuth
   if (github.app !== undefined && github.token !== undefined) fail('`github` takes either `app` or `token`, not both')
   if (github.app !== undefined) {
-    const app = section(github.app, '`github.app`')
+    const app = section(github.app, '`github.app`', ['id', 'installationId', 'privateKey'])
     auth = {
       kind: 'app',
       appId: integer(app.id, '`github.app.id`', 0, 1, Number.MAX_SAFE_INTEGER),
@@ -115,10 +115,10 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
   const baseUrl = github.baseUrl ?? 'https://api.github.com'
   if (typeof baseUrl !== 'string' || !/^https?:\/\//.test(baseUrl)) fail('`github.baseUrl` must be an http(s) URL')
 
-  const listen = section(top.listen, '`listen`')
-  const worker = section(top.worker, '`worker`')
-  const approvals = section(top.approvals, '`approvals`')
-  const sweep = section(top.sweep, '`sweep`')
+  const listen = section(top.listen, '`listen`', ['host', 'port'])
+  const worker = section(top.worker, '`worker`', ['concurrency', 'pollMs', 'maxAttempts', 'leaseSeconds'])
+  const approvals = section(top.approvals, '`approvals`', ['poll', 'forbidOwner'])
+  const sweep = section(top.sweep, '`sweep`', ['every', 'maxPullRequests'])
   if (approvals.forbidOwner !== undefined && typeof approvals.forbidOwner !== 'boolean') fail('`approvals.forbidOwner` must be true or false')
   const policyRepo = repo(top.policyRepo, '`policyRepo`')
   return {
@@ -143,7 +143,7 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
       leaseSeconds: integer(worker.leaseSeconds, '`worker.leaseSeconds`', 300, 5, 86_400),
     },
     approvals: {
-      pollSeconds: approvals.pollSeconds === undefined ? 10 : parseDuration(approvals.pollSeconds, '`approvals.pollSeconds`'),
+      pollSeconds: approvals.poll === undefined ? 10 : parseDuration(approvals.poll, '`approvals.poll`'),
       forbidOwner: approvals.forbidOwner === true,
     },
     sweep: {

@@ -3,6 +3,8 @@
 // key, so a redelivery is recognised and not queued twice. Workers claim rows
 // with a lease: a worker that dies leaves a row whose lease runs out, and
 // another takes it. Deliveries with the same key run one at a time, in order.
+// A delivery that failed for good is queued again when GitHub redelivers it
+// (an operator pressing "Redeliver" keeps the delivery id); a finished one never is.
 import type { Database } from '../store/database.js'
 
 export interface Delivery {
@@ -16,7 +18,10 @@ export interface Delivery {
 export async function enqueueDelivery(db: Database, delivery: { id: string; event: string; key: string; payload: unknown }, now = new Date()): Promise<boolean> {
   const rows = await db.query(
     `INSERT INTO gatehouse.bot_deliveries (id, event, key, received_at, status, next_attempt_at, payload)
-     VALUES ($1, $2, $3, $4, 'queued', $4, $5::jsonb) ON CONFLICT (id) DO NOTHING RETURNING id`,
+     VALUES ($1, $2, $3, $4, 'queued', $4, $5::jsonb)
+     ON CONFLICT (id) DO UPDATE SET status = 'queued', attempts = 0, next_attempt_at = $4, last_error = NULL, finished_at = NULL
+       WHERE gatehouse.bot_deliveries.status = 'failed'
+     RETURNING id`,
     [delivery.id, delivery.event, delivery.key, now.toISOString(), JSON.stringify(delivery.payload)],
   )
   return rows.length === 1

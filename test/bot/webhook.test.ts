@@ -110,6 +110,28 @@ test('a redelivered delivery is processed once, and a queued one survives a rest
   }
 })
 
+test('a delivery that failed for good is processed again when GitHub redelivers it', async () => {
+  const h = await harness(store.db)
+  try {
+    const number = openPullRequest(h)
+    const payload = pullRequestPayload(h.repo, number)
+    const id = `failing-${process.pid}`
+    const status = async () => (await store.db.query<{ status: string; attempts: number }>('SELECT status, attempts FROM gatehouse.bot_deliveries WHERE id = $1', [id]))[0]
+    h.github.fail({ method: 'GET', path: /\/pulls\/\d+$/ }, 404, { times: 5 })
+    assert.equal((await h.deliver('pull_request', payload, { id })).status, 202)
+    await waitFor(async () => (await status())?.status === 'failed')
+    assert.equal((await status())!.attempts, 5, 'tried maxAttempts times')
+    assert.equal(policyComment(h.repo, number).length, 0)
+    assert.equal((await h.deliver('pull_request', payload, { id })).status, 202)
+    await h.bot.settled()
+    assert.equal((await status())!.status, 'done')
+    assert.equal(policyComment(h.repo, number).length, 1)
+    assert.equal((await h.deliver('pull_request', payload, { id })).status, 200, 'a finished delivery is never run again')
+  } finally {
+    await h.close()
+  }
+})
+
 test('GitHub failing or rate-limiting mid-operation leaves one comment and one check, finished', async () => {
   const h = await harness(store.db)
   try {
