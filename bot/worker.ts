@@ -1,9 +1,11 @@
 // Runs queued deliveries with bounded concurrency: `concurrency` slots, each
 // claiming one delivery at a time from the store. A delivery that throws is
-// tried again later with exponential back-off, up to `maxAttempts`; a
-// PermanentError is not retried. Handlers are written to be run again safely.
+// tried again later with exponential back-off (and never before a rate
+// limit GitHub named has reset), up to `maxAttempts`; a PermanentError is not
+// retried. Handlers are written to be run again safely.
 import type { BotContext } from './context.js'
 import { PermanentError } from './context.js'
+import { rateLimitWait } from './github/client.js'
 import { claimDelivery, failDelivery, finishDelivery, type Delivery } from './queue.js'
 
 export type Handler = (ctx: BotContext, payload: Record<string, unknown>) => Promise<void>
@@ -45,7 +47,9 @@ export function startWorker(ctx: BotContext, route: (delivery: Delivery) => Hand
       const final = err instanceof PermanentError || delivery.attempts >= maxAttempts
       const status = (err as { status?: number }).status
       ctx.log.warn(final ? 'delivery failed' : 'delivery will be retried', { delivery: delivery.id, event: delivery.event, attempt: delivery.attempts, status, error: err as Error })
-      await failDelivery(ctx.db, delivery.id, (err as Error).message ?? String(err), { final, delaySeconds: Math.min(3600, retryBase * 2 ** (delivery.attempts - 1)) })
+      // A rate limit longer than the client would wait in place: try again after GitHub's reset, not before.
+      const delaySeconds = Math.max(Math.min(3600, retryBase * 2 ** (delivery.attempts - 1)), rateLimitWait(err as Parameters<typeof rateLimitWait>[0]) ?? 0)
+      await failDelivery(ctx.db, delivery.id, (err as Error).message ?? String(err), { final, delaySeconds })
       ctx.metrics.inc('gatehouse_bot_deliveries_total', { event: delivery.event, outcome: final ? 'failed' : 'retry' })
     }
   }
