@@ -10,6 +10,7 @@ import { createGitHub, selfLogin } from './github/client.js'
 import { createLogger, type Logger } from './log.js'
 import { BotMetrics } from './metrics.js'
 import { handleApprovalComment, syncApprovalIssues } from './jit/issues.js'
+import { BlobCache } from './policy/fetch.js'
 import { handlePullRequestEvent } from './policy/pull-request.js'
 import { runSweep } from './sweep/sweep.js'
 import type { Delivery } from './queue.js'
@@ -85,7 +86,7 @@ export async function createContext(config: BotConfig, options: BotOptions = {})
   const github = createGitHub(config.github, metrics, options.retryBaseMs === undefined ? {} : { retryBaseMs: options.retryBaseMs })
   const self = await selfLogin(github, config.github)
   const db = options.db ?? (await openDatabase(config.store))
-  return { config, db, github, log, metrics, self, checkMode: config.github.auth.kind === 'app' ? 'check-run' : 'status' }
+  return { config, db, github, log, metrics, self, checkMode: config.github.auth.kind === 'app' ? 'check-run' : 'status', blobs: new BlobCache() }
 }
 
 export async function startBot(config: BotConfig, options: BotOptions = {}): Promise<Bot> {

@@ -5,6 +5,7 @@ import type { BotConfig } from './config.js'
 import type { GitHub } from './github/client.js'
 import type { Logger } from './log.js'
 import type { BotMetrics } from './metrics.js'
+import type { BlobCache } from './policy/fetch.js'
 import type { CheckMode } from './policy/publish.js'
 
 export interface BotContext {
@@ -16,6 +17,7 @@ export interface BotContext {
   /** The login the bot comments as; its own comments are never commands. */
   self: string
   checkMode: CheckMode
+  blobs: BlobCache
 }
 
 /** A delivery that can never succeed (a payload without what the event must carry): not retried. */

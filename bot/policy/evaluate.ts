@@ -47,10 +47,10 @@ export async function evaluatePullRequest(
   github: GitHub,
   repo: RepoRef,
   shas: { head: string; base: string },
+  blobs: BlobCache,
 ): Promise<Evaluation> {
   const { data: compare } = await github.request('GET /repos/{owner}/{repo}/compare/{basehead}', { owner: repo.owner, repo: repo.name, basehead: `${shas.base}...${shas.head}` })
   const mergeBaseSha = compare.merge_base_commit.sha
-  const blobs: BlobCache = new Map()
   const cache: ParseCache = new Map()
   const [headRepo, mergeRepo, baseRepo] = await Promise.all([
     loadRevision(github, repo, shas.head, blobs),

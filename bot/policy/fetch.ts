@@ -13,8 +13,44 @@ import { LIMITS, loadDirectory, REPOSITORY_ENTRIES, type LoadedRepository } from
 import type { RepoRef } from '../config.js'
 import type { GitHub } from '../github/client.js'
 
-/** Blob contents by sha: two commits of a repository share most of their files. */
-export type BlobCache = Map<string, Buffer>
+/**
+ * Blob contents by repository and sha, shared by every evaluation: two
+ * commits of a repository share almost all their files, so after the first
+ * evaluation a push costs a tree listing and the changed blobs. A blob is
+ * immutable, so the cache is never stale; it is bounded in bytes and drops
+ * the least recently used blobs first. Entries are promises, so two
+ * evaluations running at once fetch a blob once.
+ */
+export class BlobCache {
+  private readonly entries = new Map<string, { blob: Promise<Buffer>; size: number }>()
+  private bytes = 0
+  constructor(private readonly maxBytes = 64 * 1024 * 1024) {}
+
+  get(key: string, fetch: () => Promise<Buffer>): Promise<Buffer> {
+    const hit = this.entries.get(key)
+    if (hit) {
+      this.entries.delete(key)
+      this.entries.set(key, hit)
+      return hit.blob
+    }
+    const entry = { blob: fetch(), size: 0 }
+    this.entries.set(key, entry)
+    entry.blob.then(
+      (bytes) => {
+        if (this.entries.get(key) !== entry) return
+        entry.size = bytes.length
+        this.bytes += bytes.length
+        for (const [k, e] of this.entries) {
+          if (this.bytes <= this.maxBytes) break
+          this.entries.delete(k)
+          this.bytes -= e.size
+        }
+      },
+      () => this.entries.get(key) === entry && this.entries.delete(key),
+    )
+    return entry.blob
+  }
+}
 
 const FETCH_CONCURRENCY = 8
 
@@ -29,13 +65,11 @@ function wanted(entryPath: string): boolean {
   return parts.length === 1 ? entryPath === 'gatehouse.yaml' : /\.ya?ml$/.test(entryPath)
 }
 
-export async function readBlob(github: GitHub, repo: RepoRef, sha: string, cache: BlobCache): Promise<Buffer> {
-  const cached = cache.get(sha)
-  if (cached) return cached
-  const { data } = await github.request('GET /repos/{owner}/{repo}/git/blobs/{file_sha}', { owner: repo.owner, repo: repo.name, file_sha: sha })
-  const bytes = Buffer.from(data.content, data.encoding === 'base64' ? 'base64' : 'utf8')
-  cache.set(sha, bytes)
-  return bytes
+export function readBlob(github: GitHub, repo: RepoRef, sha: string, cache: BlobCache): Promise<Buffer> {
+  return cache.get(`${repo.owner}/${repo.name}@${sha}`, async () => {
+    const { data } = await github.request('GET /repos/{owner}/{repo}/git/blobs/{file_sha}', { owner: repo.owner, repo: repo.name, file_sha: sha })
+    return Buffer.from(data.content, data.encoding === 'base64' ? 'base64' : 'utf8')
+  })
 }
 
 export interface RepoEntry {

@@ -57,7 +57,7 @@ export async function publishPullRequest(ctx: BotContext, state: PullRequestStat
 export async function evaluateAndPublish(ctx: BotContext, pr: PullRequestRef): Promise<PullRequestState> {
   const repoName = fullName(ctx.config.policyRepo).toLowerCase()
   const [evaluation, pushers, previous] = await Promise.all([
-    evaluatePullRequest(ctx.github, ctx.config.policyRepo, { head: pr.head.sha, base: pr.base.sha }),
+    evaluatePullRequest(ctx.github, ctx.config.policyRepo, { head: pr.head.sha, base: pr.base.sha }, ctx.blobs),
     pushersOf(ctx, pr.number),
     loadPullRequest(ctx.db, repoName, pr.number),
   ])

@@ -8,7 +8,7 @@ import { compileRepository } from '../../compiler/compile.js'
 import type { Bundle } from '../../engine/types.js'
 import type { BotContext } from '../context.js'
 import { Membership } from '../github/membership.js'
-import { loadRevision, readBlob, readTree, type BlobCache } from '../policy/fetch.js'
+import { loadRevision, readBlob, readTree } from '../policy/fetch.js'
 import { removeIdentityDocument, removeSubject, removeTestCases } from './edit.js'
 import { EXEMPTIONS_FILE, parseExemptions } from './exemptions.js'
 import { findStale, readUsage, type StaleIdentity } from './findings.js'
@@ -73,7 +73,7 @@ export async function runSweep(ctx: BotContext, options: { dryRun?: boolean; now
   const branch = info.default_branch
   const { data: ref } = await ctx.github.request('GET /repos/{owner}/{repo}/git/ref/{ref}', { ...where, ref: `heads/${branch}` })
   const baseSha = ref.object.sha
-  const blobs: BlobCache = new Map()
+  const blobs = ctx.blobs
   const [loaded, tree] = await Promise.all([loadRevision(ctx.github, repo, baseSha, blobs), readTree(ctx.github, repo, baseSha, { all: true })])
   const compiled = await compileRepository(loaded, { lint: false })
   if (!compiled.bundle) throw new Error(`the ${branch} branch of ${repo.owner}/${repo.name} does not compile; nothing is swept`)
