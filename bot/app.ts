@@ -16,7 +16,7 @@ import { runSweep } from './sweep/sweep.js'
 import type { Delivery } from './queue.js'
 import { fullName } from './webhook/route.js'
 import { createWebhookServer } from './webhook/server.js'
-import { startWorker, type Handler, type Worker } from './worker.js'
+import { startWorker, type Handler } from './worker.js'
 
 export interface Bot {
   ctx: BotContext
@@ -91,26 +91,33 @@ export async function createContext(config: BotConfig, options: BotOptions = {})
 
 export async function startBot(config: BotConfig, options: BotOptions = {}): Promise<Bot> {
   const ctx = await createContext(config, options)
-  let worker: Worker | undefined
-  const server: Server = createWebhookServer({ config, db: ctx.db, log: ctx.log, metrics: ctx.metrics, onQueued: () => worker?.nudge() })
-  worker = startWorker(ctx, route, options.retryBaseSeconds === undefined ? {} : { retryBaseSeconds: options.retryBaseSeconds })
+  let nudge = () => undefined as void
+  const server: Server = createWebhookServer({ config, db: ctx.db, log: ctx.log, metrics: ctx.metrics, onQueued: () => nudge() })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(config.listen.port, config.listen.host, () => resolve())
+    })
+  } catch (err) {
+    if (!options.db) await ctx.db.close()
+    throw err
+  }
+  // Started only once the server listens, so a failed start leaves nothing running.
+  const worker = startWorker(ctx, route, options.retryBaseSeconds === undefined ? {} : { retryBaseSeconds: options.retryBaseSeconds })
+  nudge = () => worker.nudge()
   const approvals = every(ctx, 'approval issue sync', config.approvals.pollSeconds, () => syncApprovalIssues(ctx))
   const sweep = config.sweep.everySeconds === undefined ? undefined : every(ctx, 'sweep', config.sweep.everySeconds, () => runSweep(ctx))
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(config.listen.port, config.listen.host, () => resolve())
-  })
   const port = (server.address() as AddressInfo).port
   ctx.log.info('bot listening', { host: config.listen.host, port, as: ctx.self })
   return {
     ctx,
     port,
-    settled: () => worker!.settled(),
+    settled: () => worker.settled(),
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeAllConnections()
       await closed
-      await worker!.stop()
+      await worker.stop()
       await approvals.stop()
       await sweep?.stop()
       if (!options.db) await ctx.db.close()

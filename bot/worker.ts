@@ -23,21 +23,22 @@ export function startWorker(ctx: BotContext, route: (delivery: Delivery) => Hand
   const retryBase = options.retryBaseSeconds ?? 5
   let stopping = false
   let busy = 0
-  let wake: (() => void) | undefined
+  /** Sleeping slots, each woken by its timer or by a nudge, whichever comes first. */
+  const sleepers = new Set<() => void>()
   const idleWaiters: Array<() => void> = []
 
   const sleep = () =>
     new Promise<void>((resolve) => {
-      const timer = setTimeout(done, pollMs)
-      function done() {
+      const wake = () => {
         clearTimeout(timer)
+        sleepers.delete(wake)
         resolve()
       }
-      const previous = wake
-      wake = () => (previous?.(), done())
+      const timer = setTimeout(wake, pollMs)
+      sleepers.add(wake)
     })
 
-  async function process(delivery: Delivery): Promise<void> {
+  async function run(delivery: Delivery): Promise<void> {
     const handler = route(delivery)
     try {
       if (handler) await handler(ctx, delivery.payload as Record<string, unknown>)
@@ -61,7 +62,7 @@ export function startWorker(ctx: BotContext, route: (delivery: Delivery) => Hand
       busy++
       try {
         delivery = await claimDelivery(ctx.db, leaseSeconds)
-        if (delivery) await process(delivery)
+        if (delivery) await run(delivery)
       } catch (err) {
         ctx.log.error('cannot read the deliveries queue', { error: err as Error })
       } finally {
@@ -77,9 +78,7 @@ export function startWorker(ctx: BotContext, route: (delivery: Delivery) => Hand
   const slots = Array.from({ length: concurrency }, () => slot())
   return {
     nudge() {
-      const w = wake
-      wake = undefined
-      w?.()
+      for (const wake of [...sleepers]) wake()
     },
     settled() {
       return new Promise((resolve) => {
