@@ -12,20 +12,12 @@ import { currentState, fetchPullRequest, publishPullRequest } from '../policy/pu
 import { recordVote, setHold, withdrawVote, type PullRequestState } from '../policy/state.js'
 import { exclusion } from '../policy/status.js'
 import { parseCommands, type CommandName } from './parse.js'
-
-type Outcome = { counted: true } | { counted: false; reason: string }
-
-const SPELLING: Record<CommandName, string> = { approve: '/approve', 'approve-cancel': '/approve cancel', deny: '/deny', hold: '/hold', unhold: '/unhold' }
-const REACTION: Record<CommandName, '+1' | '-1'> = { approve: '+1', 'approve-cancel': '+1', deny: '-1', hold: '+1', unhold: '+1' }
+import { answer, isFromBot, type Outcome } from './reply.js'
 
 interface Comment {
   id: number
   body?: unknown
   user?: { login?: string; type?: string } | null
-}
-
-export function isFromBot(ctx: BotContext, user: { login?: string; type?: string } | null | undefined): boolean {
-  return !user?.login || user.type === 'Bot' || user.login.toLowerCase() === ctx.self.toLowerCase()
 }
 
 async function applyCommand(ctx: BotContext, state: PullRequestState, login: string, command: CommandName, source: string): Promise<Outcome> {
@@ -53,18 +45,6 @@ async function applyCommand(ctx: BotContext, state: PullRequestState, login: str
   return { counted: true }
 }
 
-async function answer(ctx: BotContext, number: number, login: string, what: string, outcome: Outcome, commentId?: number): Promise<void> {
-  const where = { owner: ctx.config.policyRepo.owner, repo: ctx.config.policyRepo.name }
-  ctx.metrics.inc('gatehouse_bot_commands_total', { outcome: outcome.counted ? 'counted' : 'refused' })
-  if (commentId !== undefined) {
-    const content = outcome.counted ? REACTION[what as CommandName] ?? '+1' : 'confused'
-    await ctx.github.request('POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions', { ...where, comment_id: commentId, content })
-  }
-  if (!outcome.counted) {
-    await ctx.github.request('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', { ...where, issue_number: number, body: `@${login} your \`${SPELLING[what as CommandName] ?? what}\` did not count: ${outcome.reason}.` })
-  }
-}
-
 export async function handlePullRequestComment(ctx: BotContext, payload: Record<string, unknown>): Promise<void> {
   const issue = payload.issue as { number?: unknown; state?: unknown; pull_request?: unknown } | undefined
   const comment = payload.comment as Comment | undefined
@@ -74,12 +54,12 @@ export async function handlePullRequestComment(ctx: BotContext, payload: Record<
   const commands = parseCommands(comment.body)
   if (commands.length === 0) return
   if (payload.action === 'edited') {
-    await answer(ctx, issue.number, login, SPELLING[commands[0]!], { counted: false, reason: 'an edited comment never counts; write a new comment' }, comment.id)
+    await answer(ctx, ctx.config.policyRepo, { issue: issue.number, commentId: comment.id }, login, commands[0]!, { counted: false, reason: 'an edited comment never counts; write a new comment' })
     return
   }
   if (payload.action !== 'created') return
   if (new Set(commands).size > 1) {
-    await answer(ctx, issue.number, login, SPELLING[commands[0]!], { counted: false, reason: 'a comment may carry one command only' }, comment.id)
+    await answer(ctx, ctx.config.policyRepo, { issue: issue.number, commentId: comment.id }, login, commands[0]!, { counted: false, reason: 'a comment may carry one command only' })
     return
   }
   const command = commands[0]!
@@ -88,7 +68,7 @@ export async function handlePullRequestComment(ctx: BotContext, payload: Record<
   const state = await currentState(ctx, pr)
   const outcome = await applyCommand(ctx, state, login, command, `comment:${comment.id}`)
   ctx.log.info('command read', { pr: issue.number, command, counted: outcome.counted })
-  await answer(ctx, issue.number, login, command, outcome, comment.id)
+  await answer(ctx, ctx.config.policyRepo, { issue: issue.number, commentId: comment.id }, login, command, outcome)
   if (outcome.counted) await publishPullRequest(ctx, state)
 }
 
@@ -107,10 +87,10 @@ export async function handleReview(ctx: BotContext, payload: Record<string, unkn
     if (await withdrawVote(ctx.db, state.repo, state.number, login, 'approve')) await publishPullRequest(ctx, state)
     return
   }
-  const outcome: { counted: true } | { counted: false; reason: string } =
+  const outcome: Outcome =
     review.commit_id !== state.evaluation.headSha
       ? { counted: false, reason: `the review is for commit \`${String(review.commit_id).slice(0, 7)}\`, not the head \`${state.evaluation.headSha.slice(0, 7)}\`` }
       : await applyCommand(ctx, state, login, 'approve', `review:${review.id}`)
-  await answer(ctx, pull.number, login, 'approving review', outcome)
+  await answer(ctx, ctx.config.policyRepo, { issue: pull.number }, login, 'review', outcome)
   if (outcome.counted) await publishPullRequest(ctx, state)
 }

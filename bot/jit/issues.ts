@@ -9,7 +9,7 @@
 // never close the same issue twice.
 import { expireApprovals, getApproval, listApprovals, voteOnApproval, type ApprovalRequest } from '../../store/approvals.js'
 import { parseCommands } from '../commands/parse.js'
-import { isFromBot } from '../commands/pull-request.js'
+import { answer, isFromBot } from '../commands/reply.js'
 import type { BotContext } from '../context.js'
 import { PermanentError } from '../context.js'
 import { Membership } from '../github/membership.js'
@@ -90,15 +90,12 @@ export async function handleApprovalComment(ctx: BotContext, payload: Record<str
   const rows = await ctx.db.query<{ request_id: string }>('SELECT request_id FROM gatehouse.bot_approval_issues WHERE repo = $1 AND issue_number = $2', [repoName.toLowerCase(), issue.number])
   if (!rows[0]) return false
   if (isFromBot(ctx, comment.user)) return true
-  const commands = parseCommands(comment.body).filter((c) => c === 'approve' || c === 'deny')
+  const commands = parseCommands(comment.body).filter((c): c is 'approve' | 'deny' => c === 'approve' || c === 'deny')
   if (commands.length === 0) return true
   const login = comment.user!.login!.toLowerCase()
-  const where = { owner: ctx.config.approvalsRepo.owner, repo: ctx.config.approvalsRepo.name }
-  const refuse = async (reason: string) => {
-    ctx.metrics.inc('gatehouse_bot_commands_total', { outcome: 'refused' })
-    await ctx.github.request('POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions', { ...where, comment_id: comment.id as number, content: 'confused' })
-    await ctx.github.request('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', { ...where, issue_number: issue.number as number, body: `@${login} your \`/${commands[0]}\` did not count: ${reason}.` })
-  }
+  const command = commands[0]!
+  const on = { issue: issue.number, commentId: comment.id }
+  const refuse = (reason: string) => answer(ctx, ctx.config.approvalsRepo, on, login, command, { counted: false, reason })
   if (payload.action === 'edited') return (await refuse('an edited comment never counts; write a new comment'), true)
   if (payload.action !== 'created') return true
   if (new Set(commands).size > 1) return (await refuse('a comment may carry one command only'), true)
@@ -113,16 +110,11 @@ export async function handleApprovalComment(ctx: BotContext, payload: Record<str
     const isOwner = (await membership.matching(login, [request.owner])).length > 0
     if (isOwner && ctx.config.approvals.forbidOwner) return refuse(REASONS['own-request'])
     const source = `github:${repoName}#${issue.number}/comment/${comment.id}`
-    const result = await voteOnApproval(ctx.db, request.id, { approver: `@${login}`, decision: commands[0] as 'approve' | 'deny', source, isOwner })
+    const result = await voteOnApproval(ctx.db, request.id, { approver: `@${login}`, decision: command, source, isOwner })
     ctx.log.info('approval command read', { request: request.id, counted: result.ok })
     // A delivery run again after a GitHub failure finds its own vote already recorded: that is success.
     const recorded = !result.ok && (await getApproval(ctx.db, request.id))?.votes.some((v) => v.source === source)
-    if (!result.ok && !recorded) {
-      await refuse(REASONS[result.reason])
-    } else {
-      ctx.metrics.inc('gatehouse_bot_commands_total', { outcome: 'counted' })
-      await ctx.github.request('POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions', { ...where, comment_id: comment.id as number, content: commands[0] === 'approve' ? '+1' : '-1' })
-    }
+    await answer(ctx, ctx.config.approvalsRepo, on, login, command, !result.ok && !recorded ? { counted: false, reason: REASONS[result.reason] } : { counted: true })
     const now = await getApproval(ctx.db, request.id)
     if (now && now.status !== 'pending') await closeIssue(ctx, now, issue.number as number)
   })
