@@ -189,3 +189,46 @@ test('a policy repository with errors fails the check with file:line annotations
     await h.close()
   }
 })
+
+test('a base change that changes the diff clears approvals, one that does not keeps them; a dismissed review is withdrawn', async () => {
+  const h = await harness(store.db)
+  try {
+    // The change was branched from `next`, which drops old-export's direct subject line, but was opened against main.
+    const app = h.repo.git.fileAt('main', 'policies/app.yaml')!
+    h.repo.git.commitFiles('next', { 'policies/app.yaml': app.replace('  identities: [old-export]\n', '') }, { from: 'main', login: 'admin' })
+    h.repo.git.commitFiles('release', { 'resources/db.yaml': `# the orders database\n${h.repo.git.fileAt('main', 'resources/db.yaml')}` }, { from: 'main', login: 'admin' })
+    h.repo.git.commitFiles('feature', { 'policies/app.yaml': app.replace('  identities: [old-export]\n', '').replace('actions: [select]', 'actions: [select, insert]') }, { from: 'next', login: 'eve' })
+    const number = h.repo.openPullRequest({ head: 'feature', author: 'eve' })
+    await h.send('pull_request', pullRequestPayload(h.repo, number))
+    await comment(h, number, 'alice', '/approve')
+    const headSha = h.repo.git.resolve('feature')!
+    await h.send('pull_request_review', reviewPayload(h.repo, number, { user: 'bob', state: 'approved', commitId: headSha }))
+    assert.match(policyComment(h.repo, number)[0]!.body, /@alice, @bob \| ✅ satisfied/)
+
+    const retarget = async (base: string) => {
+      h.repo.issues.get(number)!.pull!.base = base
+      const payload = pullRequestPayload(h.repo, number, 'edited')
+      payload.changes = { base: { ref: { from: 'main' }, sha: { from: 'x' } } }
+      await h.send('pull_request', payload)
+    }
+    await retarget('release')
+    assert.match(policyComment(h.repo, number)[0]!.body, /@alice, @bob \| ✅ satisfied/, 'the same diff keeps its approvals')
+    assert.equal(h.repo.checkRunsFor(headSha).filter((r) => r.name === 'gatehouse/policy: release').length, 1)
+
+    await retarget('next')
+    const body = policyComment(h.repo, number)[0]!.body
+    assert.match(body, /base `next`/)
+    assert.doesNotMatch(body, /old-export on orders-db/, 'the diff is now only what the pull request adds to next')
+    assert.match(body, /\| — \| ⏳ 0 of 2 \|/, 'a different diff clears the approvals')
+
+    await comment(h, number, 'alice', '/approve')
+    await h.send('pull_request_review', reviewPayload(h.repo, number, { user: 'bob', state: 'approved', commitId: headSha }))
+    assert.match(policyComment(h.repo, number)[0]!.body, /@alice, @bob \| ✅ satisfied/)
+    const dismissed = reviewPayload(h.repo, number, { user: 'bob', state: 'dismissed', commitId: headSha })
+    dismissed.action = 'dismissed'
+    await h.send('pull_request_review', dismissed)
+    assert.match(policyComment(h.repo, number)[0]!.body, /@alice \| ⏳ 1 of 2/)
+  } finally {
+    await h.close()
+  }
+})
