@@ -47,8 +47,11 @@ export async function computeStatus(state: PullRequestState, votes: readonly Vot
     for (const rule of evaluation.rules) if ((await membership.matching(login, rule.approvers)).length > 0) return true
     return false
   }
+  // Denials and holds, like approvals, count only while their authors are approvers.
   const deniedBy: string[] = []
   for (const v of valid) if (v.vote === 'deny' && (await eligibleAnywhere(v.login))) deniedBy.push(v.login)
+  const heldBy: string[] = []
+  for (const login of holds) if (await eligibleAnywhere(login)) heldBy.push(login)
   const errors = evaluation.findings.filter((f) => f.severity === 'error').length
   const missing = rules.filter((r) => !r.satisfied).length
   let headline: string
@@ -56,11 +59,11 @@ export async function computeStatus(state: PullRequestState, votes: readonly Vot
   else if (errors > 0) headline = `${errors} error${errors === 1 ? '' : 's'} in the policy repository`
   else if (evaluation.testFailures.length > 0) headline = `${evaluation.testFailures.length} policy test${evaluation.testFailures.length === 1 ? '' : 's'} failed`
   else if (deniedBy.length > 0) headline = `denied by ${deniedBy.map((l) => `@${l}`).join(', ')}`
-  else if (holds.length > 0) headline = `on hold by ${holds.map((l) => `@${l}`).join(', ')}`
+  else if (heldBy.length > 0) headline = `on hold by ${heldBy.map((l) => `@${l}`).join(', ')}`
   else if (rules.length === 0) headline = 'no approval rule could be determined'
   else if (missing > 0) headline = `waiting for approval: ${missing} of ${rules.length} rule${rules.length === 1 ? '' : 's'} not yet satisfied`
   else headline = 'all approval rules satisfied'
   // invariant: default deny. With no rules (the base does not compile) nothing passes.
-  const passed = evaluation.problems.length === 0 && errors === 0 && evaluation.testFailures.length === 0 && deniedBy.length === 0 && holds.length === 0 && rules.length > 0 && missing === 0
-  return { rules, deniedBy, heldBy: [...holds], passed, headline }
+  const passed = evaluation.problems.length === 0 && errors === 0 && evaluation.testFailures.length === 0 && deniedBy.length === 0 && heldBy.length === 0 && rules.length > 0 && missing === 0
+  return { rules, deniedBy, heldBy, passed, headline }
 }

@@ -146,6 +146,11 @@ test('eligible approvals turn the check green, and a push that changes the diff 
     assert.equal(checkOf(h, number).conclusion, 'failure', 'the dba rule is still open')
     await comment(h, number, 'dave', '/hold')
     assert.match(checkOf(h, number).output.title, /on hold by @dave/)
+    // A hold counts only while its author is an approver.
+    h.github.setTeam('acme', 'dba', [])
+    await comment(h, number, 'alice', '/approve')
+    assert.doesNotMatch(checkOf(h, number).output.title, /on hold/)
+    h.github.setTeam('acme', 'dba', ['dave'])
     await comment(h, number, 'dave', '/unhold')
     await comment(h, number, 'dave', '/approve')
     assert.equal(checkOf(h, number).conclusion, 'failure', 'the owner of old-export has not approved')
