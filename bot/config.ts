@@ -5,8 +5,6 @@
 import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 
-export type SecretRef = { env: string } | { file: string }
-
 export interface RepoRef {
   owner: string
   name: string

@@ -3,8 +3,7 @@
 // and comments of the repositories it is configured for, nothing else.
 import type { RepoRef } from '../config.js'
 
-export const HANDLED_EVENTS = ['pull_request', 'issue_comment', 'pull_request_review'] as const
-export type HandledEvent = (typeof HANDLED_EVENTS)[number]
+const HANDLED_EVENTS = ['pull_request', 'issue_comment', 'pull_request_review'] as const
 
 export const fullName = (repo: RepoRef) => `${repo.owner}/${repo.name}`
 

@@ -159,6 +159,27 @@ test('GitHub failing or rate-limiting mid-operation leaves one comment and one c
   }
 })
 
+test('deliveries run with bounded concurrency, one at a time per pull request', async () => {
+  const h = await harness(store.db)
+  try {
+    const numbers = Array.from({ length: 6 }, (_, i) => {
+      h.repo.git.commitFiles(`change-${i}`, { [`policies/extra-${i}.yaml`]: '# nothing yet\n' }, { from: 'main', login: 'eve' })
+      return h.repo.openPullRequest({ head: `change-${i}`, author: 'eve' })
+    })
+    h.github.slowDown(/\/pulls\/\d+$/, 150)
+    // Two deliveries for the first pull request: they must not overlap.
+    const payloads = [numbers[0]!, ...numbers].map((n) => pullRequestPayload(h.repo, n, 'synchronize'))
+    for (const p of payloads) assert.equal((await h.deliver('pull_request', p)).status, 202)
+    await h.bot.settled()
+    assert.equal(h.github.maxInFlight, 2, 'worker.concurrency is 2 in the tests')
+    assert.equal(h.github.maxInFlightByPath.get(`/repos/${h.repo.fullName}/pulls/${numbers[0]}`), 1, 'the two deliveries of one pull request never overlap')
+    assert.equal(h.github.count('GET', new RegExp(`/pulls/${numbers[0]}$`)), 2)
+    for (const n of numbers) assert.equal(policyComment(h.repo, n).length, 1)
+  } finally {
+    await h.close()
+  }
+})
+
 test('health, metrics, and logs without tokens or payloads', async () => {
   const h = await harness(store.db)
   try {

@@ -100,6 +100,12 @@ export class FakeGitHub {
   readonly orgMembers = new Map<string, Set<string>>()
   appSlug = 'gatehouse-test'
   private readonly faults: Fault[] = []
+  private slow: { path: RegExp; ms: number } | undefined
+  private inFlight = 0
+  /** The most requests matching the slowed path that were being answered at once, in all and per path. */
+  maxInFlight = 0
+  readonly maxInFlightByPath = new Map<string, number>()
+  private readonly inFlightByPath = new Map<string, number>()
   private number = 0
   private id = 1000
   private server!: Server
@@ -145,6 +151,11 @@ export class FakeGitHub {
     return comment
   }
 
+  /** Requests matching `path` are answered after `ms`; maxInFlight counts how many overlap. */
+  slowDown(path: RegExp, ms: number): void {
+    this.slow = { path, ms }
+  }
+
   count(method: string, path: RegExp): number {
     return this.requests.filter((r) => r.method === method && path.test(r.path)).length
   }
@@ -179,6 +190,15 @@ export class FakeGitHub {
       const out = payload === undefined ? '' : JSON.stringify(payload)
       res.writeHead(status, { 'content-type': 'application/json', ...headers })
       res.end(out)
+    }
+    if (this.slow?.path.test(path)) {
+      this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight)
+      const here = (this.inFlightByPath.get(path) ?? 0) + 1
+      this.inFlightByPath.set(path, here)
+      this.maxInFlightByPath.set(path, Math.max(here, this.maxInFlightByPath.get(path) ?? 0))
+      await new Promise((resolve) => setTimeout(resolve, this.slow!.ms))
+      this.inFlight--
+      this.inFlightByPath.set(path, this.inFlightByPath.get(path)! - 1)
     }
     const fault = this.faults.find((f) => f.times > 0 && (!f.method || f.method === method) && f.path.test(path))
     if (fault) {
