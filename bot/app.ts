@@ -11,7 +11,7 @@ import { createLogger, type Logger } from './log.js'
 import { BotMetrics } from './metrics.js'
 import { handleApprovalComment, syncApprovalIssues } from './jit/issues.js'
 import { BlobCache } from './policy/fetch.js'
-import { handlePullRequestEvent } from './policy/pull-request.js'
+import { handlePullRequestEvent, handlePush } from './policy/pull-request.js'
 import { runSweep } from './sweep/sweep.js'
 import type { Delivery } from './queue.js'
 import { fullName } from './webhook/route.js'
@@ -53,6 +53,8 @@ function route(delivery: Delivery): Handler | undefined {
       return inPolicyRepo(handleReview)
     case 'issue_comment':
       return handleIssueComment
+    case 'push':
+      return inPolicyRepo(handlePush)
     default:
       return undefined
   }

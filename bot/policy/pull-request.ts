@@ -5,6 +5,7 @@
 import type { BotContext } from '../context.js'
 import { PermanentError } from '../context.js'
 import { Membership } from '../github/membership.js'
+import { enqueueDelivery } from '../queue.js'
 import { fullName } from '../webhook/route.js'
 import { evaluatePullRequest } from './evaluate.js'
 import { publishCheck, publishComment } from './publish.js'
@@ -21,6 +22,7 @@ export interface PullRequestRef {
 }
 
 export const checkName = (baseRef: string) => `gatehouse/policy: ${baseRef}`
+const BASE_MOVED = 'base_moved'
 
 export async function fetchPullRequest(ctx: BotContext, number: number): Promise<PullRequestRef> {
   const { owner, name } = ctx.config.policyRepo
@@ -88,7 +90,8 @@ export async function currentState(ctx: BotContext, pr: PullRequestRef): Promise
   return evaluateAndPublish(ctx, pr)
 }
 
-const EVALUATED_ACTIONS = new Set(['opened', 'synchronize', 'reopened'])
+/** `base_moved` is the bot's own: queued by handlePush for each pull request onto a pushed branch. */
+const EVALUATED_ACTIONS = new Set(['opened', 'synchronize', 'reopened', BASE_MOVED])
 
 export async function handlePullRequestEvent(ctx: BotContext, payload: Record<string, unknown>): Promise<void> {
   const action = payload.action
@@ -99,4 +102,29 @@ export async function handlePullRequestEvent(ctx: BotContext, payload: Record<st
   const pr = await fetchPullRequest(ctx, pull.number)
   if (pr.state !== 'open') return
   await evaluateAndPublish(ctx, pr)
+}
+
+/**
+ * A push to a branch changes the approvers and the diff of every open pull
+ * request onto it. Each gets its own queued evaluation, under its own key, so
+ * it runs in order with that pull request's other deliveries; the ids are
+ * derived from the pushed commit, so running this again queues nothing twice.
+ */
+export async function handlePush(ctx: BotContext, payload: Record<string, unknown>): Promise<void> {
+  const ref = payload.ref
+  const after = payload.after
+  if (typeof ref !== 'string' || typeof after !== 'string') throw new PermanentError('push event without ref or after')
+  const { owner, name } = ctx.config.policyRepo
+  const branch = ref.replace(/^refs\/heads\//, '')
+  const pulls = await ctx.github.paginate('GET /repos/{owner}/{repo}/pulls', { owner, repo: name, state: 'open', base: branch, per_page: 100 })
+  const repoName = fullName(ctx.config.policyRepo).toLowerCase()
+  for (const pull of pulls) {
+    await enqueueDelivery(ctx.db, {
+      id: `gatehouse-base-moved-${after.slice(0, 40)}-${pull.number}`,
+      event: 'pull_request',
+      key: `${repoName}#${pull.number}`,
+      payload: { action: BASE_MOVED, pull_request: { number: pull.number }, repository: { full_name: fullName(ctx.config.policyRepo) } },
+    })
+  }
+  if (pulls.length > 0) ctx.log.info('base branch moved', { branch, pulls: pulls.length })
 }

@@ -1,9 +1,10 @@
 // Which verified deliveries the bot queues, and under which key. Everything
-// not listed here is acknowledged and dropped: the bot acts on pull requests
-// and comments of the repositories it is configured for, nothing else.
+// not listed here is acknowledged and dropped: the bot acts on pull requests,
+// comments and branch pushes of the repositories it is configured for,
+// nothing else.
 import type { RepoRef } from '../config.js'
 
-const HANDLED_EVENTS = ['pull_request', 'issue_comment', 'pull_request_review'] as const
+const HANDLED_EVENTS = ['pull_request', 'issue_comment', 'pull_request_review', 'push'] as const
 
 export const fullName = (repo: RepoRef) => `${repo.owner}/${repo.name}`
 
@@ -19,6 +20,11 @@ export function routeDelivery(event: string, payload: unknown, repos: readonly R
   const repoName = object(body?.repository)?.full_name
   if (typeof repoName !== 'string' || !repos.some((r) => fullName(r).toLowerCase() === repoName.toLowerCase())) {
     return { queue: false, reason: 'repository not served' }
+  }
+  if (event === 'push') {
+    const ref = body?.ref
+    if (typeof ref !== 'string' || !ref.startsWith('refs/heads/')) return { queue: false, reason: 'not a branch push' }
+    return { queue: true, key: `${repoName.toLowerCase()}@${ref}` }
   }
   const subject = object(event === 'issue_comment' ? body?.issue : body?.pull_request)
   const number = subject?.number

@@ -23,7 +23,7 @@ const require = createRequire(import.meta.url)
 const examples = require('@octokit/webhooks-examples') as Array<{ name: string; examples: Array<Record<string, any>> }>
 
 /** A real recorded payload of `event` with `action`, deep-copied so tests can change it. */
-export function example(event: string, action: string): Record<string, any> {
+export function example(event: string, action: string | undefined): Record<string, any> {
   const found = examples.find((e) => e.name === event)?.examples.find((p) => p.action === action)
   if (!found) throw new Error(`no recorded ${event}.${action} payload`)
   return structuredClone(found)

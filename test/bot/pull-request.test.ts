@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { Database } from '../../store/database.js'
-import { commentPayload, harness, openStore, policyComment, pullRequestPayload, reviewPayload, type Harness } from './helpers.js'
+import { commentPayload, example, harness, openStore, policyComment, pullRequestPayload, reviewPayload, type Harness } from './helpers.js'
 
 let store: { db: Database; close(): Promise<void> }
 before(async () => {
@@ -233,6 +233,32 @@ test('a base change that changes the diff clears approvals, one that does not ke
     dismissed.action = 'dismissed'
     await h.send('pull_request_review', dismissed)
     assert.match(policyComment(h.repo, number)[0]!.body, /@alice \| ⏳ 1 of 2/)
+  } finally {
+    await h.close()
+  }
+})
+
+test('a push to the base branch re-evaluates the open pull requests onto it', async () => {
+  const h = await harness(store.db)
+  try {
+    const number = await openWriteGrant(h)
+    await comment(h, number, 'alice', '/approve')
+    await comment(h, number, 'bob', '/approve')
+    assert.match(policyComment(h.repo, number)[0]!.body, /`@acme\/security` \| @alice, @bob \| ✅ satisfied/)
+
+    // The base branch now names another team as default approvers.
+    const settings = h.repo.git.fileAt('main', 'gatehouse.yaml')!
+    const after = h.repo.git.commitFiles('main', { 'gatehouse.yaml': settings.replace('["@acme/security"]', '["@acme/dba"]') }, { login: 'admin' })
+    const push = example('push', undefined)
+    push.ref = 'refs/heads/main'
+    push.after = after
+    push.repository.full_name = h.repo.fullName
+    assert.equal((await h.send('push', push)).status, 202)
+    const body = policyComment(h.repo, number)[0]!.body
+    assert.match(body, /default approvers \(high-risk change\); approvers named by policy `app` \| 2 \| `@acme\/dba` \| — \| ⏳ 0 of 2/)
+    assert.equal(checkOf(h, number).conclusion, 'failure')
+    assert.equal((await h.send('push', push)).status, 202, 'a second delivery of the same push')
+    assert.equal(h.github.count('GET', new RegExp(`/pulls/${number}$`)), 4, 'opened, two commands, one re-evaluation')
   } finally {
     await h.close()
   }

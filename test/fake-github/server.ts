@@ -308,7 +308,7 @@ export class FakeGitHub {
     ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/pulls$/, (m, q) => {
       const repo = this.repoOf(m)!
       const head = q.head?.includes(':') ? q.head.split(':')[1] : q.head
-      const pulls = repo.pullRequests().filter((p) => (!q.state || q.state === 'all' || p.state === q.state) && (!head || p.pull!.head === head))
+      const pulls = repo.pullRequests().filter((p) => (!q.state || q.state === 'all' || p.state === q.state) && (!head || p.pull!.head === head) && (!q.base || p.pull!.base === q.base))
       return { status: 200, body: pulls.map((p) => this.pullJson(repo, p)) }
     }],
     ['POST', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/pulls$/, (m, _q, b, auth) => {
