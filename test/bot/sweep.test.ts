@@ -133,3 +133,17 @@ test('a sweep interrupted by GitHub failures finishes on the next run without du
     await h.close()
   }
 })
+
+test('the bot sweeps on its schedule', async () => {
+  const h = await harness(store.db)
+  try {
+    await seed(h)
+    assert.equal(h.repo.pullRequests().length, 0)
+    await h.restart({ sweep: { everySeconds: 3600, maxPullRequests: 10 } })
+    const deadline = Date.now() + 15_000
+    while (h.repo.pullRequests().length < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.deepEqual(h.repo.pullRequests().map((p) => p.pull!.head).sort(), ['legacy-bot', 'nightly-report', 'old-export', 'temp-job'].map((n) => `gatehouse/sweep/${n}`))
+  } finally {
+    await h.close()
+  }
+})
