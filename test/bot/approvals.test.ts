@@ -116,3 +116,26 @@ test('a denial and an expiry close their issues with the outcome', async () => {
     await h.close()
   }
 })
+
+test('forbidOwner refuses the owner even where the settings allow it, and an issue opened before a crash is adopted, not duplicated', async () => {
+  const h = await harness(store.db, { approvals: { pollSeconds: 3600, forbidOwner: true } })
+  try {
+    await syncApprovalIssues(h.bot.ctx) // after the poll the bot makes when it starts, so nothing runs behind the test
+    const request = await createApproval(store.db, held({ ownerMayApprove: true, requestText: 'VACUUM orders' }))
+    // A previous run claimed the request and GitHub created the issue, then the process died.
+    await store.db.query('INSERT INTO gatehouse.bot_approval_issues (request_id, repo, created_at) VALUES ($1, $2, now())', [request.id, access(h).fullName.toLowerCase()])
+    const number = h.github.nextNumber()
+    access(h).issues.set(number, { number, title: 'x', body: `<!-- gatehouse:approval:${request.id} -->\nopened before the crash`, state: 'open', user: 'gatehouse-test[bot]', labels: ['gatehouse-approval'] })
+    await syncApprovalIssues(h.bot.ctx)
+    assert.equal([...access(h).issues.values()].length, 1, 'the issue was adopted')
+    const owner = await say(h, number, 'paula', '/approve')
+    assert.deepEqual(owner.reactions, ['confused'])
+    assert.match(access(h).comments(number).at(-1)!.body, /owner may not decide/)
+    assert.equal((await getApproval(store.db, request.id))!.status, 'pending')
+    await say(h, number, 'dave', '/deny')
+    assert.equal((await getApproval(store.db, request.id))!.status, 'denied')
+    assert.equal(access(h).issues.get(number)!.state, 'closed')
+  } finally {
+    await h.close()
+  }
+})
