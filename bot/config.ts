@@ -18,7 +18,7 @@ export interface BotConfig {
   store: string
   listen: { host: string; port: number }
   webhook: { secrets: string[]; maxBodyBytes: number }
-  github: { baseUrl: string; auth: GithubAuth; maxRetries: number; maxWaitSeconds: number }
+  github: { baseUrl: string; auth: GithubAuth; maxRetries: number; maxWaitSeconds: number; timeoutSeconds: number }
   policyRepo: RepoRef
   approvalsRepo: RepoRef
   worker: { concurrency: number; pollMs: number; maxAttempts: number; leaseSeconds: number }
@@ -96,7 +96,7 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
   const secrets = refs.map((ref, i) => readSecret(ref, `webhook.secrets[${i}]`, env))
   for (const s of secrets) if (s.length < MIN_SECRET_LENGTH) fail(`webhook secrets must be at least ${MIN_SECRET_LENGTH} characters`)
 
-  const github = section(top.github, '`github`', ['baseUrl', 'app', 'token', 'maxRetries', 'maxWaitSeconds'])
+  const github = section(top.github, '`github`', ['baseUrl', 'app', 'token', 'maxRetries', 'maxWaitSeconds', 'timeoutSeconds'])
   let auth: GithubAuth
   if (github.app !== undefined && github.token !== undefined) fail('`github` takes either `app` or `token`, not both')
   if (github.app !== undefined) {
@@ -131,6 +131,7 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
       auth,
       maxRetries: integer(github.maxRetries, '`github.maxRetries`', 4, 0, 10),
       maxWaitSeconds: integer(github.maxWaitSeconds, '`github.maxWaitSeconds`', 60, 0, 3600),
+      timeoutSeconds: integer(github.timeoutSeconds, '`github.timeoutSeconds`', 30, 1, 600),
     },
     policyRepo,
     approvalsRepo: top.approvalsRepo === undefined ? policyRepo : repo(top.approvalsRepo, '`approvalsRepo`'),

@@ -9,7 +9,9 @@
 //  - 5xx and network errors retry with exponential back-off, but only for
 //    methods that are safe to repeat. A POST that failed with a 5xx may have
 //    happened; it is not repeated here, the delivery fails, and the handler,
-//    which finds what it published before creating anything, runs again.
+//    which finds what it published before creating anything, runs again;
+//  - every attempt has a deadline (`timeoutSeconds`), so a connection GitHub
+//    never answers cannot hold a worker past its lease.
 import { createAppAuth } from '@octokit/auth-app'
 import { Octokit } from '@octokit/rest'
 import type { BotConfig } from '../config.js'
@@ -41,7 +43,9 @@ export function rateLimitWait(error: ErrorShape, now = Date.now()): number | und
 }
 
 export function createGitHub(config: BotConfig['github'], metrics: BotMetrics, options: { retryBaseMs?: number } = {}): GitHub {
-  const common = { baseUrl: config.baseUrl, log: quiet, userAgent: 'gatehouse-bot' }
+  // Each HTTP exchange gets its own deadline (a signal set in a request hook does not reach fetch).
+  const timed: typeof fetch = (url, init) => fetch(url, { ...init, signal: AbortSignal.timeout(config.timeoutSeconds * 1000) })
+  const common = { baseUrl: config.baseUrl, log: quiet, userAgent: 'gatehouse-bot', request: { fetch: timed } }
   const octokit =
     config.auth.kind === 'app'
       ? new Octokit({ ...common, authStrategy: createAppAuth, auth: { appId: config.auth.appId, privateKey: config.auth.privateKey, installationId: config.auth.installationId } })

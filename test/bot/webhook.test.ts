@@ -159,6 +159,20 @@ test('GitHub failing or rate-limiting mid-operation leaves one comment and one c
   }
 })
 
+test('a GitHub request that never answers times out and is retried', async () => {
+  const h = await harness(store.db)
+  try {
+    const number = openPullRequest(h)
+    h.github.slowDown(new RegExp(`/pulls/${number}/commits$`), 1500)
+    await h.send('pull_request', pullRequestPayload(h.repo, number))
+    h.github.slowDown(/^$/, 0)
+    await waitFor(async () => policyComment(h.repo, number).length === 1)
+    assert.ok(h.bot.ctx.metrics.value('gatehouse_bot_github_retries_total', { reason: 'server_error' }) >= 1)
+  } finally {
+    await h.close()
+  }
+})
+
 test('deliveries run with bounded concurrency, one at a time per pull request', async () => {
   const h = await harness(store.db)
   try {
