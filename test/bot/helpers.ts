@@ -70,7 +70,7 @@ export function testConfig(github: FakeGitHub, repoName: string, overrides: Part
     store: 'unused: the tests pass an open store',
     listen: { host: '127.0.0.1', port: 0 },
     webhook: { secrets: [SECRET, OLD_SECRET], maxBodyBytes: 256 * 1024 },
-    github: { baseUrl: github.url, auth: { kind: 'app', appId: 1, installationId: 7, privateKey }, maxRetries: 3, maxWaitSeconds: 5, timeoutSeconds: 1 },
+    github: { baseUrl: github.url, auth: { kind: 'app', appId: 1, installationId: 7, privateKey }, maxRetries: 3, maxWaitSeconds: 5, timeoutSeconds: 10 },
     policyRepo: { owner: 'acme', name: repoName },
     approvalsRepo: { owner: 'acme', name: `${repoName}-access` },
     worker: { concurrency: 2, pollMs: 50, maxAttempts: 5, leaseSeconds: 60 },

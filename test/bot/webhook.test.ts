@@ -162,6 +162,7 @@ test('GitHub failing or rate-limiting mid-operation leaves one comment and one c
 test('a GitHub request that never answers times out and is retried', async () => {
   const h = await harness(store.db)
   try {
+    await h.restart({ github: { ...h.bot.ctx.config.github, timeoutSeconds: 1 } })
     const number = openPullRequest(h)
     h.github.slowDown(new RegExp(`/pulls/${number}/commits$`), 1500)
     await h.send('pull_request', pullRequestPayload(h.repo, number))
