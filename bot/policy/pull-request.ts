@@ -46,7 +46,7 @@ export async function publishPullRequest(ctx: BotContext, state: PullRequestStat
   const repo = ctx.config.policyRepo
   const [votes, holds] = await Promise.all([listVotes(ctx.db, state.repo, state.number), listHolds(ctx.db, state.repo, state.number)])
   const status = await computeStatus(state, votes, holds, new Membership(ctx.github))
-  const commentId = await publishComment(ctx.github, repo, state.number, renderComment(state.evaluation, status, state.baseRef), state.commentId, ctx.self)
+  const commentId = await publishComment(ctx.github, repo, state.number, renderComment(state.evaluation, status, state.baseRef, [...new Set([state.author, ...state.pushers])].filter(Boolean)), state.commentId, ctx.self)
   const checkRunId = await publishCheck(ctx.github, ctx.checkMode, repo, {
     name: checkName(state.baseRef), headSha: state.evaluation.headSha, passed: status.passed, output: renderCheck(state.evaluation, status), knownId: state.checkRunId,
   })

@@ -32,7 +32,7 @@ function approvalsTable(status: PullRequestStatus): string[] {
   return lines
 }
 
-export function renderComment(evaluation: Evaluation, status: PullRequestStatus, baseRef: string): string {
+export function renderComment(evaluation: Evaluation, status: PullRequestStatus, baseRef: string, excluded: readonly string[]): string {
   const lines = [
     COMMENT_MARKER,
     `## Gatehouse policy check: ${status.passed ? '✅' : '❌'} ${status.headline}`,
@@ -47,6 +47,8 @@ export function renderComment(evaluation: Evaluation, status: PullRequestStatus,
     lines.push(diff, '')
   }
   lines.push(...approvalsTable(status), '')
+  // Named without @, so listing them does not notify them on every update.
+  if (excluded.length > 0) lines.push(`Cannot approve (author or committer): ${excluded.map((l) => `\`${l}\``).join(', ')}.`, '')
   const errors = evaluation.findings.filter((f) => f.severity === 'error')
   const warnings = evaluation.findings.length - errors.length
   lines.push(`#### Validation: ${errors.length} error${errors.length === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}; tests: ${evaluation.testsRun} run, ${evaluation.testFailures.length} failed`)
