@@ -264,3 +264,21 @@ test('a push to the base branch re-evaluates the open pull requests onto it', as
     await h.close()
   }
 })
+
+test('a pull request cannot name its own approvers', async () => {
+  const h = await harness(store.db)
+  try {
+    const settings = h.repo.git.fileAt('main', 'gatehouse.yaml')!
+    h.repo.git.commitFiles('self-approve', { 'gatehouse.yaml': settings.replace('["@acme/security"]', '["@nina"]').replace('highRisk: 2', 'highRisk: 1') }, { from: 'main', login: 'mallory' })
+    const number = h.repo.openPullRequest({ head: 'self-approve', author: 'mallory' })
+    await h.send('pull_request', pullRequestPayload(h.repo, number))
+    const body = policyComment(h.repo, number)[0]!.body
+    assert.match(body, /who approves policy changes changed/)
+    assert.match(body, /default approvers \(high-risk change\) \| 2 \| `@acme\/security`/)
+    const nina = await comment(h, number, 'nina', '/approve')
+    assert.deepEqual(nina.reactions, ['confused'])
+    assert.equal(checkOf(h, number).conclusion, 'failure')
+  } finally {
+    await h.close()
+  }
+})
