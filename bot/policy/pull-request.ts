@@ -1,7 +1,8 @@
-// Policy pull requests: on opened, synchronize, reopened, and edited with a
-// new base branch, the pull request is evaluated again and its comment and
-// check are brought up to date. The pull request is always read from the API
-// (a queued payload may be stale); closed ones are left alone.
+// Policy pull requests: on opened, synchronize, reopened, edited with a new
+// base branch, and a push to the base branch, the pull request is evaluated
+// again and its comment and check are brought up to date. The pull request is
+// always read from the API (a queued payload may be stale); closed ones are
+// left alone.
 import type { BotContext } from '../context.js'
 import { PermanentError } from '../context.js'
 import { Membership } from '../github/membership.js'
