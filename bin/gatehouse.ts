@@ -17,6 +17,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   approvals: { summary: 'list and decide held requests', load: async () => (await import('../gateway/cli/approvals.js')).approvalsCommand },
   audit: { summary: 'verify and query the audit trail', load: async () => (await import('../gateway/cli/audit.js')).auditCommand },
   demo: { summary: 'the example policies in front of a sample database', load: async () => (await import('./demo.js')).demoCommand },
+  bot: { summary: 'run the GitHub bot', load: async () => (await import('../bot/cli/bot.js')).botCommand },
   sessions: { summary: 'list sessions and show their timelines', load: async () => (await import('../gateway/cli/sessions.js')).sessionsCommand },
 }
 

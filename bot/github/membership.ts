@@ -1,0 +1,60 @@
+// Who a principal is: `@login` is that user; `@org/team` is the team's
+// active members, asked of GitHub every time it matters (a membership can be
+// revoked between two comments). Answers are cached for one delivery only.
+// An API failure other than "not a member" throws: it never means yes.
+import type { GitHub } from './client.js'
+
+export class Membership {
+  private readonly teams = new Map<string, Promise<boolean>>()
+  private readonly orgs = new Map<string, Promise<boolean>>()
+
+  constructor(private readonly github: GitHub) {}
+
+  async matches(login: string, principal: string): Promise<boolean> {
+    const name = principal.replace(/^@/, '')
+    const slash = name.indexOf('/')
+    if (slash < 0) return name.toLowerCase() === login.toLowerCase()
+    return this.inTeam(name.slice(0, slash), name.slice(slash + 1), login)
+  }
+
+  /** The principals of `principals` that `login` is, or is a member of. */
+  async matching(login: string, principals: readonly string[]): Promise<string[]> {
+    const matched: string[] = []
+    for (const p of principals) if (await this.matches(login, p)) matched.push(p)
+    return matched
+  }
+
+  inTeam(org: string, team: string, login: string): Promise<boolean> {
+    const key = `${org}/${team}/${login}`.toLowerCase()
+    let answer = this.teams.get(key)
+    if (!answer) {
+      answer = this.github
+        .request('GET /orgs/{org}/teams/{team_slug}/memberships/{username}', { org, team_slug: team, username: login })
+        .then(({ data }) => data.state === 'active', (err: { status?: number }) => (err.status === 404 ? false : Promise.reject(err)))
+      this.teams.set(key, answer)
+    }
+    return answer
+  }
+
+  inOrg(org: string, login: string): Promise<boolean> {
+    const key = `${org}/${login}`.toLowerCase()
+    let answer = this.orgs.get(key)
+    if (!answer) {
+      answer = this.github
+        .request('GET /orgs/{org}/members/{username}', { org, username: login })
+        .then(({ status }) => (status as number) === 204, (err: { status?: number }) => (err.status === 404 || err.status === 302 ? false : Promise.reject(err)))
+      this.orgs.set(key, answer)
+    }
+    return answer
+  }
+
+  async teamExists(org: string, team: string): Promise<boolean> {
+    try {
+      await this.github.request('GET /orgs/{org}/teams/{team_slug}', { org, team_slug: team })
+      return true
+    } catch (err) {
+      if ((err as { status?: number }).status === 404) return false
+      throw err
+    }
+  }
+}

@@ -1,0 +1,122 @@
+// Just-in-time approvals on GitHub. The gateway stores a held request; the
+// bot polls the store, opens one issue per pending request, and decides the
+// request from `/approve` or `/deny` in a new comment by an eligible approver
+// (membership asked of GitHub at decision time; the identity's owner refused
+// when the settings or the bot's configuration say so), through the same
+// store function as `gatehouse approvals approve`. Decided, expired and
+// cancelled requests get their outcome written and their issue closed.
+// All of it runs one step at a time per bot, so the poller and a comment
+// never close the same issue twice.
+import { expireApprovals, getApproval, listApprovals, voteOnApproval, type ApprovalRequest } from '../../store/approvals.js'
+import { parseCommands } from '../commands/parse.js'
+import { answer, isFromBot } from '../commands/reply.js'
+import type { BotContext } from '../context.js'
+import { PermanentError } from '../context.js'
+import { Membership } from '../github/membership.js'
+import { fullName } from '../webhook/route.js'
+import { APPROVAL_LABEL, approvalMarker, issueBody, issueTitle, outcomeText } from './render.js'
+
+const chains = new WeakMap<BotContext, Promise<unknown>>()
+
+function exclusive<T>(ctx: BotContext, work: () => Promise<T>): Promise<T> {
+  const run = (chains.get(ctx) ?? Promise.resolve()).then(work, work)
+  chains.set(ctx, run.catch(() => undefined))
+  return run
+}
+
+const REASONS = {
+  'not-found': 'the request no longer exists',
+  'not-pending': 'the request has already been decided',
+  expired: 'the request has expired',
+  'own-request': "the identity's owner may not decide its requests",
+  'already-voted': 'you have already decided this request',
+} as const
+
+async function openIssue(ctx: BotContext, request: ApprovalRequest): Promise<void> {
+  const repo = ctx.config.approvalsRepo
+  const where = { owner: repo.owner, repo: repo.name }
+  const repoName = fullName(repo).toLowerCase()
+  // Claim first: a crash after GitHub created the issue is recovered below, by its marker.
+  await ctx.db.query(
+    'INSERT INTO gatehouse.bot_approval_issues (request_id, repo, created_at) VALUES ($1, $2, $3) ON CONFLICT (request_id) DO NOTHING',
+    [request.id, repoName, new Date().toISOString()],
+  )
+  const open = await ctx.github.paginate('GET /repos/{owner}/{repo}/issues', { ...where, state: 'open', labels: APPROVAL_LABEL, per_page: 100 })
+  const existing = open.find((i) => i.user?.login?.toLowerCase() === ctx.self.toLowerCase() && i.body?.startsWith(approvalMarker(request.id)))
+  const number = existing
+    ? existing.number
+    : (await ctx.github.request('POST /repos/{owner}/{repo}/issues', { ...where, title: issueTitle(request), body: issueBody(request, ctx.config.approvals.forbidOwner), labels: [APPROVAL_LABEL] })).data.number
+  await ctx.db.query('UPDATE gatehouse.bot_approval_issues SET issue_number = $2 WHERE request_id = $1', [request.id, number])
+  ctx.log.info('approval issue opened', { request: request.id, issue: number })
+}
+
+async function closeIssue(ctx: BotContext, request: ApprovalRequest, number: number): Promise<void> {
+  const [row] = await ctx.db.query<{ closed: boolean }>('SELECT closed FROM gatehouse.bot_approval_issues WHERE request_id = $1', [request.id])
+  if (!row || row.closed) return
+  const where = { owner: ctx.config.approvalsRepo.owner, repo: ctx.config.approvalsRepo.name }
+  const full = (await getApproval(ctx.db, request.id)) ?? request
+  await ctx.github.request('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', { ...where, issue_number: number, body: outcomeText(full) })
+  const reason = full.status === 'approved' || full.status === 'used' ? 'completed' : 'not_planned'
+  await ctx.github.request('PATCH /repos/{owner}/{repo}/issues/{issue_number}', { ...where, issue_number: number, state: 'closed', state_reason: reason })
+  await ctx.db.query('UPDATE gatehouse.bot_approval_issues SET closed = true WHERE request_id = $1', [request.id])
+  ctx.log.info('approval issue closed', { request: request.id, issue: number, outcome: full.status })
+}
+
+/** One poll: expire what timed out, open issues for new requests, close the issues of finished ones. */
+export function syncApprovalIssues(ctx: BotContext): Promise<void> {
+  return exclusive(ctx, async () => {
+    await expireApprovals(ctx.db)
+    const repoName = fullName(ctx.config.approvalsRepo).toLowerCase()
+    const tracked = await ctx.db.query<{ request_id: string; issue_number: number | null }>('SELECT request_id, issue_number FROM gatehouse.bot_approval_issues WHERE NOT closed')
+    const byRequest = new Map(tracked.map((t) => [t.request_id, t.issue_number]))
+    for (const request of await listApprovals(ctx.db, { status: 'pending', limit: 1000 })) {
+      if (byRequest.get(request.id) == null) await openIssue(ctx, request)
+    }
+    const finished = await ctx.db.query<{ id: string; issue_number: number }>(
+      `SELECT r.id, i.issue_number FROM gatehouse.bot_approval_issues i JOIN gatehouse.approval_requests r ON r.id = i.request_id
+        WHERE i.repo = $1 AND NOT i.closed AND i.issue_number IS NOT NULL AND r.status <> 'pending'`, [repoName],
+    )
+    for (const f of finished) await closeIssue(ctx, (await getApproval(ctx.db, f.id))!, f.issue_number)
+  })
+}
+
+/** Handles a comment on an approval issue; false when the issue is not one. */
+export async function handleApprovalComment(ctx: BotContext, payload: Record<string, unknown>): Promise<boolean> {
+  const issue = payload.issue as { number?: unknown } | undefined
+  const comment = payload.comment as { id?: unknown; body?: unknown; user?: { login?: string; type?: string } | null } | undefined
+  const repoName = (payload.repository as { full_name?: unknown } | undefined)?.full_name
+  if (typeof repoName !== 'string' || repoName.toLowerCase() !== fullName(ctx.config.approvalsRepo).toLowerCase()) return false
+  if (typeof issue?.number !== 'number' || typeof comment?.id !== 'number') throw new PermanentError('issue_comment event without an issue or comment')
+  const rows = await ctx.db.query<{ request_id: string }>('SELECT request_id FROM gatehouse.bot_approval_issues WHERE repo = $1 AND issue_number = $2', [repoName.toLowerCase(), issue.number])
+  if (!rows[0]) return false
+  if (isFromBot(ctx, comment.user)) return true
+  const commands = parseCommands(comment.body).filter((c): c is 'approve' | 'deny' => c === 'approve' || c === 'deny')
+  if (commands.length === 0) return true
+  const login = comment.user!.login!.toLowerCase()
+  const command = commands[0]!
+  const on = { issue: issue.number, commentId: comment.id }
+  const refuse = (reason: string) => answer(ctx, ctx.config.approvalsRepo, on, login, command, { counted: false, reason })
+  if (payload.action === 'edited') return (await refuse('an edited comment never counts; write a new comment'), true)
+  if (payload.action !== 'created') return true
+  if (new Set(commands).size > 1) return (await refuse('a comment may carry one command only'), true)
+  await exclusive(ctx, async () => {
+    const request = await getApproval(ctx.db, rows[0]!.request_id)
+    if (!request) return refuse(REASONS['not-found'])
+    const membership = new Membership(ctx.github)
+    // invariant: eligibility is checked now, at decision time, not when the issue was opened.
+    if ((await membership.matching(login, request.approvers)).length === 0) {
+      return refuse(`you are not an approver of this request (approvers: ${request.approvers.map((a) => `\`${a}\``).join(', ')})`)
+    }
+    const isOwner = (await membership.matching(login, [request.owner])).length > 0
+    if (isOwner && ctx.config.approvals.forbidOwner) return refuse(REASONS['own-request'])
+    const source = `github:${repoName}#${issue.number}/comment/${comment.id}`
+    const result = await voteOnApproval(ctx.db, request.id, { approver: `@${login}`, decision: command, source, isOwner })
+    ctx.log.info('approval command read', { request: request.id, counted: result.ok })
+    // A delivery run again after a GitHub failure finds its own vote already recorded: that is success.
+    const recorded = !result.ok && (await getApproval(ctx.db, request.id))?.votes.some((v) => v.source === source)
+    await answer(ctx, ctx.config.approvalsRepo, on, login, command, !result.ok && !recorded ? { counted: false, reason: REASONS[result.reason] } : { counted: true })
+    const now = await getApproval(ctx.db, request.id)
+    if (now && now.status !== 'pending') await closeIssue(ctx, now, issue.number as number)
+  })
+  return true
+}

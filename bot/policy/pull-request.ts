@@ -1,0 +1,131 @@
+// Policy pull requests: on opened, synchronize, reopened, edited with a new
+// base branch, and a push to the base branch, the pull request is evaluated
+// again and its comment and check are brought up to date. The pull request is
+// always read from the API (a queued payload may be stale); closed ones are
+// left alone.
+import type { BotContext } from '../context.js'
+import { PermanentError } from '../context.js'
+import { Membership } from '../github/membership.js'
+import { enqueueDelivery } from '../queue.js'
+import { fullName } from '../webhook/route.js'
+import { evaluatePullRequest } from './evaluate.js'
+import { publishCheck, publishComment } from './publish.js'
+import { renderCheck, renderComment } from './render.js'
+import { clearStaleVotes, listHolds, listVotes, loadPullRequest, savePullRequest, type PullRequestState } from './state.js'
+import { computeStatus } from './status.js'
+
+export interface PullRequestRef {
+  number: number
+  state: string
+  user: { login: string } | null
+  head: { sha: string }
+  base: { sha: string; ref: string }
+}
+
+export const checkName = (baseRef: string) => `gatehouse/policy: ${baseRef}`
+const BASE_MOVED = 'base_moved'
+
+export async function fetchPullRequest(ctx: BotContext, number: number): Promise<PullRequestRef> {
+  const { owner, name } = ctx.config.policyRepo
+  const { data } = await ctx.github.request('GET /repos/{owner}/{repo}/pulls/{pull_number}', { owner, repo: name, pull_number: number })
+  return data
+}
+
+async function pushersOf(ctx: BotContext, number: number): Promise<string[]> {
+  const { owner, name } = ctx.config.policyRepo
+  const commits = await ctx.github.paginate('GET /repos/{owner}/{repo}/pulls/{pull_number}/commits', { owner, repo: name, pull_number: number, per_page: 100 })
+  const logins = new Set<string>()
+  for (const c of commits) {
+    if (c.author?.login) logins.add(c.author.login.toLowerCase())
+    if (c.committer?.login) logins.add(c.committer.login.toLowerCase())
+  }
+  return [...logins].sort()
+}
+
+/** Renders and publishes the current state: comment first, then the check. */
+export async function publishPullRequest(ctx: BotContext, state: PullRequestState): Promise<PullRequestState> {
+  const repo = ctx.config.policyRepo
+  const [votes, holds] = await Promise.all([listVotes(ctx.db, state.repo, state.number), listHolds(ctx.db, state.repo, state.number)])
+  const status = await computeStatus(state, votes, holds, new Membership(ctx.github))
+  const commentId = await publishComment(ctx.github, repo, state.number, renderComment(state.evaluation, status, state.baseRef, [...new Set([state.author, ...state.pushers])].filter(Boolean)), state.commentId, ctx.self)
+  const checkRunId = await publishCheck(ctx.github, ctx.checkMode, repo, {
+    name: checkName(state.baseRef), headSha: state.evaluation.headSha, passed: status.passed, output: renderCheck(state.evaluation, status), knownId: state.checkRunId,
+  })
+  const next = { ...state, commentId, checkRunId }
+  if (commentId !== state.commentId || checkRunId !== state.checkRunId) await savePullRequest(ctx.db, next)
+  ctx.log.info('pull request published', { pr: state.number, head: state.evaluation.headSha, green: status.passed })
+  return next
+}
+
+export async function evaluateAndPublish(ctx: BotContext, pr: PullRequestRef): Promise<PullRequestState> {
+  const repoName = fullName(ctx.config.policyRepo).toLowerCase()
+  const [evaluation, pushers, previous] = await Promise.all([
+    evaluatePullRequest(ctx.github, ctx.config.policyRepo, { head: pr.head.sha, base: pr.base.sha }, ctx.blobs),
+    pushersOf(ctx, pr.number),
+    loadPullRequest(ctx.db, repoName, pr.number),
+  ])
+  const state: PullRequestState = {
+    repo: repoName,
+    number: pr.number,
+    baseRef: pr.base.ref,
+    author: (pr.user?.login ?? '').toLowerCase(),
+    pushers,
+    evaluation,
+    commentId: previous?.commentId ?? null,
+    checkRunId: previous && previous.evaluation.headSha === evaluation.headSha && previous.baseRef === pr.base.ref ? previous.checkRunId : null,
+  }
+  // The new evaluation and the end of the votes it invalidates are one step.
+  const cleared = await ctx.db.transaction(async (tx) => {
+    const n = await clearStaleVotes(tx, repoName, pr.number, evaluation.headSha, evaluation.digest)
+    await savePullRequest(tx, state)
+    return n
+  })
+  if (cleared > 0) ctx.log.info('votes cleared by a new evaluation', { pr: pr.number, cleared })
+  return publishPullRequest(ctx, state)
+}
+
+/** The stored evaluation, redone first when the pull request has moved since. */
+export async function currentState(ctx: BotContext, pr: PullRequestRef): Promise<PullRequestState> {
+  const state = await loadPullRequest(ctx.db, fullName(ctx.config.policyRepo).toLowerCase(), pr.number)
+  if (state && state.evaluation.headSha === pr.head.sha && state.evaluation.baseSha === pr.base.sha && state.baseRef === pr.base.ref) return state
+  return evaluateAndPublish(ctx, pr)
+}
+
+/** `base_moved` is the bot's own: queued by handlePush for each pull request onto a pushed branch. */
+const EVALUATED_ACTIONS = new Set(['opened', 'synchronize', 'reopened', BASE_MOVED])
+
+export async function handlePullRequestEvent(ctx: BotContext, payload: Record<string, unknown>): Promise<void> {
+  const action = payload.action
+  const pull = payload.pull_request as { number?: unknown } | undefined
+  if (typeof pull?.number !== 'number') throw new PermanentError('pull_request event without a pull request number')
+  const baseChanged = action === 'edited' && typeof (payload.changes as { base?: unknown } | undefined)?.base === 'object'
+  if (typeof action !== 'string' || !(EVALUATED_ACTIONS.has(action) || baseChanged)) return
+  const pr = await fetchPullRequest(ctx, pull.number)
+  if (pr.state !== 'open') return
+  await evaluateAndPublish(ctx, pr)
+}
+
+/**
+ * A push to a branch changes the approvers and the diff of every open pull
+ * request onto it. Each gets its own queued evaluation, under its own key, so
+ * it runs in order with that pull request's other deliveries; the ids are
+ * derived from the pushed commit, so running this again queues nothing twice.
+ */
+export async function handlePush(ctx: BotContext, payload: Record<string, unknown>): Promise<void> {
+  const ref = payload.ref
+  const after = payload.after
+  if (typeof ref !== 'string' || typeof after !== 'string') throw new PermanentError('push event without ref or after')
+  const { owner, name } = ctx.config.policyRepo
+  const branch = ref.replace(/^refs\/heads\//, '')
+  const pulls = await ctx.github.paginate('GET /repos/{owner}/{repo}/pulls', { owner, repo: name, state: 'open', base: branch, per_page: 100 })
+  const repoName = fullName(ctx.config.policyRepo).toLowerCase()
+  for (const pull of pulls) {
+    await enqueueDelivery(ctx.db, {
+      id: `gatehouse-base-moved-${after.slice(0, 40)}-${pull.number}`,
+      event: 'pull_request',
+      key: `${repoName}#${pull.number}`,
+      payload: { action: BASE_MOVED, pull_request: { number: pull.number }, repository: { full_name: fullName(ctx.config.policyRepo) } },
+    })
+  }
+  if (pulls.length > 0) ctx.log.info('base branch moved', { branch, pulls: pulls.length })
+}

@@ -1,0 +1,141 @@
+// Just-in-time approvals: a request held by the gateway (created here through
+// store/approvals.ts exactly as the gateway does) becomes an issue, is decided
+// by an eligible approver's comment, and the issue is closed with the outcome,
+// also when the request expires.
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { syncApprovalIssues } from '../../bot/jit/issues.js'
+import { consumeApproval, createApproval, getApproval, type NewApproval } from '../../store/approvals.js'
+import type { Database } from '../../store/database.js'
+import { commentPayload, harness, openStore, type Harness } from './helpers.js'
+
+let store: { db: Database; close(): Promise<void> }
+before(async () => {
+  store = await openStore()
+})
+after(async () => {
+  await store.close()
+})
+
+const held = (overrides: Partial<NewApproval> = {}): NewApproval => ({
+  identity: 'ci-deploy',
+  owner: '@acme/platform',
+  resource: 'orders-db',
+  sessionId: 'ses_test',
+  bundleRevision: 'abc123',
+  rule: 'app/migrations',
+  approvers: ['@acme/dba', '@acme/platform'],
+  required: 1,
+  ownerMayApprove: false,
+  protocol: 'postgres',
+  requestText: 'ALTER TABLE orders ADD COLUMN note text -- ``` tricky',
+  requestDigest: 'd'.repeat(64),
+  timeoutSeconds: 600,
+  ...overrides,
+})
+
+function access(h: Harness) {
+  return h.github.repo(`${h.repo.fullName}-access`)
+}
+
+async function say(h: Harness, issue: number, user: string, body: string, action = 'created') {
+  const c = access(h).addComment(issue, user, body)
+  await h.send('issue_comment', commentPayload(access(h), issue, c, action))
+  return c
+}
+
+test('a held statement becomes one issue and is decided by an eligible approver only', async () => {
+  const h = await harness(store.db)
+  try {
+    const request = await createApproval(store.db, held())
+    await syncApprovalIssues(h.bot.ctx)
+    await syncApprovalIssues(h.bot.ctx)
+    const issues = [...access(h).issues.values()]
+    assert.equal(issues.length, 1, 'one issue, however often the store is polled')
+    const issue = issues[0]!
+    assert.match(issue.title, /ci-deploy on orders-db \(app\/migrations\)/)
+    assert.match(issue.body, /ALTER TABLE orders ADD COLUMN note text/)
+    assert.match(issue.body, /````\n/, 'the fence is longer than the backticks in the statement')
+    assert.match(issue.body, /`@acme\/dba`, `@acme\/platform`/)
+    assert.deepEqual(issue.labels, ['gatehouse-approval'])
+
+    const outsider = await say(h, issue.number, 'nina', '/approve')
+    assert.deepEqual(outsider.reactions, ['confused'])
+    const owner = await say(h, issue.number, 'paula', '/approve')
+    assert.deepEqual(owner.reactions, ['confused'], "the owner's team may not approve its own identity's request")
+    const quoted = await say(h, issue.number, 'dave', '> /approve')
+    assert.deepEqual(quoted.reactions, [])
+    const edited = await say(h, issue.number, 'dave', '/approve', 'edited')
+    assert.deepEqual(edited.reactions, ['confused'])
+    assert.equal((await getApproval(store.db, request.id))!.status, 'pending')
+    assert.equal(issue.state, 'open')
+    const replies = access(h).comments(issue.number).filter((c) => c.user.endsWith('[bot]')).map((c) => c.body)
+    assert.match(replies[0]!, /@nina .*not an approver/)
+    assert.match(replies[1]!, /@paula .*owner may not/)
+    assert.match(replies[2]!, /@dave .*edited/)
+
+    const yes = await say(h, issue.number, 'dave', '/approve')
+    assert.deepEqual(yes.reactions, ['+1'])
+    const decided = (await getApproval(store.db, request.id))!
+    assert.equal(decided.status, 'approved')
+    assert.deepEqual(decided.votes.map((v) => [v.approver, v.vote]), [['@dave', 'approve']])
+    assert.match(decided.votes[0]!.source, /^github:/)
+    assert.equal(issue.state, 'closed')
+    assert.match(access(h).comments(issue.number).at(-1)!.body, /Approved by @dave/)
+    // The gateway consumes it once, bound to what was held.
+    const binding = { identity: 'ci-deploy', sessionId: 'ses_test', bundleRevision: 'abc123', requestDigest: 'd'.repeat(64) }
+    assert.equal(await consumeApproval(store.db, request.id, binding), true)
+    assert.equal(await consumeApproval(store.db, request.id, binding), false)
+  } finally {
+    await h.close()
+  }
+})
+
+test('a denial and an expiry close their issues with the outcome', async () => {
+  const h = await harness(store.db)
+  try {
+    const denied = await createApproval(store.db, held({ requestText: 'DROP TABLE orders' }))
+    const expiring = await createApproval(store.db, held({ requestText: 'TRUNCATE orders', timeoutSeconds: 1 }))
+    await syncApprovalIssues(h.bot.ctx)
+    const issueOf = (text: string) => [...access(h).issues.values()].find((i) => i.body.includes(text))!
+    const no = await say(h, issueOf('DROP TABLE').number, 'dave', 'Not on a Friday.\n/deny')
+    assert.deepEqual(no.reactions, ['-1'])
+    assert.equal((await getApproval(store.db, denied.id))!.status, 'denied')
+    assert.equal(issueOf('DROP TABLE').state, 'closed')
+    assert.equal(issueOf('DROP TABLE').stateReason, 'not_planned')
+
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    await syncApprovalIssues(h.bot.ctx)
+    assert.equal((await getApproval(store.db, expiring.id))!.status, 'expired')
+    assert.equal(issueOf('TRUNCATE').state, 'closed')
+    assert.match(access(h).comments(issueOf('TRUNCATE').number).at(-1)!.body, /Expired/)
+    const late = await say(h, issueOf('TRUNCATE').number, 'dave', '/approve')
+    assert.deepEqual(late.reactions, ['confused'])
+    assert.equal((await getApproval(store.db, expiring.id))!.status, 'expired')
+  } finally {
+    await h.close()
+  }
+})
+
+test('forbidOwner refuses the owner even where the settings allow it, and an issue opened before a crash is adopted, not duplicated', async () => {
+  const h = await harness(store.db, { approvals: { pollSeconds: 3600, forbidOwner: true } })
+  try {
+    await syncApprovalIssues(h.bot.ctx) // after the poll the bot makes when it starts, so nothing runs behind the test
+    const request = await createApproval(store.db, held({ ownerMayApprove: true, requestText: 'VACUUM orders' }))
+    // A previous run claimed the request and GitHub created the issue, then the process died.
+    await store.db.query('INSERT INTO gatehouse.bot_approval_issues (request_id, repo, created_at) VALUES ($1, $2, now())', [request.id, access(h).fullName.toLowerCase()])
+    const number = h.github.nextNumber()
+    access(h).issues.set(number, { number, title: 'x', body: `<!-- gatehouse:approval:${request.id} -->\nopened before the crash`, state: 'open', user: 'gatehouse-test[bot]', labels: ['gatehouse-approval'] })
+    await syncApprovalIssues(h.bot.ctx)
+    assert.equal([...access(h).issues.values()].length, 1, 'the issue was adopted')
+    const owner = await say(h, number, 'paula', '/approve')
+    assert.deepEqual(owner.reactions, ['confused'])
+    assert.match(access(h).comments(number).at(-1)!.body, /owner may not decide/)
+    assert.equal((await getApproval(store.db, request.id))!.status, 'pending')
+    await say(h, number, 'dave', '/deny')
+    assert.equal((await getApproval(store.db, request.id))!.status, 'denied')
+    assert.equal(access(h).issues.get(number)!.state, 'closed')
+  } finally {
+    await h.close()
+  }
+})

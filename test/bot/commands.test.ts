@@ -1,0 +1,50 @@
+// Which lines of a comment are commands: exact, alone on the line, outside
+// quotes and code blocks; anything else is text. Random input never throws.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { MAX_COMMENT_CHARS, parseCommands } from '../../bot/commands/parse.js'
+
+const CASES: Array<[string, string[]]> = [
+  ['/approve', ['approve']],
+  ['  /approve  ', ['approve']],
+  ['LGTM\r\n/approve\r\n', ['approve']],
+  ['/approve cancel', ['approve-cancel']],
+  ['/deny\n/hold\n/unhold', ['deny', 'hold', 'unhold']],
+  ['/approve  cancel', []],
+  ['/approve please', []],
+  ['/APPROVE', []],
+  ['please /approve', []],
+  ['`/approve`', []],
+  ['> /approve', []],
+  ['  > > /approve', []],
+  ['    /approve', []],
+  ['\t/approve', []],
+  ['```\n/approve\n```', []],
+  ['~~~~\n/approve\n```\n/approve\n~~~~\n/deny', ['deny']],
+  ['```\n/approve\n', []],
+  ['````\n```\n/approve\n````\n/hold', ['hold']],
+  ['/approve\u200b', []],
+  ['__proto__', []],
+  ['constructor', []],
+]
+
+test('commands are exact lines outside quotes and code', () => {
+  for (const [body, expected] of CASES) assert.deepEqual(parseCommands(body), expected, JSON.stringify(body))
+})
+
+test('bodies over GitHub\'s limit and non-strings are not read', () => {
+  assert.deepEqual(parseCommands(`/approve\n${'x'.repeat(MAX_COMMENT_CHARS)}`), [])
+  assert.deepEqual(parseCommands(undefined), [])
+  assert.deepEqual(parseCommands({ body: '/approve' }), [])
+})
+
+test('random input never throws', () => {
+  const alphabet = ['/approve', '/deny', '>', '```', '~~~', ' ', '\t', '\n', '\r\n', 'cancel', 'x', '`']
+  let seed = 42
+  const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31)
+  for (let i = 0; i < 2000; i++) {
+    const body = Array.from({ length: next() % 40 }, () => alphabet[next() % alphabet.length]).join('')
+    const commands = parseCommands(body)
+    assert.ok(Array.isArray(commands))
+  }
+})
