@@ -18,7 +18,7 @@ import { compileRepository } from '../compiler/compile.js'
 import { generateToken, scramVerifier, tokenDigest } from '../compiler/credentials.js'
 import { loadDirectory } from '../compiler/load.js'
 import { startGateway } from '../gateway/gateway.js'
-import { createLogger } from '../gateway/log.js'
+import { createLogger } from '../runtime/log.js'
 
 const SEED = `
 CREATE TABLE customers (id int PRIMARY KEY, name text, email text, phone text, notes text);

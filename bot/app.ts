@@ -7,8 +7,8 @@ import { handlePullRequestComment, handleReview } from './commands/pull-request.
 import type { BotConfig } from './config.js'
 import type { BotContext } from './context.js'
 import { createGitHub, selfLogin } from './github/client.js'
-import { createLogger, type Logger } from './log.js'
-import { BotMetrics } from './metrics.js'
+import { createLogger, type Logger } from '../runtime/log.js'
+import { createBotMetrics } from './metrics.js'
 import { handleApprovalComment, syncApprovalIssues } from './jit/issues.js'
 import { BlobCache } from './policy/fetch.js'
 import { handlePullRequestEvent, handlePush } from './policy/pull-request.js'
@@ -84,7 +84,7 @@ function every(ctx: BotContext, what: string, seconds: number, task: () => Promi
 
 export async function createContext(config: BotConfig, options: BotOptions = {}): Promise<BotContext> {
   const log = options.log ?? createLogger()
-  const metrics = new BotMetrics()
+  const metrics = createBotMetrics()
   const github = createGitHub(config.github, metrics, options.retryBaseMs === undefined ? {} : { retryBaseMs: options.retryBaseMs })
   const self = await selfLogin(github, config.github)
   const db = options.db ?? (await openDatabase(config.store))

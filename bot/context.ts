@@ -3,7 +3,7 @@
 import type { Database } from '../store/database.js'
 import type { BotConfig } from './config.js'
 import type { GitHub } from './github/client.js'
-import type { Logger } from './log.js'
+import type { Logger } from '../runtime/log.js'
 import type { BotMetrics } from './metrics.js'
 import type { BlobCache } from './policy/fetch.js'
 import type { CheckMode } from './policy/publish.js'

@@ -43,7 +43,7 @@ export function startWorker(ctx: BotContext, route: (delivery: Delivery) => Hand
     try {
       if (handler) await handler(ctx, delivery.payload as Record<string, unknown>)
       await finishDelivery(ctx.db, delivery.id)
-      ctx.metrics.inc('gatehouse_bot_deliveries_total', { event: delivery.event, outcome: 'done' })
+      ctx.metrics.deliveries.inc({ event: delivery.event, outcome: 'done' })
     } catch (err) {
       const final = err instanceof PermanentError || delivery.attempts >= maxAttempts
       const status = (err as { status?: number }).status
@@ -51,7 +51,7 @@ export function startWorker(ctx: BotContext, route: (delivery: Delivery) => Hand
       // A rate limit longer than the client would wait in place: try again after GitHub's reset, not before.
       const delaySeconds = Math.max(Math.min(3600, retryBase * 2 ** (delivery.attempts - 1)), rateLimitWait(err as Parameters<typeof rateLimitWait>[0]) ?? 0)
       await failDelivery(ctx.db, delivery.id, (err as Error).message ?? String(err), { final, delaySeconds })
-      ctx.metrics.inc('gatehouse_bot_deliveries_total', { event: delivery.event, outcome: final ? 'failed' : 'retry' })
+      ctx.metrics.deliveries.inc({ event: delivery.event, outcome: final ? 'failed' : 'retry' })
     }
   }
 

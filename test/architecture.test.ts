@@ -1,5 +1,6 @@
 // Imports point one way: schemas ← engine ← compiler; engine and store ←
-// gateway; compiler and store ← bot. The gateway never imports the bot or the
+// gateway; compiler and store ← bot; `runtime` (logs and metrics of the
+// long-running processes) is shared by the gateway and the bot. The gateway never imports the bot or the
 // compiler, the bot never imports the gateway, and the engine and the store
 // import neither. This test reads every import and fails on a backwards arrow.
 import assert from 'node:assert/strict'
@@ -8,18 +9,19 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { ROOT } from './helpers/repo.js'
 
-const AREAS = ['cli', 'engine', 'compiler', 'store', 'gateway', 'bot', 'bin', 'bench'] as const
+const AREAS = ['cli', 'runtime', 'engine', 'compiler', 'store', 'gateway', 'bot', 'bin', 'bench'] as const
 type Area = (typeof AREAS)[number] | 'schemas' | 'test'
 
 // `cli` is the command contract every area's commands implement; it imports nothing.
 const ALLOWED: Record<(typeof AREAS)[number], readonly Area[]> = {
   cli: [],
+  runtime: [],
   engine: ['schemas'],
   compiler: ['engine', 'schemas', 'cli'],
   store: ['engine', 'schemas'],
-  gateway: ['engine', 'store', 'schemas', 'cli'],
-  bot: ['compiler', 'engine', 'store', 'schemas', 'cli'],
-  bin: ['cli', 'compiler', 'gateway', 'bot', 'engine', 'store', 'schemas'],
+  gateway: ['engine', 'store', 'schemas', 'cli', 'runtime'],
+  bot: ['compiler', 'engine', 'store', 'schemas', 'cli', 'runtime'],
+  bin: ['cli', 'compiler', 'gateway', 'bot', 'engine', 'store', 'schemas', 'runtime'],
   // Benchmarks start their servers with the test command's provisioning.
   bench: ['compiler', 'engine', 'store', 'schemas', 'test'],
 }

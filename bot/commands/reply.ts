@@ -25,7 +25,7 @@ export async function answer(
   outcome: Outcome,
 ): Promise<void> {
   const target = { owner: repo.owner, repo: repo.name }
-  ctx.metrics.inc('gatehouse_bot_commands_total', { outcome: outcome.counted ? 'counted' : 'refused' })
+  ctx.metrics.commands.inc({ outcome: outcome.counted ? 'counted' : 'refused' })
   if (where.commentId !== undefined) {
     const content = outcome.counted && command !== 'review' ? REACTION[command] : 'confused'
     await ctx.github.request('POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions', { ...target, comment_id: where.commentId, content })

@@ -55,22 +55,22 @@ export function createGitHub(config: BotConfig['github'], metrics: BotMetrics, o
     for (let attempt = 0; ; attempt++) {
       try {
         const response = await request(requestOptions)
-        metrics.inc('gatehouse_bot_github_requests_total', { status: `${String(response.status)[0]}xx` })
+        metrics.githubRequests.inc({ status: `${String(response.status)[0]}xx` })
         return response
       } catch (err) {
         const error = err as ErrorShape
-        metrics.inc('gatehouse_bot_github_requests_total', { status: error.status ? `${String(error.status)[0]}xx` : 'network' })
+        metrics.githubRequests.inc({ status: error.status ? `${String(error.status)[0]}xx` : 'network' })
         if (attempt >= config.maxRetries) throw err
         const wait = rateLimitWait(error)
         if (wait !== undefined) {
           if (wait > config.maxWaitSeconds) throw err
-          metrics.inc('gatehouse_bot_github_retries_total', { reason: 'rate_limit' })
+          metrics.githubRetries.inc({ reason: 'rate_limit' })
           await sleep(wait * 1000 + Math.floor(Math.random() * base))
           continue
         }
         const serverSide = error.status === undefined || error.status >= 500
         if (!serverSide || !IDEMPOTENT.has(String(requestOptions.method).toUpperCase())) throw err
-        metrics.inc('gatehouse_bot_github_retries_total', { reason: 'server_error' })
+        metrics.githubRetries.inc({ reason: 'server_error' })
         await sleep(base * 2 ** attempt + Math.floor(Math.random() * base))
       }
     }

@@ -5,7 +5,7 @@
 // gets its answer as soon as the row is stored; the work happens later.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { BotConfig } from '../config.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../../runtime/log.js'
 import type { BotMetrics } from '../metrics.js'
 import { enqueueDelivery, queueDepth } from '../queue.js'
 import type { Database } from '../../store/database.js'
@@ -55,7 +55,7 @@ function reply(res: ServerResponse, status: number, body: Record<string, unknown
 export function createWebhookServer(options: WebhookServerOptions): Server {
   const { config, db, log, metrics } = options
   const repos = [config.policyRepo, config.approvalsRepo]
-  const count = (result: string) => metrics.inc('gatehouse_bot_webhooks_total', { result })
+  const count = (result: string) => metrics.webhooks.inc({ result })
 
   async function webhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body: Buffer
@@ -117,8 +117,8 @@ export function createWebhookServer(options: WebhookServerOptions): Server {
       return reply(res, 200, { ok: true })
     }
     if (url.pathname === '/metrics') {
-      metrics.set('gatehouse_bot_queue_depth', await queueDepth(db))
-      const text = metrics.render()
+      metrics.queueDepth.set(await queueDepth(db))
+      const text = metrics.registry.render()
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
       res.end(text)
       return

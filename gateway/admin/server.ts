@@ -8,8 +8,8 @@ import { listSessions, queryEvents, verifyAudit } from '../../store/audit-read.j
 import type { AuditWriter } from '../../store/audit-log.js'
 import type { Database } from '../../store/database.js'
 import type { BundleState } from '../bundle/state.js'
-import type { Logger } from '../log.js'
-import type { Metrics } from '../metrics.js'
+import type { Logger } from '../../runtime/log.js'
+import type { Metrics } from '../../runtime/metrics.js'
 import { activityRows, selfDocument } from '../self-reflection.js'
 import type { SessionRegistry } from '../sessions.js'
 

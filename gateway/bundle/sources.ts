@@ -5,7 +5,7 @@ import { watch, type FSWatcher } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { MAX_BUNDLE_BYTES } from '../../engine/bundle-open.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../../runtime/log.js'
 import type { BundleState } from './state.js'
 
 export interface BundleSource {

@@ -10,7 +10,7 @@ import path from 'node:path'
 import { openBundle } from '../../engine/bundle-open.js'
 import type { Engine } from '../../engine/engine.js'
 import type { Bundle } from '../../engine/types.js'
-import type { Logger } from '../log.js'
+import type { Logger } from '../../runtime/log.js'
 
 export interface ActiveBundle {
   bundle: Bundle

@@ -42,7 +42,7 @@ test('a missing or wrong signature is refused with 401 and nothing happens', asy
     await h.bot.settled()
     assert.equal(await queued(store.db), before)
     assert.equal(h.github.requests.length, requests, 'no GitHub request was made')
-    assert.equal(h.bot.ctx.metrics.value('gatehouse_bot_webhooks_total', { result: 'unauthorized' }), 3)
+    assert.equal(h.bot.ctx.metrics.registry.value('gatehouse_bot_webhooks_total', { result: 'unauthorized' }), 3)
 
     // The previous secret still works while it is being rotated out.
     assert.equal((await h.deliver('pull_request', payload, { secret: OLD_SECRET })).status, 202)
@@ -151,9 +151,9 @@ test('GitHub failing or rate-limiting mid-operation leaves one comment and one c
     assert.equal(h.repo.checkRunsFor(sha).length, 1)
     assert.equal(h.repo.checkRunsFor(sha)[0]!.status, 'completed')
     const metrics = h.bot.ctx.metrics
-    assert.ok(metrics.value('gatehouse_bot_github_retries_total', { reason: 'server_error' }) >= 2)
-    assert.equal(metrics.value('gatehouse_bot_github_retries_total', { reason: 'rate_limit' }), 2)
-    assert.equal(metrics.value('gatehouse_bot_deliveries_total', { event: 'pull_request', outcome: 'retry' }), 1)
+    assert.ok(metrics.registry.value('gatehouse_bot_github_retries_total', { reason: 'server_error' }) >= 2)
+    assert.equal(metrics.registry.value('gatehouse_bot_github_retries_total', { reason: 'rate_limit' }), 2)
+    assert.equal(metrics.registry.value('gatehouse_bot_deliveries_total', { event: 'pull_request', outcome: 'retry' }), 1)
   } finally {
     await h.close()
   }
@@ -168,7 +168,7 @@ test('a GitHub request that never answers times out and is retried', async () =>
     await h.send('pull_request', pullRequestPayload(h.repo, number))
     h.github.slowDown(/^$/, 0)
     await waitFor(async () => policyComment(h.repo, number).length === 1)
-    assert.ok(h.bot.ctx.metrics.value('gatehouse_bot_github_retries_total', { reason: 'server_error' }) >= 1)
+    assert.ok(h.bot.ctx.metrics.registry.value('gatehouse_bot_github_retries_total', { reason: 'server_error' }) >= 1)
   } finally {
     await h.close()
   }

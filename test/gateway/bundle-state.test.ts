@@ -11,7 +11,7 @@ import { loadDirectory } from '../../compiler/load.js'
 import { bundleDigest, canonicalJson, signBundle } from '../../engine/bundle-integrity.js'
 import type { Bundle } from '../../engine/types.js'
 import { BundleState } from '../../gateway/bundle/state.js'
-import { silentLogger } from '../../gateway/log.js'
+import { silentLogger } from '../../runtime/log.js'
 import { EXAMPLE } from '../helpers/repo.js'
 
 async function exampleBundle(): Promise<Bundle> {

@@ -13,7 +13,7 @@ import { generateToken, scramVerifier, tokenDigest } from '../../compiler/creden
 import { loadDirectory } from '../../compiler/load.js'
 import type { GatewayConfig } from '../../gateway/config.js'
 import { startGateway, type RunningGateway } from '../../gateway/gateway.js'
-import { createLogger } from '../../gateway/log.js'
+import { createLogger } from '../../runtime/log.js'
 import { postgresFromEnv } from '../services/env.js'
 import { ROOT } from '../helpers/repo.js'
 

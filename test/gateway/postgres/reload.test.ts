@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test'
 import pg from 'pg'
 import type { Bundle } from '../../../engine/types.js'
 import { startGateway } from '../../../gateway/gateway.js'
-import { createLogger } from '../../../gateway/log.js'
+import { createLogger } from '../../../runtime/log.js'
 import { editYaml, startShop, type Shop } from '../harness.js'
 
 let shop: Shop

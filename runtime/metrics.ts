@@ -1,7 +1,7 @@
-// Prometheus text exposition (version 0.0.4), written by hand: a few
-// counters and gauges need no library. Labels stay low-cardinality (never
-// identities or statement text).
-type Labels = Record<string, string>
+// Prometheus text exposition (version 0.0.4) for the long-running processes,
+// written by hand: a few counters and gauges need no library. Labels stay
+// low-cardinality (never identities, logins or statement text).
+export type Labels = Record<string, string>
 
 const escape = (value: string) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
 const labelText = (labels: Labels) => {
@@ -48,6 +48,15 @@ export class Metrics {
         family.values.set(labelText(labels), { labels, value })
       },
     }
+  }
+
+  /** The value of one sample, for tests and health checks. */
+  value(name: string, labels: Labels = {}): number {
+    const family = this.families.find((f) => f.name === name)
+    if (!family) return 0
+    const key = labelText(labels)
+    const sample = family.collect ? family.collect().find((s) => labelText(s.labels) === key) : family.values.get(key)
+    return sample?.value ?? 0
   }
 
   render(): string {
