@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   audit: { summary: 'verify and query the audit trail', load: async () => (await import('../gateway/cli/audit.js')).auditCommand },
   demo: { summary: 'the example policies in front of a sample database', load: async () => (await import('./demo.js')).demoCommand },
   sessions: { summary: 'list sessions and show their timelines', load: async () => (await import('../gateway/cli/sessions.js')).sessionsCommand },
+  replay: { summary: 'replay what an SSH client saw in a recorded session', load: async () => (await import('../gateway/cli/replay.js')).replayCommand },
 }
 
 function overview(): string {
