@@ -11,7 +11,7 @@
 // Not relayed: creating symbolic links (a link inside an allowed tree could
 // point anywhere, and reads through it would be decided on the link's path)
 // and extended requests (answered "unsupported" by the protocol layer).
-import ssh2, { type Client, type FileEntry, type SFTPWrapper } from 'ssh2'
+import ssh2, { type Attributes, type Client, type FileEntry, type SFTPWrapper } from 'ssh2'
 import { sftpOperation } from '../../engine/ssh/index.js'
 import type { ChannelHost } from './channel.js'
 import { admit } from './judge.js'
@@ -45,40 +45,54 @@ export function proxySftp(host: ChannelHost, accept: () => SFTPWrapper, reject: 
     reject?.()
     return
   }
-  void (async () => {
-    let upstream: SFTPWrapper
-    let home: string
-    try {
-      const client = await host.upstream()
-      upstream = await openSftp(client)
-      home = await new Promise<string>((resolve, reject) => upstream.realpath('.', (err, path) => (err ? reject(err) : resolve(path))))
-    } catch (err) {
-      host.log.warn('the sftp subsystem could not be started upstream', { error: err as Error })
-      reject?.()
-      return
-    }
-    serve(host, accept(), upstream, home, channelNumber)
+  // Accepted at once: OpenSSH's client sends its first packets without waiting for the reply, and a session
+  // channel drops data that arrives before its subsystem exists. Requests wait for the upstream instead.
+  const sftp = accept()
+  const ready = (async () => {
+    const upstream = await openSftp(await host.upstream())
+    const home = await new Promise<string>((resolve, reject) => upstream.realpath('.', (err, path) => (err ? reject(err) : resolve(path))))
+    return { upstream, home }
   })()
+  ready.catch((err: Error) => {
+    host.log.warn('the sftp subsystem could not be started upstream', { error: err })
+    sftp.end()
+  })
+  serve(host, sftp, ready, channelNumber)
 }
 
 function openSftp(client: Client): Promise<SFTPWrapper> {
   return new Promise((resolve, reject) => client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))))
 }
 
-function serve(host: ChannelHost, sftp: SFTPWrapper, upstream: SFTPWrapper, home: string, channelNumber: number): void {
+function serve(host: ChannelHost, sftp: SFTPWrapper, ready: Promise<{ upstream: SFTPWrapper; home: string }>, channelNumber: number): void {
   const { ctx, who } = host
+  let upstream!: SFTPWrapper
+  let home = '/'
+  void ready.then((connected) => {
+    ;({ upstream, home } = connected)
+    upstream.on('error', () => undefined)
+    upstream.once('close', () => sftp.end())
+  }, () => undefined)
+  /** Registers a request handler that runs once the upstream is ready, requests keeping their order. */
+  const on = <A extends unknown[]>(event: string, handler: (id: number, ...args: A) => void) =>
+    sftp.on(event as 'OPEN', ((id: number, ...args: A) => void ready.then(() => handler(id, ...args), () => sftp.status(id, STATUS_CODE.NO_CONNECTION))) as never)
   const handles = new Map<string, OpenHandle>()
   let nextHandle = 0
   sftp.on('error', () => undefined)
-  upstream.on('error', () => undefined)
+  // The client is done (EOF): close the channel with exit status 0, as sftp-server exits on end of input (scp
+  // counts a missing status as failure). ssh2's server-side SFTP object has no exit(); its protocol layer does.
+  sftp.once('end', () => {
+    const channel = sftp as unknown as { _protocol: { exitStatus(id: number, status: number): void }; outgoing: { id: number; state: string } }
+    if (channel.outgoing.state === 'open') channel._protocol.exitStatus(channel.outgoing.id, 0)
+    sftp.end()
+  })
   const untrack = host.track(() => sftp.end())
   sftp.once('close', () => {
     for (const handle of handles.values()) closed(handle)
     handles.clear()
     untrack()
-    upstream.end()
+    void ready.then(() => upstream.end(), () => undefined)
   })
-  upstream.once('close', () => sftp.end())
 
   const status = (id: number, err: (Error & { code?: number }) | null | undefined) =>
     err ? sftp.status(id, typeof err.code === 'number' ? err.code : STATUS_CODE.FAILURE, err.message) : sftp.status(id, STATUS_CODE.OK)
@@ -139,7 +153,7 @@ function serve(host: ChannelHost, sftp: SFTPWrapper, upstream: SFTPWrapper, home
     }
   }
 
-  sftp.on('OPEN', (id, filename, flags, attrs) => {
+  on('OPEN', (id, filename: string, flags: number, attrs: Attributes) => {
     const read = (flags & OPEN_MODE.READ) !== 0
     const write = (flags & (OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.TRUNC)) !== 0
     const checks = [...(read ? [{ kind: 'read' as const, path: filename }] : []), ...(write ? [{ kind: 'write' as const, path: filename }] : [])]
@@ -149,7 +163,7 @@ function serve(host: ChannelHost, sftp: SFTPWrapper, upstream: SFTPWrapper, home
       upstream.open(path, flags, attrs, relay(id, (raw: Buffer) => issue(id, { upstream: raw, path, kind: 'file', read, write, bytesRead: 0, bytesWritten: 0, event: decided.event })))
     })
   })
-  sftp.on('READ', (id, raw, offset, length) => {
+  on('READ', (id, raw: Buffer, offset: number, length: number) => {
     const handle = handleOf(id, raw, 'read')
     if (!handle) return
     const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(length, MAX_READ)))
@@ -160,7 +174,7 @@ function serve(host: ChannelHost, sftp: SFTPWrapper, upstream: SFTPWrapper, home
       sftp.data(id, buffer.subarray(0, bytes))
     })
   })
-  sftp.on('WRITE', (id, raw, offset, data) => {
+  on('WRITE', (id, raw: Buffer, offset: number, data: Buffer) => {
     const handle = handleOf(id, raw, 'write')
     if (!handle) return
     upstream.write(handle.upstream, data, 0, data.length, offset, (err) => {
@@ -168,46 +182,46 @@ function serve(host: ChannelHost, sftp: SFTPWrapper, upstream: SFTPWrapper, home
       status(id, err)
     })
   })
-  sftp.on('FSTAT', (id, raw) => {
+  on('FSTAT', (id, raw: Buffer) => {
     const handle = handleOf(id, raw)
     if (handle) upstream.fstat(handle.upstream, relay(id, (attrs) => sftp.attrs(id, attrs)))
   })
-  sftp.on('FSETSTAT', (id, raw, attrs) => {
+  on('FSETSTAT', (id, raw: Buffer, attrs: Attributes) => {
     const handle = handleOf(id, raw, 'write')
     if (handle) upstream.fsetstat(handle.upstream, attrs, (err) => status(id, err))
   })
-  sftp.on('CLOSE', (id, raw) => {
+  on('CLOSE', (id, raw: Buffer) => {
     const handle = handleOf(id, raw)
     if (!handle) return
     handles.delete(raw.toString('hex'))
     if (handle.kind === 'file') closed(handle)
     upstream.close(handle.upstream, (err) => status(id, err))
   })
-  sftp.on('OPENDIR', (id, path) => {
+  on('OPENDIR', (id, path: string) => {
     void decide(id, 'opendir', [{ kind: 'read', path }]).then((decided) => {
       if (!decided) return
       const target = decided.paths[0]!
       upstream.opendir(target, relay(id, (raw: Buffer) => issue(id, { upstream: raw, path: target, kind: 'dir', read: true, write: false, bytesRead: 0, bytesWritten: 0, event: decided.event })))
     })
   })
-  sftp.on('READDIR', (id, raw) => {
+  on('READDIR', (id, raw: Buffer) => {
     const handle = handleOf(id, raw, 'read')
     // `full`: `.` and `..` pass as the host lists them.
     if (handle) (upstream.readdir as unknown as ReaddirFull).call(upstream, handle.upstream, { full: true }, relay(id, (list: FileEntry[]) => sftp.name(id, list)))
   })
   const pathRequest = (event: 'STAT' | 'LSTAT' | 'READLINK' | 'REMOVE' | 'RMDIR', kind: 'read' | 'write', run: (path: string, id: number) => void) =>
-    sftp.on(event, (id: number, path: string) => void decide(id, event.toLowerCase(), [{ kind, path }]).then((decided) => decided && run(decided.paths[0]!, id)))
+    on(event, (id, path: string) => void decide(id, event.toLowerCase(), [{ kind, path }]).then((decided) => decided && run(decided.paths[0]!, id)))
   pathRequest('STAT', 'read', (path, id) => upstream.stat(path, relay(id, (attrs) => sftp.attrs(id, attrs))))
   pathRequest('LSTAT', 'read', (path, id) => upstream.lstat(path, relay(id, (attrs) => sftp.attrs(id, attrs))))
   pathRequest('READLINK', 'read', (path, id) => upstream.readlink(path, relay(id, (target: string) => sftp.name(id, [{ filename: target, longname: target, attrs: {} as never }]))))
   pathRequest('REMOVE', 'write', (path, id) => upstream.unlink(path, (err) => status(id, err)))
   pathRequest('RMDIR', 'write', (path, id) => upstream.rmdir(path, (err) => status(id, err)))
-  sftp.on('SETSTAT', (id, path, attrs) => void decide(id, 'setstat', [{ kind: 'write', path }]).then((d) => d && upstream.setstat(d.paths[0]!, attrs, (err) => status(id, err))))
-  sftp.on('MKDIR', (id, path, attrs) => void decide(id, 'mkdir', [{ kind: 'write', path }]).then((d) => d && upstream.mkdir(d.paths[0]!, attrs, (err) => status(id, err))))
-  sftp.on('RENAME', (id, from, to) =>
+  on('SETSTAT', (id, path: string, attrs: Attributes) => void decide(id, 'setstat', [{ kind: 'write', path }]).then((d) => d && upstream.setstat(d.paths[0]!, attrs, (err) => status(id, err))))
+  on('MKDIR', (id, path: string, attrs: Attributes) => void decide(id, 'mkdir', [{ kind: 'write', path }]).then((d) => d && upstream.mkdir(d.paths[0]!, attrs, (err) => status(id, err))))
+  on('RENAME', (id, from: string, to: string) =>
     void decide(id, 'rename', [{ kind: 'write', path: from }, { kind: 'write', path: to }]).then((d) => d && upstream.rename(d.paths[0]!, d.paths[1]!, (err) => status(id, err))),
   )
   // Resolving a name reveals no content: answered without a decision, like `cd` needs.
-  sftp.on('REALPATH', (id, path) => upstream.realpath(path, relay(id, (target: string) => sftp.name(id, [{ filename: target, longname: target, attrs: {} as never }]))))
-  sftp.on('SYMLINK', (id) => sftp.status(id, STATUS_CODE.PERMISSION_DENIED, 'gatehouse: creating symbolic links is not allowed through the gateway'))
+  on('REALPATH', (id, path: string) => upstream.realpath(path, relay(id, (target: string) => sftp.name(id, [{ filename: target, longname: target, attrs: {} as never }]))))
+  on('SYMLINK', (id) => sftp.status(id, STATUS_CODE.PERMISSION_DENIED, 'gatehouse: creating symbolic links is not allowed through the gateway'))
 }
