@@ -202,10 +202,12 @@ export function createSshFront(ctx: GatewayContext): Front {
       return server.address() as AddressInfo
     },
     async close() {
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+      // The listener stops accepting now; it reports closed once the last connection has gone.
+      const stopped = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
       ctx.sessions.closeAll('ssh', 'the gateway is shutting down')
       await new Promise((r) => setTimeout(r, 150))
       for (const socket of sockets) socket.destroy()
+      await stopped
     },
   }
 }
