@@ -95,7 +95,9 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
   let upstreamChannel: ClientChannel | undefined
   let recorder: ChannelRecorder | undefined
   const ended = new AbortController()
-  host.signal.addEventListener('abort', () => ended.abort(), { once: true })
+  const onConnectionEnd = () => ended.abort()
+  host.signal.addEventListener('abort', onConnectionEnd, { once: true })
+  session.once('close', () => host.signal.removeEventListener('abort', onConnectionEnd))
 
   session.on('pty', (accept, reject, info) => {
     if (started) return reject?.()
@@ -232,7 +234,10 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
     channel.on('exit', (code: number | null, signal?: string, coreDumped?: boolean, message?: string) => {
       upstreamExit = code !== null && code !== undefined ? { code } : { signal: signal ?? 'SIGKILL', coreDumped: coreDumped ?? false, message: message ?? '' }
     })
-    channel.once('close', () => {
+    // ssh2 also passes the exit status or signal with `close`, should `exit` not have been seen.
+    channel.once('close', (code?: number | null, signal?: string, coreDumped?: boolean, message?: string) => {
+      if (!upstreamExit && typeof code === 'number') upstreamExit = { code }
+      else if (!upstreamExit && signal) upstreamExit = { signal, coreDumped: coreDumped ?? false, message: message ?? '' }
       stdout.end()
       stderr.end()
       upstreamChannel = undefined
