@@ -40,7 +40,7 @@ options:
     const access = await openStoreAccess({ ...(values.store ? { store: values.store } : {}), ...(values.admin ? { admin: values.admin } : {}) })
     let recordings: Recording[]
     try {
-      recordings = readRecordings(await access.events({ sessionId: id, limit: 100_000 }))
+      recordings = await readRecordings(await access.events({ sessionId: id, limit: 100_000 }), (digests) => access.recordingChunks(digests))
     } finally {
       await access.close()
     }

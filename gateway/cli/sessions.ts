@@ -46,7 +46,7 @@ options:
         return EXIT.ok
       }
       // SSH output batches are shown as the transcripts they make up, after the timeline.
-      const transcripts = readRecordings(events).map(toTranscript)
+      const transcripts = (await readRecordings(events, (digests) => access.recordingChunks(digests))).map(toTranscript)
       io.out([...events.filter((e) => e.kind !== 'ssh.output').map(formatEvent), ...(transcripts.length ? ['', 'recordings:', '', transcripts.join('\n\n')] : [])].join('\n'))
       return EXIT.ok
     } finally {

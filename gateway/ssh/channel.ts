@@ -160,7 +160,8 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
     const finish = async (result: Exit, eventId: string | undefined, extra: Record<string, unknown> = {}) => {
       exit = result
       await output.finish(result)
-      recorder?.flush()
+      // invariant: the outcome follows the last batch of output in the trail.
+      await recorder?.flush()
       untrack()
       if (!eventId) return
       try {
@@ -215,14 +216,16 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
     upstreamChannel = channel
     channel.on('error', () => undefined)
     const rules = transfer ? undefined : detectorMasks(admission.decision.masks, ctx.maskKey)
+    // Backpressure: a slow client or a slow store stops the upstream channel (its window closes), not the gateway's memory.
+    let holds = 0
+    const hold = (until: Promise<void>) => {
+      if (holds++ === 0) channel.pause()
+      void until.then(() => --holds === 0 && channel.resume())
+    }
     const relay = (kind: 'o' | 'e', source: NodeJS.ReadableStream) => {
       const masked = createMaskedStream(rules, (bytes) => {
-        // Backpressure: a slow client stops the upstream channel (its window closes), not the gateway's memory.
-        if (!output.send(kind, bytes)) {
-          channel.pause()
-          const writable = kind === 'o' ? stream : stream.stderr
-          writable.once('drain', () => channel.resume())
-        }
+        if (!output.send(kind, bytes)) hold(new Promise((resolve) => (kind === 'o' ? stream : stream.stderr).once('drain', resolve)))
+        if (recorder?.congested) hold(recorder.relieved())
       })
       source.on('data', (chunk: Buffer) => masked.push(chunk))
       return masked
