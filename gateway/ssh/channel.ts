@@ -18,7 +18,7 @@ import { proxySftp } from './sftp.js'
 import { isWhoami, whoamiText } from './whoami.js'
 
 /** What a refused request exits with: "command found but not executable", as sh reports it. */
-export const REFUSED_STATUS = 126
+const REFUSED_STATUS = 126
 /** What a request exits with when the gateway cannot run it (upstream unreachable). */
 const FAILED_STATUS = 255
 

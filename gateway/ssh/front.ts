@@ -26,7 +26,7 @@ const AUTH_TIMEOUT_MS = 15_000
 export const MAX_CHANNELS = 10
 
 /** A session id that is also safe to show and to log. */
-export function newSshSessionId(): string {
+function newSshSessionId(): string {
   return `ssh_${randomBytes(9).toString('base64url')}`
 }
 
