@@ -48,7 +48,7 @@ class ClientOutput {
 
   constructor(
     private readonly stream: ServerChannel,
-    readonly recorder: ChannelRecorder | undefined,
+    private readonly recorder: ChannelRecorder | undefined,
     private readonly terminal: boolean,
   ) {}
 
@@ -83,8 +83,7 @@ class ClientOutput {
   }
 }
 
-function exitText(exit: Exit | undefined): string {
-  if (!exit) return 'closed without an exit status'
+function exitText(exit: Exit): string {
   return 'code' in exit ? `exit ${exit.code}` : `signal ${exit.signal}`
 }
 
@@ -152,13 +151,11 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
     recorder = transfer ? undefined : new ChannelRecorder({ ctx, sessionId: who.id, identity: who.identity, resource: who.resource.name, onFailure: () => abortUnrecorded() })
     const output = new ClientOutput(stream, recorder, pty !== undefined)
     const startedAt = performance.now()
-    let exit: Exit | undefined
     const abortUnrecorded = () => {
       upstreamChannel?.close()
       output.line('gatehouse: the audit store failed, so this session cannot be recorded; it is closed')
     }
     const finish = async (result: Exit, eventId: string | undefined, extra: Record<string, unknown> = {}) => {
-      exit = result
       await output.finish(result)
       // invariant: the outcome follows the last batch of output in the trail.
       await recorder?.flush()
@@ -173,7 +170,7 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
             resource: who.resource.name,
             data: {
               event: eventId,
-              outcome: exitText(exit),
+              outcome: exitText(result),
               ...('code' in result ? { exitStatus: result.code } : { signal: result.signal }),
               durationMs: Math.round(performance.now() - startedAt),
               ...extra,
