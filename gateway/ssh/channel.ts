@@ -115,9 +115,9 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
     accept?.()
   })
   session.on('env', (_accept, reject) => reject?.())
-  session.on('auth-agent', (_accept, reject) => void refuseExtra(host, { type: 'agent' }, 'agent forwarding').finally(() => reject?.()))
-  session.on('x11', (_accept, reject) => void refuseExtra(host, { type: 'x11' }, 'X11 forwarding').finally(() => reject?.()))
-  session.on('subsystem', (_accept, reject, info) => void refuseExtra(host, { type: 'subsystem', name: info.name }, `the ${info.name} subsystem`).finally(() => reject?.()))
+  session.on('auth-agent', (_accept, reject) => (refuseExtra(host, { type: 'agent' }, 'agent forwarding'), reject?.()))
+  session.on('x11', (_accept, reject) => (refuseExtra(host, { type: 'x11' }, 'X11 forwarding'), reject?.()))
+  session.on('subsystem', (_accept, reject, info) => (refuseExtra(host, { type: 'subsystem', name: info.name }, `the ${info.name} subsystem`), reject?.()))
   session.on('sftp', (accept, reject) => {
     if (started) return reject?.()
     started = true
@@ -126,13 +126,27 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
   session.on('exec', (accept, reject, info) => {
     if (started) return reject?.()
     started = true
-    void run(accept(), { type: 'exec', command: info.command })
+    start(accept(), { type: 'exec', command: info.command })
   })
   session.on('shell', (accept, reject) => {
     if (started) return reject?.()
     started = true
-    void run(accept(), { type: 'shell' })
+    start(accept(), { type: 'shell' })
   })
+
+  /** Runs the request; a fault ends this channel with status 255 and is logged, never thrown. */
+  function start(stream: ServerChannel, request: SshChannelRequest & { type: 'exec' | 'shell' }): void {
+    run(stream, request).catch((err: Error) => {
+      host.log.error('a channel failed', { error: err })
+      try {
+        stream.stderr.write('gatehouse: the gateway failed while handling this request\n')
+        stream.exit(FAILED_STATUS)
+        stream.end()
+      } catch {
+        // Already closed.
+      }
+    })
+  }
 
   async function run(stream: ServerChannel, request: SshChannelRequest & { type: 'exec' | 'shell' }): Promise<void> {
     stream.on('error', () => undefined)
@@ -280,7 +294,7 @@ function openUpstream(upstream: Client, command: string | undefined, pty: Pseudo
 }
 
 /** Agent and X11 forwarding and other subsystems: recorded with their decision, and refused either way (the gateway does not relay them). */
-async function refuseExtra(host: ChannelHost, request: SshChannelRequest, what: string): Promise<void> {
+function refuseExtra(host: ChannelHost, request: SshChannelRequest, what: string): void {
   const { ctx, who } = host
   const { decision, bundle } = decideRequest(ctx, who, request)
   ctx.counters.decisions.inc({ protocol: 'ssh', effect: 'deny', observed: 'same' })

@@ -158,7 +158,12 @@ export function createSshFront(ctx: GatewayContext): Front {
     })
     client.on('tcpip', (accept, reject, info) => {
       if (!opened()) return reject()
-      void forwardTcp(host, info, accept, reject).finally(() => channels--)
+      forwardTcp(host, info, accept, reject)
+        .catch((err: Error) => {
+          log.error('a forwarded channel failed', { error: err })
+          reject()
+        })
+        .finally(() => channels--)
     })
     client.on('request', (_accept, reject, name) => {
       try {

@@ -73,9 +73,25 @@ function serve(host: ChannelHost, sftp: SFTPWrapper, ready: Promise<{ upstream: 
     upstream.on('error', () => undefined)
     upstream.once('close', () => sftp.end())
   }, () => undefined)
-  /** Registers a request handler that runs once the upstream is ready, requests keeping their order. */
-  const on = <A extends unknown[]>(event: string, handler: (id: number, ...args: A) => void) =>
-    sftp.on(event as 'OPEN', ((id: number, ...args: A) => void ready.then(() => handler(id, ...args), () => sftp.status(id, STATUS_CODE.NO_CONNECTION))) as never)
+  /**
+   * Registers a request handler that runs once the upstream is ready, requests keeping their order. A fault
+   * answers that request with a failure and is logged; it never escapes.
+   */
+  const on = <A extends unknown[]>(event: string, handler: (id: number, ...args: A) => void | Promise<unknown>) =>
+    sftp.on(event as 'OPEN', ((id: number, ...args: A) =>
+      void ready
+        .then(
+          () => handler(id, ...args),
+          () => sftp.status(id, STATUS_CODE.NO_CONNECTION),
+        )
+        .catch((err: Error) => {
+          host.log.error('an sftp request failed', { error: err })
+          try {
+            sftp.status(id, STATUS_CODE.FAILURE, 'gatehouse: the gateway failed while handling this request')
+          } catch {
+            // The channel is gone.
+          }
+        })) as never)
   const handles = new Map<string, OpenHandle>()
   let nextHandle = 0
   sftp.on('error', () => undefined)
@@ -157,7 +173,7 @@ function serve(host: ChannelHost, sftp: SFTPWrapper, ready: Promise<{ upstream: 
     const read = (flags & OPEN_MODE.READ) !== 0
     const write = (flags & (OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.TRUNC)) !== 0
     const checks = [...(read ? [{ kind: 'read' as const, path: filename }] : []), ...(write ? [{ kind: 'write' as const, path: filename }] : [])]
-    void decide(id, 'open', checks.length ? checks : [{ kind: 'read', path: filename }]).then((decided) => {
+    return decide(id, 'open', checks.length ? checks : [{ kind: 'read', path: filename }]).then((decided) => {
       if (!decided) return
       const path = decided.paths[0]!
       upstream.open(path, flags, attrs, relay(id, (raw: Buffer) => issue(id, { upstream: raw, path, kind: 'file', read, write, bytesRead: 0, bytesWritten: 0, event: decided.event })))
@@ -198,7 +214,7 @@ function serve(host: ChannelHost, sftp: SFTPWrapper, ready: Promise<{ upstream: 
     upstream.close(handle.upstream, (err) => status(id, err))
   })
   on('OPENDIR', (id, path: string) => {
-    void decide(id, 'opendir', [{ kind: 'read', path }]).then((decided) => {
+    return decide(id, 'opendir', [{ kind: 'read', path }]).then((decided) => {
       if (!decided) return
       const target = decided.paths[0]!
       upstream.opendir(target, relay(id, (raw: Buffer) => issue(id, { upstream: raw, path: target, kind: 'dir', read: true, write: false, bytesRead: 0, bytesWritten: 0, event: decided.event })))
@@ -210,16 +226,16 @@ function serve(host: ChannelHost, sftp: SFTPWrapper, ready: Promise<{ upstream: 
     if (handle) (upstream.readdir as unknown as ReaddirFull).call(upstream, handle.upstream, { full: true }, relay(id, (list: FileEntry[]) => sftp.name(id, list)))
   })
   const pathRequest = (event: 'STAT' | 'LSTAT' | 'READLINK' | 'REMOVE' | 'RMDIR', kind: 'read' | 'write', run: (path: string, id: number) => void) =>
-    on(event, (id, path: string) => void decide(id, event.toLowerCase(), [{ kind, path }]).then((decided) => decided && run(decided.paths[0]!, id)))
+    on(event, (id, path: string) => decide(id, event.toLowerCase(), [{ kind, path }]).then((decided) => decided && run(decided.paths[0]!, id)))
   pathRequest('STAT', 'read', (path, id) => upstream.stat(path, relay(id, (attrs) => sftp.attrs(id, attrs))))
   pathRequest('LSTAT', 'read', (path, id) => upstream.lstat(path, relay(id, (attrs) => sftp.attrs(id, attrs))))
   pathRequest('READLINK', 'read', (path, id) => upstream.readlink(path, relay(id, (target: string) => sftp.name(id, [{ filename: target, longname: target, attrs: {} as never }]))))
   pathRequest('REMOVE', 'write', (path, id) => upstream.unlink(path, (err) => status(id, err)))
   pathRequest('RMDIR', 'write', (path, id) => upstream.rmdir(path, (err) => status(id, err)))
-  on('SETSTAT', (id, path: string, attrs: Attributes) => void decide(id, 'setstat', [{ kind: 'write', path }]).then((d) => d && upstream.setstat(d.paths[0]!, attrs, (err) => status(id, err))))
-  on('MKDIR', (id, path: string, attrs: Attributes) => void decide(id, 'mkdir', [{ kind: 'write', path }]).then((d) => d && upstream.mkdir(d.paths[0]!, attrs, (err) => status(id, err))))
+  on('SETSTAT', (id, path: string, attrs: Attributes) => decide(id, 'setstat', [{ kind: 'write', path }]).then((d) => d && upstream.setstat(d.paths[0]!, attrs, (err) => status(id, err))))
+  on('MKDIR', (id, path: string, attrs: Attributes) => decide(id, 'mkdir', [{ kind: 'write', path }]).then((d) => d && upstream.mkdir(d.paths[0]!, attrs, (err) => status(id, err))))
   on('RENAME', (id, from: string, to: string) =>
-    void decide(id, 'rename', [{ kind: 'write', path: from }, { kind: 'write', path: to }]).then((d) => d && upstream.rename(d.paths[0]!, d.paths[1]!, (err) => status(id, err))),
+    decide(id, 'rename', [{ kind: 'write', path: from }, { kind: 'write', path: to }]).then((d) => d && upstream.rename(d.paths[0]!, d.paths[1]!, (err) => status(id, err))),
   )
   // Resolving a name reveals no content: answered without a decision, like `cd` needs.
   on('REALPATH', (id, path: string) => upstream.realpath(path, relay(id, (target: string) => sftp.name(id, [{ filename: target, longname: target, attrs: {} as never }]))))
