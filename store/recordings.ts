@@ -28,18 +28,26 @@ export class RecordingIntegrityError extends Error {
   readonly code = 'recording.integrity'
 }
 
-/** The bytes of each digest; throws when one is missing or does not match its digest. */
-export async function loadRecordingChunks(db: Queryable, digests: readonly string[]): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>()
+/** Each digest's bytes, or why they cannot be trusted (missing, not decompressible, not matching the digest). */
+export async function readRecordingChunks(db: Queryable, digests: readonly string[]): Promise<Map<string, Buffer | string>> {
+  const out = new Map<string, Buffer | string>()
   if (digests.length === 0) return out
   const rows = await db.query<{ digest: string; deflated: Buffer | Uint8Array }>('SELECT digest, deflated FROM gatehouse.recording_chunks WHERE digest = ANY($1::text[])', [[...new Set(digests)]])
   for (const row of rows) {
-    const bytes = await inflate(row.deflated).catch(() => {
-      throw new RecordingIntegrityError(`recorded output ${row.digest} cannot be decompressed (altered)`)
-    })
-    if (chunkDigest(bytes) !== row.digest) throw new RecordingIntegrityError(`recorded output ${row.digest} does not match its digest (altered)`)
-    out.set(row.digest, bytes)
+    const bytes = await inflate(row.deflated).catch(() => undefined)
+    if (!bytes) out.set(row.digest, 'cannot be decompressed (altered)')
+    else out.set(row.digest, chunkDigest(bytes) === row.digest ? bytes : 'does not match its digest (altered)')
   }
-  for (const digest of digests) if (!out.has(digest)) throw new RecordingIntegrityError(`recorded output ${digest} is missing`)
+  for (const digest of digests) if (!out.has(digest)) out.set(digest, 'is missing')
+  return out
+}
+
+/** The bytes of each digest; throws when one is missing or does not match its digest. */
+export async function loadRecordingChunks(db: Queryable, digests: readonly string[]): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>()
+  for (const [digest, bytes] of await readRecordingChunks(db, digests)) {
+    if (typeof bytes === 'string') throw new RecordingIntegrityError(`recorded output ${digest} ${bytes}`)
+    out.set(digest, bytes)
+  }
   return out
 }

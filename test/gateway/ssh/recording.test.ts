@@ -4,6 +4,7 @@
 // asciicast v2, and `gatehouse sessions show` prints the transcripts.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import { deflateRawSync } from 'node:zlib'
 import { gatehouseAsync } from '../../helpers/cli.js'
 import { startSshGateway, type SshGateway } from './harness.js'
 
@@ -110,4 +111,24 @@ test('an identity without a shell rule gets no shell', async () => {
   const run = await gw.ssh('deployer', 'web-1', undefined, { args: ['-T'] })
   assert.equal(run.status, 126)
   assert.match(run.stderr, /permission denied by gatehouse/)
+})
+
+// Last in this file: it alters the store.
+test('altered recorded output is caught by audit verify and refused by replay', async () => {
+  const command = 'echo evidence'
+  const run = await gw.ssh('deployer', 'web-1', command)
+  assert.equal(run.status, 0, run.stderr)
+  const session = await sessionOf(command)
+  await gw.gateway.context.audit.flush()
+  const clean = await gatehouseAsync(['audit', 'verify', '--store', gw.storeUrl])
+  assert.equal(clean.status, 0, clean.stdout + clean.stderr)
+  const output = (await gw.events({ sessionId: session, kinds: ['ssh.output'] }))[0]
+  assert.ok(output, 'the output was recorded')
+  await gw.gateway.context.db.query('UPDATE gatehouse.recording_chunks SET deflated = $2 WHERE digest = $1', [output.data.sha256, deflateRawSync(Buffer.from('forged\n'))])
+  const verify = await gatehouseAsync(['audit', 'verify', '--store', gw.storeUrl])
+  assert.equal(verify.status, 1)
+  assert.match(verify.stdout + verify.stderr, /recorded output does not match its digest/)
+  const replayed = await replay(session)
+  assert.notEqual(replayed.status, 0)
+  assert.doesNotMatch(replayed.stdout, /forged/)
 })
