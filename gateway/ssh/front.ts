@@ -114,8 +114,8 @@ export function createSshFront(ctx: GatewayContext): Front {
       )
       return upstream
     }
-    // Started now so the upstream handshake overlaps the client's channel requests; nothing is sent on it before a decision.
-    connect().catch(() => undefined)
+    // invariant: the upstream is connected when the first admitted request needs it, never before: refused
+    // requests and `gatehouse whoami` reach nothing upstream, not even a handshake.
     const host: ChannelHost = {
       ctx,
       who,

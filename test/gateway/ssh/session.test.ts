@@ -35,6 +35,9 @@ test('gatehouse whoami answers from the gateway: permissions here and recent act
   const offline = await gw.ssh('deployer', 'web-2', 'gatehouse whoami')
   assert.equal(offline.status, 0, offline.stderr)
   assert.match(offline.stdout.toString(), /^resource {2}web-2 /m)
+  const session = /^session {3}(\S+)$/m.exec(offline.stdout.toString())?.[1]
+  assert.ok(session)
+  assert.deepEqual(await gw.events({ sessionId: session, kinds: ['ssh.upstream'] }), [], 'no connection to web-2 was even attempted')
 })
 
 test('a new bundle decides the next command on a connection that is already open', async () => {
