@@ -1,3 +1,6 @@
+// `gatehouse replay`: what an SSH client saw, played back from the recordings
+// in the audit trail (gateway/ssh/recording.ts), byte for byte or as
+// asciicast v2 or a transcript.
 import { parseArgs } from 'node:util'
 import { EXIT, oneOf, UsageError, type Command } from '../../cli/command.js'
 import { readRecordings, toAsciicast, toTranscript, type Recording } from '../ssh/recording.js'
