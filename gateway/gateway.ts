@@ -17,6 +17,7 @@ import { createLogger, type Logger } from '../runtime/log.js'
 import { Metrics, type Counter } from '../runtime/metrics.js'
 import { createPostgresFront } from './postgres/front.js'
 import { SessionRegistry } from './sessions.js'
+import { createSshFront } from './ssh/front.js'
 
 /** What every protocol front shares. */
 export interface GatewayContext {
@@ -137,6 +138,13 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
       const address = await front.listen(config.postgresListen)
       addresses.postgres = address
       log.info('PostgreSQL front listening', { address: `${address.address}:${address.port}` })
+    }
+    if (config.sshListen) {
+      const front = createSshFront(context)
+      fronts.push(front)
+      const address = await front.listen(config.sshListen)
+      addresses.ssh = address
+      log.info('SSH front listening', { address: `${address.address}:${address.port}` })
     }
     if (config.adminListen) {
       const digest = await adminTokenDigest(config)

@@ -2,6 +2,7 @@
 // identity, resource, session and time, and session timelines.
 import type { Queryable } from './database.js'
 import { eventHash, GENESIS_HASH, type StoredEvent } from './audit-log.js'
+import { readRecordingChunks } from './recordings.js'
 
 export interface ChainProblem {
   chain: string
@@ -48,12 +49,15 @@ function toEvent(row: EventRow): StoredEvent {
 }
 
 const PAGE = 5000
+/** Recorded SSH output batches checked at once (each up to a megabyte). */
+const RECORDING_PAGE = 64
 
 /**
  * Walks every chain from its first event: sequence numbers must be
  * contiguous, each event must link to the previous hash and hash to what it
  * says, and the chain's recorded head must be its last event, so altered,
- * removed, reordered and truncated events are all detected.
+ * removed, reordered and truncated events are all detected. Recorded SSH
+ * output is checked against the digests its events carry.
  */
 export async function verifyAudit(db: Queryable): Promise<VerifyReport> {
   const chains = await db.query<{ chain: string; last_seq: string; last_hash: string }>('SELECT chain, last_seq::text, last_hash FROM gatehouse.audit_chains ORDER BY chain')
@@ -86,6 +90,16 @@ export async function verifyAudit(db: Queryable): Promise<VerifyReport> {
   }
   const orphans = await db.query<{ chain: string }>('SELECT DISTINCT e.chain FROM gatehouse.audit_events e LEFT JOIN gatehouse.audit_chains c ON c.chain = e.chain WHERE c.chain IS NULL')
   for (const { chain } of orphans) problems.push({ chain, seq: null, problem: 'events of a chain that has no head' })
+  // The chain vouches for each recorded SSH output's digest; the stored bytes must still hash to it.
+  const outputs = await db.query<{ chain: string; seq: string; digest: string }>("SELECT chain, seq::text, data->>'sha256' AS digest FROM gatehouse.audit_events WHERE kind = 'ssh.output' ORDER BY chain, seq")
+  for (let i = 0; i < outputs.length && problems.length <= 1000; i += RECORDING_PAGE) {
+    const page = outputs.slice(i, i + RECORDING_PAGE)
+    const chunks = await readRecordingChunks(db, page.map((o) => o.digest))
+    for (const o of page) {
+      const bytes = chunks.get(o.digest)
+      if (typeof bytes === 'string') problems.push({ chain: o.chain, seq: Number(o.seq), problem: `recorded output ${bytes}` })
+    }
+  }
   return { chains: chains.length, events, problems }
 }
 

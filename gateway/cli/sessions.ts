@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { EXIT, oneOf, UsageError, type Command } from '../../cli/command.js'
+import { readRecordings, toTranscript } from '../ssh/recording.js'
 import { formatEvent } from './audit.js'
 import { openStoreAccess, parseSince } from './store-access.js'
 
@@ -11,7 +12,8 @@ export const sessionsCommand: Command = {
 
 show prints every event of the session in order: connection, each
 statement or command with its decision, masks and outcome, approvals, and
-the end of the session.
+the end of the session; then the transcript of each recorded SSH command or
+shell (\`gatehouse replay\` plays them back byte for byte).
 
 options:
   --store LOCATION  a PostgreSQL URL or an embedded store directory (default: $GATEHOUSE_STORE or .gatehouse/store)
@@ -39,7 +41,13 @@ options:
         io.err(`no session \`${id}\``)
         return EXIT.findings
       }
-      io.out(format === 'json' ? JSON.stringify(events, null, 2) : events.map(formatEvent).join('\n'))
+      if (format === 'json') {
+        io.out(JSON.stringify(events, null, 2))
+        return EXIT.ok
+      }
+      // SSH output batches are shown as the transcripts they make up, after the timeline.
+      const transcripts = (await readRecordings(events, (digests) => access.recordingChunks(digests))).map(toTranscript)
+      io.out([...events.filter((e) => e.kind !== 'ssh.output').map(formatEvent), ...(transcripts.length ? ['', 'recordings:', '', transcripts.join('\n\n')] : [])].join('\n'))
       return EXIT.ok
     } finally {
       await access.close()

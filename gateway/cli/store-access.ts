@@ -7,6 +7,7 @@ import { getApproval, listApprovals, voteOnApproval, type ApprovalRequest, type 
 import type { StoredEvent } from '../../store/audit-log.js'
 import { listSessions, queryEvents, verifyAudit, type EventFilter, type SessionSummary, type VerifyReport } from '../../store/audit-read.js'
 import { openDatabase, type Database } from '../../store/database.js'
+import { loadRecordingChunks } from '../../store/recordings.js'
 
 export interface StoreAccess {
   listApprovals(status?: ApprovalStatus): Promise<ApprovalRequest[]>
@@ -15,6 +16,8 @@ export interface StoreAccess {
   events(filter: EventFilter): Promise<StoredEvent[]>
   verify(): Promise<VerifyReport>
   sessions(filter: { identity?: string; since?: Date; limit?: number }): Promise<SessionSummary[]>
+  /** The bytes of SSH recordings, by digest (checked against it). */
+  recordingChunks(digests: string[]): Promise<Map<string, Buffer>>
   close(): Promise<void>
 }
 
@@ -33,6 +36,7 @@ function directAccess(db: Database): StoreAccess {
     events: (filter) => queryEvents(db, filter),
     verify: () => verifyAudit(db),
     sessions: (filter) => listSessions(db, filter),
+    recordingChunks: (digests) => loadRecordingChunks(db, digests),
     close: () => db.close(),
   }
 }
@@ -58,6 +62,10 @@ function adminAccess(base: string, token: string | undefined): StoreAccess {
       (await call<{ events: StoredEvent[] }>(`/v1/audit/events?${query({ identity: f.identity, resource: f.resource, session: f.sessionId, kinds: f.kinds?.join(','), since: f.since?.toISOString(), until: f.until?.toISOString(), limit: f.limit })}`)).events,
     verify: () => call<VerifyReport>('/v1/audit/verify'),
     sessions: async (f) => (await call<{ sessions: SessionSummary[] }>(`/v1/sessions?${query({ identity: f.identity, since: f.since?.toISOString(), limit: f.limit })}`)).sessions,
+    recordingChunks: async (digests) => {
+      if (digests.length === 0) return new Map()
+      throw new UsageError('recorded SSH output is read from the store itself: use --store instead of --admin')
+    },
     close: async () => undefined,
   }
 }

@@ -8,8 +8,8 @@
 import { readFile } from 'node:fs/promises'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls'
-import { identityProblem } from '../../engine/decide.js'
 import type { BundleResource } from '../../engine/types.js'
+import { recordAuthFailure, resolveTarget } from '../access.js'
 import type { Front, GatewayContext } from '../gateway.js'
 import { createRateLimiter } from '../rate-limit.js'
 import { CancelKeys } from './cancel-keys.js'
@@ -190,23 +190,13 @@ export function createPostgresFront(ctx: GatewayContext): Front {
       const bundle = ctx.state.current
       const auth = await authenticateClient(bundle?.bundle, identity, source, method, limiter, exchange)
       if (!auth.ok) {
-        ctx.counters.authFailures.inc({ protocol: 'postgres' })
-        log.warn('authentication failed', { identity, source, reason: auth.reason })
-        try {
-          ctx.audit.append({ kind: 'auth.failure', sessionId: id, identity, resource: resourceName, data: { protocol: 'postgres', source, reason: auth.limited ? 'rate limited' : 'authentication failed' } }, 'async')
-        } catch {
-          // The store is unavailable: the refusal stands either way.
-        }
+        recordAuthFailure(ctx, log, { protocol: 'postgres', sessionId: id, identity, resource: resourceName, source, reason: auth.reason, audited: auth.limited ? 'rate limited' : 'authentication failed' })
         throw new Refusal('28P01', `password authentication failed for user "${identity}"`)
       }
       // Authenticated: which resource, and may this identity reach it at all?
-      const current = ctx.state.current
-      if (!current) throw new Refusal('42501', 'permission denied by gatehouse: no valid policy bundle is loaded')
-      const problem = identityProblem(current.engine, identity, new Date())
-      if (problem) throw new Refusal('42501', `permission denied by gatehouse: ${problem}`)
-      const resource = Object.hasOwn(current.bundle.resources, resourceName) ? current.bundle.resources[resourceName] : undefined
-      if (!resource || resource.type !== 'postgres') throw new Refusal('42501', `permission denied by gatehouse: there is no PostgreSQL resource "${resourceName}"`)
-      if (!current.engine.pair(identity, resource.name)?.hasAccess) throw new Refusal('42501', `permission denied by gatehouse: "${identity}" has no access to "${resource.name}"`)
+      const target = resolveTarget(ctx.state.current, identity, resourceName, 'postgres')
+      if (!target.ok) throw new Refusal('42501', target.message)
+      const { bundle: current, resource } = target
 
       const passed: Record<string, string> = {}
       for (const [name, value] of parameters) if (PASSED_PARAMETERS.has(name.toLowerCase())) passed[name] = value

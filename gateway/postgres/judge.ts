@@ -6,6 +6,7 @@ import { findVirtualTables, rewriteVirtualTables, virtualSubquery, type VirtualR
 import type { BundleResource, Decision, SqlSessionState, SqlStatement } from '../../engine/types.js'
 import type { ActiveBundle } from '../bundle/state.js'
 import type { GatewayContext } from '../gateway.js'
+import { denialMessage } from '../messages.js'
 import { activityRows, permissionRows } from '../self-reflection.js'
 
 export interface SessionIdentity {
@@ -32,13 +33,8 @@ const VIRTUAL_OBJECTS = new Set(['gatehouse.permissions', 'gatehouse.activity'])
 
 export const PERMISSIONS_HINT = 'SELECT * FROM gatehouse.permissions shows what this identity may do here'
 
-function denial(decision: Decision): string {
-  const reason = decision.reasons.find((r) => r.startsWith('rule ') && r.includes(' denies ')) ?? decision.errors[0] ?? decision.reasons.find((r) => !r.includes(' allows ')) ?? decision.reasons[0] ?? 'denied'
-  return decision.rule ? `permission denied by gatehouse rule ${decision.rule}: ${reason}` : `permission denied by gatehouse: ${reason}`
-}
-
 function deny(decision: Decision, statements: SqlStatement[], bundle: ActiveBundle | undefined): Verdict {
-  return { kind: 'deny', decision, statements, message: denial(decision), bundle }
+  return { kind: 'deny', decision, statements, message: denialMessage(decision), bundle }
 }
 
 function refused(reason: string): Decision {

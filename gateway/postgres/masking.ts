@@ -10,9 +10,10 @@
 // A masked value of a type whose text form must parse (numbers, dates,
 // JSON...) would break clients, so such columns are re-described as text; a
 // masked value requested in binary format is sent as NULL, never in clear.
-import { compileMaskRules, maskBytes, maskValueBytes, type MaskRules } from '../../engine/masks/index.js'
+import { maskBytes, maskValueBytes, type MaskRules } from '../../engine/masks/index.js'
 import { splitLineageSource, type StatementLineage } from '../../engine/sql/index.js'
 import type { MaskRef, MaskStrategy } from '../../engine/types.js'
+import { detectorMasks } from '../detector-masks.js'
 import type { Catalog } from './catalog.js'
 
 /** PostgreSQL types whose text form any string fits: masked values keep the column's type. */
@@ -58,11 +59,6 @@ export function columnMasks(masks: readonly MaskRef[]): Map<string, Map<string, 
     out.set(table, columns)
   }
   return out
-}
-
-export function detectorMasks(masks: readonly MaskRef[], hashKey: Buffer): MaskRules | undefined {
-  const rules = masks.filter((m) => m.id.startsWith('detector:')).map((m) => ({ detector: m.id.slice('detector:'.length) as never, strategy: m.strategy }))
-  return rules.length ? compileMaskRules(rules, { hashKey }) : undefined
 }
 
 type Choice = { strategy: MaskStrategy; column: string } | undefined

@@ -23,6 +23,7 @@ import { AuditUnavailableError, type Durability } from '../../store/audit-log.js
 import { holdForApproval, requestDigest, type HoldOutcome } from '../approvals.js'
 import type { GatewayContext } from '../gateway.js'
 import type { Logger } from '../../runtime/log.js'
+import { approveHint, holdDetail, holdOutcomeMessage } from '../messages.js'
 import type { Catalog } from './catalog.js'
 import { judgeSql, PERMISSIONS_HINT, type SessionIdentity, type Verdict } from './judge.js'
 import { maskField, planMasking, type MaskingPlan } from './masking.js'
@@ -512,30 +513,20 @@ export class PostgresSession {
         {
           signal: controller.signal,
           onCreated: (request) => {
-            const minutes = Math.round(approval.timeout / 60)
             this.client.write(
               buildNoticeResponse({
                 severity: 'NOTICE',
                 code: '01000',
                 message: `gatehouse: this statement is held until it is approved (request ${request.id})`,
-                detail: `rule ${verdict.decision.rule} needs ${approval.count} approval(s) from ${approval.approvers.join(', ')}; it waits up to ${minutes >= 1 ? `${minutes} minute(s)` : `${approval.timeout} seconds`}`,
-                hint: this.ctx.config.approvalsUrl ? `approve it at ${this.ctx.config.approvalsUrl}` : `an approver runs: gatehouse approvals approve ${request.id} --as @login`,
+                detail: holdDetail(verdict.decision.rule, approval),
+                hint: approveHint(request.id, this.ctx.config.approvalsUrl),
               }),
             )
           },
         },
       )
       const reason = String((controller.signal.reason as Error | undefined)?.message ?? '')
-      const message =
-        outcome === 'denied'
-          ? `permission denied by gatehouse: approval request ${request.id} was denied${request.reason ? `: ${request.reason}` : ''}`
-          : outcome === 'expired'
-            ? `permission denied by gatehouse: approval request ${request.id} was not approved in time`
-            : reason === 'policy-changed'
-              ? `gatehouse: the policy changed while approval request ${request.id} waited; send the statement again`
-              : reason === 'cancelled'
-                ? 'canceling statement due to user request'
-                : `gatehouse: approval request ${request.id} was withdrawn`
+      const message = outcome === 'approved' ? '' : holdOutcomeMessage(outcome, request, reason, 'statement')
       return { outcome, id: request.id, message, byClient: reason === 'cancelled' }
     } finally {
       this.ctx.approvalsWaiting.count--

@@ -44,6 +44,8 @@ export function runCommand(command: string, args: string[], options: CommandOpti
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
     child.on('error', (error) => reject(new Error(`could not run \`${shown}\`: ${error.message}`)))
     child.on('close', (status) => (status === 0 ? resolve({ stdout, stderr }) : reject(new CommandError(shown, status, stdout, stderr))))
+    // A program that exits without reading its input must not fail the caller with EPIPE.
+    child.stdin.on('error', () => undefined)
     child.stdin.end(options.input ?? '')
   })
 }

@@ -1,0 +1,307 @@
+// One session channel (RFC 4254 §6): terminal and window requests, then one
+// of exec, shell or a subsystem. Each is decided before anything goes
+// upstream; a refusal is one line on stderr and exit status 126, the way a
+// shell reports a command it may not run. Output comes back through the
+// maskers and into the recording; exit status, exit signal, window changes
+// and signals pass through. Environment variables are refused: no rule can
+// see them, and some (LD_PRELOAD, BASH_ENV) change what a command does.
+import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2'
+import { classifyExec, quoteArgv, type SshChannelRequest } from '../../engine/ssh/index.js'
+import { detectorMasks } from '../detector-masks.js'
+import type { GatewayContext } from '../gateway.js'
+import type { Logger } from '../../runtime/log.js'
+import { denialMessage } from '../messages.js'
+import { admit, decideRequest, type SshWho } from './judge.js'
+import { createMaskedStream } from './output.js'
+import { ChannelRecorder } from './recording.js'
+import { proxySftp } from './sftp.js'
+import { isWhoami, whoamiText } from './whoami.js'
+
+/** What a refused request exits with: "command found but not executable", as sh reports it. */
+const REFUSED_STATUS = 126
+/** What a request exits with when the gateway cannot run it (upstream unreachable). */
+const FAILED_STATUS = 255
+
+/** What a channel needs from its connection. */
+export interface ChannelHost {
+  ctx: GatewayContext
+  who: SshWho
+  log: Logger
+  /** The connection's upstream, connected on first use. */
+  upstream(): Promise<Client>
+  /** Aborted when the client connection ends. */
+  signal: AbortSignal
+  /** Registers a way to end this channel early (the session is closed); returns the unregistration. */
+  track(close: (reason: string) => void): () => void
+}
+
+type Exit = { code: number } | { signal: string; coreDumped: boolean; message: string }
+
+/** Writes to the client and records what it wrote. */
+class ClientOutput {
+  /** Writes not yet handed to the transport, per stream; `settled` runs when both reach zero. */
+  private unsent = 0
+  private settled: (() => void) | undefined
+  private readonly written = () => {
+    if (--this.unsent === 0) this.settled?.()
+  }
+
+  constructor(
+    private readonly stream: ServerChannel,
+    private readonly recorder: ChannelRecorder | undefined,
+    private readonly terminal: boolean,
+  ) {}
+
+  /** Returns false when the client is not keeping up. */
+  send(kind: 'o' | 'e', bytes: Buffer): boolean {
+    this.recorder?.output(kind, bytes)
+    this.unsent++
+    return (kind === 'o' ? this.stream : this.stream.stderr).write(bytes, this.written)
+  }
+
+  /** A gateway message on stderr; a terminal in raw mode needs the carriage return. */
+  line(text: string): void {
+    this.send('e', Buffer.from(`${text}${this.terminal ? '\r\n' : '\n'}`))
+  }
+
+  /** Once everything written has gone out: the exit status or signal, then the end of the channel. */
+  async finish(exit: Exit): Promise<void> {
+    // invariant: the exit status follows the last byte of output (a write waits for the client's window; exit does not).
+    if (this.unsent > 0 && !this.stream.destroyed) {
+      await new Promise<void>((resolve) => {
+        this.settled = resolve
+        this.stream.once('close', resolve)
+      })
+    }
+    try {
+      if ('code' in exit) this.stream.exit(exit.code)
+      else this.stream.exit(exit.signal, exit.coreDumped, exit.message)
+    } catch {
+      // The client closed the channel first.
+    }
+    this.stream.end()
+  }
+}
+
+function exitText(exit: Exit): string {
+  return 'code' in exit ? `exit ${exit.code}` : `signal ${exit.signal}`
+}
+
+export function handleSessionChannel(host: ChannelHost, session: Session, number: number): void {
+  const { ctx, who } = host
+  let pty: PseudoTtyInfo | undefined
+  let started = false
+  let upstreamChannel: ClientChannel | undefined
+  let recorder: ChannelRecorder | undefined
+  const ended = new AbortController()
+  const onConnectionEnd = () => ended.abort()
+  host.signal.addEventListener('abort', onConnectionEnd, { once: true })
+  session.once('close', () => host.signal.removeEventListener('abort', onConnectionEnd))
+
+  session.on('pty', (accept, reject, info) => {
+    if (started) return reject?.()
+    pty = info
+    accept?.()
+  })
+  session.on('window-change', (accept, _reject, info) => {
+    if (pty) pty = { ...pty, cols: info.cols, rows: info.rows, width: info.width, height: info.height }
+    upstreamChannel?.setWindow(info.rows, info.cols, info.height, info.width)
+    recorder?.resize(info.cols, info.rows)
+    accept?.()
+  })
+  session.on('signal', (accept, reject, info) => {
+    if (!upstreamChannel) return reject?.()
+    upstreamChannel.signal(info.name)
+    accept?.()
+  })
+  session.on('env', (_accept, reject) => reject?.())
+  session.on('auth-agent', (_accept, reject) => (refuseExtra(host, { type: 'agent' }, 'agent forwarding'), reject?.()))
+  session.on('x11', (_accept, reject) => (refuseExtra(host, { type: 'x11' }, 'X11 forwarding'), reject?.()))
+  session.on('subsystem', (_accept, reject, info) => (refuseExtra(host, { type: 'subsystem', name: info.name }, `the ${info.name} subsystem`), reject?.()))
+  session.on('sftp', (accept, reject) => {
+    if (started) return reject?.()
+    started = true
+    proxySftp(host, accept, reject, number)
+  })
+  session.on('exec', (accept, reject, info) => {
+    if (started) return reject?.()
+    started = true
+    start(accept(), { type: 'exec', command: info.command })
+  })
+  session.on('shell', (accept, reject) => {
+    if (started) return reject?.()
+    started = true
+    start(accept(), { type: 'shell' })
+  })
+
+  /** Runs the request; a fault ends this channel with status 255 and is logged, never thrown. */
+  function start(stream: ServerChannel, request: SshChannelRequest & { type: 'exec' | 'shell' }): void {
+    run(stream, request).catch((err: Error) => {
+      host.log.error('a channel failed', { error: err })
+      try {
+        stream.stderr.write('gatehouse: the gateway failed while handling this request\n')
+        stream.exit(FAILED_STATUS)
+        stream.end()
+      } catch {
+        // Already closed.
+      }
+    })
+  }
+
+  async function run(stream: ServerChannel, request: SshChannelRequest & { type: 'exec' | 'shell' }): Promise<void> {
+    stream.on('error', () => undefined)
+    stream.stderr.on('error', () => undefined)
+    stream.once('close', () => ended.abort())
+    const untrack = host.track((reason) => {
+      output.line(`gatehouse: ${reason}`)
+      void output.finish({ code: FAILED_STATUS })
+    })
+    // Transfers (scp -t/-f, rsync --server) run through exec as a binary protocol: decided on their paths, forwarded with
+    // the paths as decided, never masked (a masked byte would break the protocol) and recorded as file operations only.
+    const classified = request.type === 'exec' ? classifyExec(request.command) : undefined
+    const operations = classified?.ok ? classified.operations : []
+    const transfer = operations.length > 0 && operations.every((op) => op.action !== 'exec')
+    const command = request.type === 'exec' ? (transfer ? quoteArgv(operations[0]!.argv!) : request.command) : undefined
+    recorder = transfer ? undefined : new ChannelRecorder({ ctx, sessionId: who.id, identity: who.identity, resource: who.resource.name, onFailure: () => abortUnrecorded() })
+    const output = new ClientOutput(stream, recorder, pty !== undefined)
+    const startedAt = performance.now()
+    const abortUnrecorded = () => {
+      upstreamChannel?.close()
+      output.line('gatehouse: the audit store failed, so this session cannot be recorded; it is closed')
+    }
+    const finish = async (result: Exit, eventId: string | undefined, extra: Record<string, unknown> = {}) => {
+      await output.finish(result)
+      // invariant: the outcome follows the last batch of output in the trail.
+      await recorder?.flush()
+      untrack()
+      if (!eventId) return
+      try {
+        ctx.audit.append(
+          {
+            kind: 'ssh.outcome',
+            sessionId: who.id,
+            identity: who.identity,
+            resource: who.resource.name,
+            data: {
+              event: eventId,
+              outcome: exitText(result),
+              ...('code' in result ? { exitStatus: result.code } : { signal: result.signal }),
+              durationMs: Math.round(performance.now() - startedAt),
+              ...extra,
+            },
+          },
+          'async',
+        )
+      } catch {
+        host.log.warn('an outcome could not be recorded: the audit store is unavailable', { event: eventId })
+      }
+    }
+
+    const kind = request.type === 'exec' ? 'ssh.exec' : 'ssh.shell'
+    const data: Record<string, unknown> = {
+      channel: number,
+      ...(request.type === 'exec' ? { command: request.command } : {}),
+      ...(pty ? { pty: { term: pty.term, cols: pty.cols, rows: pty.rows } } : {}),
+      ...(transfer ? { transfer: operations.map((op) => ({ direction: op.action === 'sftp-read' ? 'read' : 'write', path: op.path })) } : { recorded: true }),
+    }
+    if (request.type === 'exec' && classified?.ok && isWhoami(operations[0]?.argv) && !operations[0]?.shellSyntax) {
+      return whoami(output, data, finish)
+    }
+    const admission = await admit(ctx, who, request, { kind, data, text: request.type === 'exec' ? request.command : 'interactive shell', notify: (line) => output.line(line), signal: ended.signal })
+    if (admission.eventId) recorder?.attach(admission.eventId)
+    else recorder?.discard()
+    if (!admission.ok) {
+      output.line(`gatehouse: ${admission.message.replace(/^gatehouse: /, '')}`)
+      return finish({ code: REFUSED_STATUS }, admission.eventId)
+    }
+    if (ended.signal.aborted) return finish({ code: FAILED_STATUS }, admission.eventId)
+    let channel: ClientChannel
+    try {
+      const upstream = await host.upstream()
+      channel = await openUpstream(upstream, command, pty)
+    } catch (err) {
+      host.log.warn('the command could not be started upstream', { error: err as Error })
+      output.line(`gatehouse: could not reach ${who.resource.name}`)
+      return finish({ code: FAILED_STATUS }, admission.eventId, { error: 'upstream unavailable' })
+    }
+    upstreamChannel = channel
+    channel.on('error', () => undefined)
+    const rules = transfer ? undefined : detectorMasks(admission.decision.masks, ctx.maskKey)
+    // Backpressure: a slow client or a slow store stops the upstream channel (its window closes), not the gateway's memory.
+    let holds = 0
+    const hold = (until: Promise<void>) => {
+      if (holds++ === 0) channel.pause()
+      void until.then(() => --holds === 0 && channel.resume())
+    }
+    const relay = (kind: 'o' | 'e', source: NodeJS.ReadableStream) => {
+      const masked = createMaskedStream(rules, (bytes) => {
+        if (!output.send(kind, bytes)) hold(new Promise((resolve) => (kind === 'o' ? stream : stream.stderr).once('drain', resolve)))
+        if (recorder?.congested) hold(recorder.relieved())
+      })
+      source.on('data', (chunk: Buffer) => masked.push(chunk))
+      return masked
+    }
+    const stdout = relay('o', channel)
+    const stderr = relay('e', channel.stderr)
+    stream.pipe(channel)
+    let upstreamExit: Exit | undefined
+    channel.on('exit', (code: number | null, signal?: string, coreDumped?: boolean, message?: string) => {
+      upstreamExit = code !== null && code !== undefined ? { code } : { signal: signal ?? 'SIGKILL', coreDumped: coreDumped ?? false, message: message ?? '' }
+    })
+    // ssh2 also passes the exit status or signal with `close`, should `exit` not have been seen.
+    channel.once('close', (code?: number | null, signal?: string, coreDumped?: boolean, message?: string) => {
+      if (!upstreamExit && typeof code === 'number') upstreamExit = { code }
+      else if (!upstreamExit && signal) upstreamExit = { signal, coreDumped: coreDumped ?? false, message: message ?? '' }
+      stdout.end()
+      stderr.end()
+      upstreamChannel = undefined
+      void finish(upstreamExit ?? { code: FAILED_STATUS }, admission.eventId, recorder ? { bytes: recorder.totals } : {})
+    })
+    stream.once('close', () => channel.close())
+  }
+
+  async function whoami(output: ClientOutput, data: Record<string, unknown>, finish: (exit: Exit, eventId: string | undefined) => Promise<void>): Promise<void> {
+    const bundle = ctx.state.current
+    let eventId: string | undefined
+    try {
+      eventId = ctx.audit.append({ kind: 'ssh.exec', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', ...data, decision: 'allow', rule: null, reasons: ['answered by the gateway'], revision: bundle?.revision ?? null } }, 'async').id
+      recorder?.attach(eventId)
+    } catch {
+      recorder?.discard()
+    }
+    if (!bundle) {
+      output.line('gatehouse: no valid policy bundle is loaded')
+      return finish({ code: REFUSED_STATUS }, eventId)
+    }
+    try {
+      output.send('o', Buffer.from(await whoamiText(ctx, who, bundle)))
+      return finish({ code: 0 }, eventId)
+    } catch (err) {
+      host.log.error('whoami failed', { error: err as Error })
+      output.line('gatehouse: the gateway could not answer; try again shortly')
+      return finish({ code: FAILED_STATUS }, eventId)
+    }
+  }
+}
+
+function openUpstream(upstream: Client, command: string | undefined, pty: PseudoTtyInfo | undefined): Promise<ClientChannel> {
+  const terminal = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height, modes: pty.modes } : undefined
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | undefined, channel: ClientChannel) => (err ? reject(err) : resolve(channel))
+    if (command !== undefined) upstream.exec(command, terminal ? { pty: terminal } : {}, done)
+    else upstream.shell(terminal ?? false, done)
+  })
+}
+
+/** Agent and X11 forwarding and other subsystems: recorded with their decision, and refused either way (the gateway does not relay them). */
+function refuseExtra(host: ChannelHost, request: SshChannelRequest, what: string): void {
+  const { ctx, who } = host
+  const { decision, bundle } = decideRequest(ctx, who, request)
+  ctx.counters.decisions.inc({ protocol: 'ssh', effect: 'deny', observed: 'same' })
+  const outcome = decision.effect === 'deny' ? denialMessage(decision) : 'not relayed by the gateway'
+  try {
+    ctx.audit.append({ kind: 'ssh.request', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', request: what, decision: 'deny', rule: decision.rule, policyEffect: decision.effect, revision: bundle?.revision ?? null, outcome } }, 'async')
+  } catch {
+    // The refusal stands whether or not it could be recorded.
+  }
+}

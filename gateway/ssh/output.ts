@@ -1,0 +1,42 @@
+// What goes back to an SSH client: each of stdout and stderr through its own
+// stream masker (content detectors), then to the client and the recording.
+//
+// A masker holds back the tail of a chunk that may still become a value (a
+// digit run that may become a card number). When nothing more arrives within
+// HOLD_MS, the held tail is released as final: a program that prints half a
+// card number and then waits would otherwise leave its output stuck. A value
+// whose halves arrive further apart than that is masked in neither half:
+// documented, and the price of interactive use.
+import { createStreamMasker, type MaskRules, type StreamMasker } from '../../engine/masks/index.js'
+
+const HOLD_MS = 100
+
+export interface MaskedStream {
+  push(chunk: Buffer): void
+  /** Releases everything held (the stream ended). */
+  end(): void
+}
+
+export function createMaskedStream(rules: MaskRules | undefined, emit: (bytes: Buffer) => void): MaskedStream {
+  if (!rules) return { push: emit, end: () => undefined }
+  let masker: StreamMasker = createStreamMasker({ detectors: rules })
+  let timer: NodeJS.Timeout | undefined
+  const release = () => {
+    timer = undefined
+    const rest = masker.end()
+    masker = createStreamMasker({ detectors: rules })
+    if (rest.length) emit(rest)
+  }
+  return {
+    push(chunk) {
+      const out = masker.push(chunk)
+      if (out.length) emit(out)
+      if (timer) clearTimeout(timer)
+      timer = masker.held > 0 ? setTimeout(release, HOLD_MS) : undefined
+    },
+    end() {
+      if (timer) clearTimeout(timer)
+      release()
+    },
+  }
+}

@@ -1,0 +1,110 @@
+// File transfer with OpenSSH's sftp and scp (both its sftp mode and the
+// legacy protocol) and rsync: reads and writes inside the rule's trees work
+// and are recorded with path, direction and size; anything outside is
+// refused, however the path is spelled. Port forwarding only reaches what a
+// rule names.
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { after, before, test } from 'node:test'
+import { startSshGateway, type SshGateway } from './harness.js'
+
+let gw: SshGateway
+before(async () => {
+  gw = await startSshGateway()
+  writeFileSync(path.join(gw.files, 'report.txt'), 'quarterly numbers\n'.repeat(1000))
+})
+after(async () => gw?.stop())
+
+const sftp = (identity: string, batch: string) => gw.run('sftp', [...gw.sshOptions(identity), '-P', String(gw.port), '-b', '-', 'web-1@127.0.0.1'], { input: batch })
+
+test('sftp: get and put inside the allowed trees, each file operation recorded with its size', async () => {
+  const local = path.join(gw.dir, 'local-report.txt')
+  const upload = path.join(gw.dir, 'to-upload.bin')
+  writeFileSync(upload, Buffer.alloc(300_000, 7))
+  const run = await sftp('deployer', `get ${gw.files}/report.txt ${local}\nput ${upload} ${gw.files}/upload/new.bin\nls ${gw.files}\n`)
+  assert.equal(run.status, 0, run.stderr)
+  assert.equal(readFileSync(local, 'utf8'), readFileSync(path.join(gw.files, 'report.txt'), 'utf8'))
+  assert.deepEqual(readFileSync(path.join(gw.files, 'upload', 'new.bin')), readFileSync(upload))
+  const events = await gw.events({ kinds: ['ssh.file'] })
+  const closes = events.filter((e) => e.data.operation === 'close')
+  assert.ok(closes.some((e) => e.data.path === `${gw.files}/report.txt` && e.data.bytesRead === 18_000))
+  assert.ok(closes.some((e) => e.data.path === `${gw.files}/upload/new.bin` && e.data.bytesWritten === 300_000))
+  const opens = events.filter((e) => e.data.operation === 'open')
+  assert.ok(opens.some((e) => e.data.path === `${gw.files}/upload/new.bin` && e.data.direction === 'write' && e.data.decision === 'allow'))
+})
+
+test('sftp: reads outside the tree, writes outside upload/ and climbing out are refused', async () => {
+  const local = path.join(gw.dir, 'stolen')
+  for (const command of [`get /etc/passwd ${local}`, `get ${gw.files}/../../../etc/passwd ${local}`, `put ${gw.dir}/known_hosts ${gw.files}/overwrite.txt`, `rm ${gw.files}/report.txt`, `ln -s /etc/shadow ${gw.files}/upload/link`]) {
+    const run = await sftp('deployer', `${command}\n`)
+    assert.notEqual(run.status, 0, `${command} failed`)
+  }
+  assert.equal(existsSync(local), false)
+  assert.equal(existsSync(`${gw.files}/overwrite.txt`), false)
+  assert.equal(existsSync(`${gw.files}/report.txt`), true)
+  assert.equal(existsSync(`${gw.files}/upload/link`), false)
+  const denied = (await gw.events({ kinds: ['ssh.file'] })).filter((e) => e.data.decision === 'deny').map((e) => e.data.path)
+  assert.ok(denied.includes('/etc/passwd'), 'the climbing path was decided as what it names')
+})
+
+test('sftp needs a file rule at all', async () => {
+  const run = await sftp('operator', 'ls /\n')
+  assert.notEqual(run.status, 0)
+})
+
+test('scp in both protocols, and rsync, inside the trees', async () => {
+  const local = path.join(gw.dir, 'scp-copy.txt')
+  for (const legacy of [false, true]) {
+    const flags = legacy ? ['-O'] : []
+    const get = await gw.run('scp', [...flags, ...gw.sshOptions('deployer'), '-P', String(gw.port), `web-1@127.0.0.1:${gw.files}/report.txt`, local])
+    assert.equal(get.status, 0, get.stderr)
+    assert.equal(readFileSync(local, 'utf8'), readFileSync(path.join(gw.files, 'report.txt'), 'utf8'))
+    const put = await gw.run('scp', [...flags, ...gw.sshOptions('deployer'), '-P', String(gw.port), local, `web-1@127.0.0.1:${gw.files}/upload/scp-${legacy ? 'legacy' : 'sftp'}.txt`])
+    assert.equal(put.status, 0, put.stderr)
+    assert.equal(readFileSync(`${gw.files}/upload/scp-${legacy ? 'legacy' : 'sftp'}.txt`, 'utf8'), readFileSync(local, 'utf8'))
+    const outside = await gw.run('scp', [...flags, ...gw.sshOptions('deployer'), '-P', String(gw.port), local, `web-1@127.0.0.1:${gw.files}/not-upload.txt`])
+    assert.notEqual(outside.status, 0)
+    assert.equal(existsSync(`${gw.files}/not-upload.txt`), false)
+  }
+  const rsh = ['ssh', ...gw.sshOptions('deployer'), '-p', String(gw.port)].join(' ')
+  const pulled = path.join(gw.dir, 'rsync-copy.txt')
+  const pull = await gw.run('rsync', ['-e', rsh, `web-1@127.0.0.1:${gw.files}/report.txt`, pulled])
+  assert.equal(pull.status, 0, pull.stderr)
+  assert.equal(readFileSync(pulled, 'utf8'), readFileSync(path.join(gw.files, 'report.txt'), 'utf8'))
+  const push = await gw.run('rsync', ['-e', rsh, pulled, `web-1@127.0.0.1:${gw.files}/upload/rsync.txt`])
+  assert.equal(push.status, 0, push.stderr)
+  assert.equal(existsSync(`${gw.files}/upload/rsync.txt`), true)
+  const refused = await gw.run('rsync', ['-e', rsh, pulled, `web-1@127.0.0.1:/tmp/rsync-escape.txt`])
+  assert.notEqual(refused.status, 0)
+  assert.equal(existsSync('/tmp/rsync-escape.txt'), false)
+  const transfers = (await gw.events({ kinds: ['ssh.exec'] })).filter((e) => Array.isArray(e.data.transfer))
+  assert.ok(transfers.some((e) => e.data.decision === 'allow' && JSON.stringify(e.data.transfer).includes('"direction":"write"')))
+})
+
+test('port forwarding reaches only the targets a rule names', async () => {
+  const client = await gw.connect('deployer', 'web-1')
+  const sshdPort = Number(process.env.GATEHOUSE_TEST_SSH_PORT)
+  try {
+    const banner = await new Promise<string>((resolve, reject) =>
+      client.forwardOut('127.0.0.1', 5000, '127.0.0.1', sshdPort, (err, channel) => {
+        if (err) return reject(err)
+        channel.once('data', (d: Buffer) => (resolve(d.toString()), channel.close()))
+      }),
+    )
+    assert.match(banner, /^SSH-2\.0-OpenSSH/)
+    const refused = await new Promise<Error | undefined>((resolve) => client.forwardOut('127.0.0.1', 5000, '127.0.0.1', 22, (err) => resolve(err)))
+    assert.ok(refused, 'a target no rule names is refused')
+    const remote = await new Promise<Error | undefined>((resolve) => client.forwardIn('127.0.0.1', 0, (err) => resolve(err)))
+    assert.ok(remote, 'remote forwarding is refused')
+  } finally {
+    client.end()
+  }
+  const operator = await gw.connect('operator', 'web-1')
+  try {
+    const refused = await new Promise<Error | undefined>((resolve) => operator.forwardOut('127.0.0.1', 5000, '127.0.0.1', sshdPort, (err) => resolve(err)))
+    assert.ok(refused)
+  } finally {
+    operator.end()
+  }
+})
