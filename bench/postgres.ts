@@ -213,8 +213,10 @@ async function main(): Promise<void> {
     const aborted = /aborted|error/i.test(loadOut.split('\n').filter((l) => !l.startsWith('number of failed')).join('\n'))
     console.log(`100 bundle reloads during 30 s of pgbench -S at 8 clients: ${processed} transactions, ${failed} failed, ${aborted ? 'clients aborted' : 'no client dropped'}`)
   } finally {
+    // The gateway flushes its audit trail on SIGTERM: let it finish before the store goes away.
+    const exited = children.map((child) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r))))
     for (const child of children) child.kill('SIGTERM')
-    await new Promise((r) => setTimeout(r, 500))
+    await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, 15_000))])
     await server.stop()
     rmSync(work, { recursive: true, force: true })
   }
