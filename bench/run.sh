@@ -23,3 +23,6 @@ node dist/bench/masking.js
 
 echo; echo "## PostgreSQL data path"
 node dist/bench/postgres.js --seconds 10 --rounds 3
+
+echo; echo "## SSH data path"
+node dist/bench/ssh.js
