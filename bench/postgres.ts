@@ -9,7 +9,6 @@
 // reloads under load.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -18,7 +17,7 @@ import { compileRepository } from '../compiler/compile.js'
 import { generateToken, scramVerifier, tokenDigest } from '../compiler/credentials.js'
 import { loadDirectory } from '../compiler/load.js'
 import { ensureCommands, SERVICE_COMMANDS } from '../test/services/packages.js'
-import { freePort } from '../test/services/ports.js'
+import { freePort, waitForPort } from '../test/services/ports.js'
 import { startPostgres, type PostgresServer } from '../test/services/postgres.js'
 import { median } from './stats.js'
 
@@ -31,19 +30,6 @@ const children: ChildProcess[] = []
 
 function run(program: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
   return execFileSync(program, args, { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
-}
-
-function waitForPort(port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let tries = 0
-    const attempt = () => {
-      const socket = new Socket()
-      socket.once('connect', () => (socket.destroy(), resolve()))
-      socket.once('error', () => (socket.destroy(), ++tries > 100 ? reject(new Error(`port ${port} never opened`)) : setTimeout(attempt, 100)))
-      socket.connect(port, '127.0.0.1')
-    }
-    attempt()
-  })
 }
 
 async function main(): Promise<void> {

@@ -8,7 +8,6 @@
 // streamed to the client, and 200 concurrent sessions held open at once.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -18,7 +17,7 @@ import { compileRepository } from '../compiler/compile.js'
 import { loadDirectory } from '../compiler/load.js'
 import { runCommand } from '../test/services/command.js'
 import { ensureCommands, SERVICE_COMMANDS } from '../test/services/packages.js'
-import { freePort } from '../test/services/ports.js'
+import { freePort, waitForPort } from '../test/services/ports.js'
 import { startPostgres } from '../test/services/postgres.js'
 import { startSshd } from '../test/services/sshd.js'
 import { median } from './stats.js'
@@ -31,19 +30,6 @@ const STREAM_BYTES = 200 * 1024 * 1024
 const root = path.resolve(import.meta.dirname, '..', '..')
 const work = mkdtempSync(path.join(tmpdir(), 'gatehouse-bench-ssh-'))
 const children: ChildProcess[] = []
-
-function waitForPort(port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let tries = 0
-    const attempt = () => {
-      const socket = new Socket()
-      socket.once('connect', () => (socket.destroy(), resolve()))
-      socket.once('error', () => (socket.destroy(), ++tries > 100 ? reject(new Error(`port ${port} never opened`)) : setTimeout(attempt, 100)))
-      socket.connect(port, '127.0.0.1')
-    }
-    attempt()
-  })
-}
 
 interface Target {
   name: string

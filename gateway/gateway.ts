@@ -132,20 +132,14 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
   let listening = false
   let admin: Server | undefined
   try {
-    if (config.postgresListen) {
-      const front = createPostgresFront(context)
+    const serve = async (name: 'postgres' | 'ssh', front: Front, at: ListenAddress) => {
       fronts.push(front)
-      const address = await front.listen(config.postgresListen)
-      addresses.postgres = address
-      log.info('PostgreSQL front listening', { address: `${address.address}:${address.port}` })
+      const address = await front.listen(at)
+      addresses[name] = address
+      log.info(`${name === 'postgres' ? 'PostgreSQL' : 'SSH'} front listening`, { address: `${address.address}:${address.port}` })
     }
-    if (config.sshListen) {
-      const front = createSshFront(context)
-      fronts.push(front)
-      const address = await front.listen(config.sshListen)
-      addresses.ssh = address
-      log.info('SSH front listening', { address: `${address.address}:${address.port}` })
-    }
+    if (config.postgresListen) await serve('postgres', createPostgresFront(context), config.postgresListen)
+    if (config.sshListen) await serve('ssh', createSshFront(context), config.sshListen)
     if (config.adminListen) {
       const digest = await adminTokenDigest(config)
       admin = createAdminServer({ state, db, audit, metrics, sessions, log, listening: () => listening, ...(digest ? { adminTokenDigest: digest } : {}) })

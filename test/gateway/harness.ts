@@ -12,10 +12,10 @@ import { compileRepository } from '../../compiler/compile.js'
 import { generateToken, scramVerifier, tokenDigest } from '../../compiler/credentials.js'
 import { loadDirectory } from '../../compiler/load.js'
 import type { GatewayConfig } from '../../gateway/config.js'
-import { startGateway, type RunningGateway } from '../../gateway/gateway.js'
-import { createLogger } from '../../runtime/log.js'
+import type { RunningGateway } from '../../gateway/gateway.js'
 import { postgresFromEnv } from '../services/env.js'
 import { ROOT } from '../helpers/repo.js'
+import { startTestGateway } from './start-gateway.js'
 
 export const REPO = path.join(ROOT, 'test', 'cases', 'gateway-repo')
 
@@ -108,20 +108,13 @@ export async function startShop(options: { store?: 'embedded' | 'postgres'; audi
   }
   await recompile(() => undefined)
 
-  const gateway = await startGateway(
-    {
-      bundle: bundlePath,
-      dataDir: path.join(dir, 'gateway'),
-      store: storeDatabase ? server.url(storeDatabase) : path.join(dir, 'gateway', 'store'),
-      postgresListen: { host: '127.0.0.1', port: 0 },
-      adminListen: { host: '127.0.0.1', port: 0 },
-      requireTls: false,
-      auditFlushMs: 20,
-      logLevel: 'error',
-      ...options.config,
-    },
-    createLogger({ level: process.env.GATEHOUSE_TEST_LOG === '1' ? 'debug' : 'error' }),
-  )
+  const gateway = await startTestGateway({
+    bundle: bundlePath,
+    dataDir: path.join(dir, 'gateway'),
+    store: storeDatabase ? server.url(storeDatabase) : path.join(dir, 'gateway', 'store'),
+    postgresListen: { host: '127.0.0.1', port: 0 },
+    ...options.config,
+  })
   const port = gateway.addresses.postgres!.port
   const conninfo = (identity: string) => `host=127.0.0.1 port=${port} user=${identity} dbname=shop sslmode=disable connect_timeout=10`
   return {

@@ -42,3 +42,16 @@ export function readGreeting(host: string, port: number, timeoutMs = 2000): Prom
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
+
+/** Resolves once something accepts connections on the port; rejects after about ten seconds. */
+export function waitForPort(port: number, host = '127.0.0.1'): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let tries = 0
+    const attempt = () => {
+      const socket = net.connect({ host, port })
+      socket.once('connect', () => (socket.destroy(), resolve()))
+      socket.once('error', () => (socket.destroy(), ++tries > 100 ? reject(new Error(`port ${port} never opened`)) : setTimeout(attempt, 100)))
+    }
+    attempt()
+  })
+}

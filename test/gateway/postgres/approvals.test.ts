@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import pg from 'pg'
-import { getApproval, listApprovals, voteOnApproval } from '../../../store/approvals.js'
+import { getApproval, voteOnApproval } from '../../../store/approvals.js'
+import { pendingApprovalId } from '../../helpers/approvals.js'
 import { gatehouseAsync } from '../../helpers/cli.js'
 import { editYaml, startShop, type Shop } from '../harness.js'
 
@@ -17,14 +18,7 @@ after(() => shop?.stop())
 
 const db = () => shop.gateway.context.db
 
-async function pendingId(): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    const pending = await listApprovals(db(), { status: 'pending' })
-    if (pending[0]) return pending[0].id
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error('no approval request appeared')
-}
+const pendingId = () => pendingApprovalId(db())
 
 test('approved: the client is told where to approve, then the statement runs once', async () => {
   const client = await shop.connect('writer')

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { after, before, test } from 'node:test'
-import { getApproval, listApprovals, voteOnApproval } from '../../../store/approvals.js'
+import { getApproval, voteOnApproval } from '../../../store/approvals.js'
+import { pendingApprovalId } from '../../helpers/approvals.js'
 import { startSshGateway, type SshGateway } from './harness.js'
 
 let gw: SshGateway
@@ -13,14 +14,7 @@ after(async () => gw?.stop())
 
 const db = () => gw.gateway.context.db
 
-async function pendingId(): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    const pending = await listApprovals(db(), { status: 'pending' })
-    if (pending[0]) return pending[0].id
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error('no approval request appeared')
-}
+const pendingId = () => pendingApprovalId(db())
 
 test('approved: the client is told where to approve, then the command runs once', async () => {
   const target = `${gw.files}/upload/approved`

@@ -12,8 +12,7 @@ import ssh2 from 'ssh2'
 import { compileRepository } from '../../../compiler/compile.js'
 import { loadDirectory } from '../../../compiler/load.js'
 import type { GatewayConfig } from '../../../gateway/config.js'
-import { startGateway, type RunningGateway } from '../../../gateway/gateway.js'
-import { createLogger } from '../../../runtime/log.js'
+import type { RunningGateway } from '../../../gateway/gateway.js'
 import { HOST_KEY_FILE } from '../../../gateway/ssh/host-key.js'
 import { queryEvents } from '../../../store/audit-read.js'
 import type { StoredEvent } from '../../../store/audit-log.js'
@@ -22,6 +21,7 @@ import { runCommand } from '../../services/command.js'
 import { SSH_TEST_USER } from '../../services/sshd.js'
 import { ROOT } from '../../helpers/repo.js'
 import { editYaml } from '../harness.js'
+import { startTestGateway } from '../start-gateway.js'
 
 export const REPO = path.join(ROOT, 'test', 'cases', 'ssh-repo')
 export const IDENTITIES = ['deployer', 'operator', 'outsider'] as const
@@ -142,20 +142,7 @@ export async function startSshGateway(options: { config?: Partial<GatewayConfig>
 
   const storeUrl = server.url(storeDatabase)
   const dataDir = path.join(dir, 'gateway')
-  const gateway = await startGateway(
-    {
-      bundle: bundlePath,
-      dataDir,
-      store: storeUrl,
-      sshListen: { host: '127.0.0.1', port: 0 },
-      adminListen: { host: '127.0.0.1', port: 0 },
-      requireTls: false,
-      auditFlushMs: 20,
-      logLevel: 'error',
-      ...options.config,
-    },
-    createLogger({ level: process.env.GATEHOUSE_TEST_LOG === '1' ? 'debug' : 'error' }),
-  )
+  const gateway = await startTestGateway({ bundle: bundlePath, dataDir, store: storeUrl, sshListen: { host: '127.0.0.1', port: 0 }, ...options.config })
   const port = gateway.addresses.ssh!.port
   const hostKey = ssh2.utils.parseKey(readFileSync(path.join(dataDir, HOST_KEY_FILE)))
   if (hostKey instanceof Error || Array.isArray(hostKey)) throw new Error('the gateway host key does not parse')
