@@ -8,14 +8,12 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { parseAllDocuments } from 'yaml'
-import { compileRepository } from '../../compiler/compile.js'
 import { generateToken, scramVerifier, tokenDigest } from '../../compiler/credentials.js'
-import { loadDirectory } from '../../compiler/load.js'
 import type { GatewayConfig } from '../../gateway/config.js'
 import type { RunningGateway } from '../../gateway/gateway.js'
 import { postgresFromEnv } from '../services/env.js'
 import { ROOT } from '../helpers/repo.js'
-import { startTestGateway } from './start-gateway.js'
+import { compileBundle, startTestGateway } from './start-gateway.js'
 
 export const REPO = path.join(ROOT, 'test', 'cases', 'gateway-repo')
 
@@ -100,11 +98,7 @@ export async function startShop(options: { store?: 'embedded' | 'postgres'; audi
   const bundlePath = path.join(dir, 'bundle.json')
   const recompile = async (edit: (repo: string) => void) => {
     edit(repo)
-    const compiled = await compileRepository(await loadDirectory(repo))
-    if (!compiled.bundleText) throw new Error(`the test repository does not compile:\n${compiled.diagnostics.map((d) => `${d.file}:${d.line}: ${d.message}`).join('\n')}`)
-    writeFileSync(`${bundlePath}.tmp`, compiled.bundleText)
-    const { renameSync } = await import('node:fs')
-    renameSync(`${bundlePath}.tmp`, bundlePath)
+    await compileBundle(repo, bundlePath)
   }
   await recompile(() => undefined)
 

@@ -4,13 +4,11 @@
 // database, and the gateway started in this process on free ports. Clients
 // are the real OpenSSH programs (ssh, scp, sftp, rsync) and ssh2's client.
 import { spawn } from 'node:child_process'
-import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import ssh2 from 'ssh2'
-import { compileRepository } from '../../../compiler/compile.js'
-import { loadDirectory } from '../../../compiler/load.js'
 import type { GatewayConfig } from '../../../gateway/config.js'
 import type { RunningGateway } from '../../../gateway/gateway.js'
 import { HOST_KEY_FILE } from '../../../gateway/ssh/host-key.js'
@@ -21,7 +19,7 @@ import { runCommand } from '../../services/command.js'
 import { SSH_TEST_USER } from '../../services/sshd.js'
 import { ROOT } from '../../helpers/repo.js'
 import { editYaml } from '../harness.js'
-import { startTestGateway } from '../start-gateway.js'
+import { compileBundle, startTestGateway } from '../start-gateway.js'
 
 export const REPO = path.join(ROOT, 'test', 'cases', 'ssh-repo')
 export const IDENTITIES = ['deployer', 'operator', 'outsider'] as const
@@ -133,10 +131,7 @@ export async function startSshGateway(options: { config?: Partial<GatewayConfig>
   const bundlePath = path.join(dir, 'bundle.json')
   const recompile = async (edit: (repo: string) => void) => {
     edit(repo)
-    const compiled = await compileRepository(await loadDirectory(repo))
-    if (!compiled.bundleText) throw new Error(`the test repository does not compile:\n${compiled.diagnostics.map((d) => `${d.file}:${d.line}: ${d.message}`).join('\n')}`)
-    writeFileSync(`${bundlePath}.tmp`, compiled.bundleText)
-    renameSync(`${bundlePath}.tmp`, bundlePath)
+    await compileBundle(repo, bundlePath)
   }
   await recompile(() => undefined)
 
