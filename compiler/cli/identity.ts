@@ -46,7 +46,7 @@ options:
       apiVersion: 'gatehouse.dev/v1',
       kind: 'Identity',
       name,
-      description: values.description ?? `TODO: what ${name} is for`,
+      description: values.description ?? `${name}, owned by ${values.owner}`,
       owner: values.owner,
       ...(values.expires ? { expires: values.expires } : {}),
       roles,
