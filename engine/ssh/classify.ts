@@ -207,9 +207,22 @@ const RSYNC_LONG_VALUE = new Set([
 /** Deletes what the sender sent: a read that also writes. */
 const RSYNC_REMOVE_SOURCE = new Set(['remove-source-files', 'remove-sent-files'])
 
+/**
+ * Options that let links escape the decided paths: a receiver keeping
+ * symlinks (`-l`, `-K`) or device files (`-D`) would let the next transfer
+ * reach through them anywhere on the host; a sender following them (`-L`,
+ * `-k`, `--copy-unsafe-links`) reads outside the tree it was allowed.
+ */
+const RSYNC_RECEIVER_UNSAFE = /[lKD]/
+const RSYNC_SENDER_UNSAFE = /[Lk]/
+const RSYNC_RECEIVER_UNSAFE_LONG = new Set(['links'])
+const RSYNC_SENDER_UNSAFE_LONG = new Set(['copy-unsafe-links'])
+
 function recognizeRsync(argv: readonly string[]): Transfer | undefined {
   let sender = false
   let removeSource = false
+  let shortOptions = ''
+  const longOptions = new Set<string>()
   let i = 2
   for (; i < argv.length; i++) {
     const arg = argv[i]!
@@ -219,6 +232,7 @@ function recognizeRsync(argv: readonly string[]): Transfer | undefined {
     else if (arg.startsWith('--')) {
       const eq = arg.indexOf('=')
       const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq)
+      longOptions.add(name)
       if (eq < 0 && RSYNC_REMOVE_SOURCE.has(name)) removeSource = true
       else if (eq < 0 ? !RSYNC_LONG.has(name) : !(RSYNC_LONG_VALUE.has(name) && /^[A-Za-z0-9.,:+_-]*$/.test(arg.slice(eq + 1)))) return undefined
     } else if (arg.startsWith('-') && arg.length > 1) {
@@ -228,8 +242,11 @@ function recognizeRsync(argv: readonly string[]): Transfer | undefined {
       const letters = e < 0 ? cluster : cluster.slice(0, e)
       if (e >= 0 && !/^\.[A-Za-z]*$/.test(cluster.slice(e + 1))) return undefined
       for (const letter of letters) if (!RSYNC_SHORT.has(letter)) return undefined
+      shortOptions += letters
     } else return undefined
   }
+  const [unsafe, unsafeLong] = sender ? [RSYNC_SENDER_UNSAFE, RSYNC_SENDER_UNSAFE_LONG] : [RSYNC_RECEIVER_UNSAFE, RSYNC_RECEIVER_UNSAFE_LONG]
+  if (unsafe.test(shortOptions) || [...longOptions].some((name) => unsafeLong.has(name))) return undefined
   const paths = argv.slice(i + 1)
   if (i >= argv.length || paths.length === 0 || !paths.every(plainPath)) return undefined
   if (!sender && (paths.length !== 1 || removeSource)) return undefined

@@ -161,11 +161,16 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
     const classified = request.type === 'exec' ? classifyExec(request.command) : undefined
     const operations = classified?.ok ? classified.operations : []
     const transfer = operations.length > 0 && operations.every((op) => op.action !== 'exec')
-    const command = request.type === 'exec' ? (transfer ? quoteArgv(operations[0]!.argv!) : request.command) : undefined
+    // The host runs what was decided: a plain command goes as its argv re-quoted (a login shell other than sh cannot
+    // read it differently); only a command a `shell` rule admitted keeps its text.
+    const plain = operations.length === 1 && !operations[0]!.shellSyntax && operations[0]!.argv !== undefined
+    const command = request.type === 'exec' ? (transfer || plain ? quoteArgv(operations[0]!.argv!) : request.command) : undefined
     recorder = transfer ? undefined : new ChannelRecorder({ ctx, sessionId: who.id, identity: who.identity, resource: who.resource.name, onFailure: () => abortUnrecorded() })
     const output = new ClientOutput(stream, recorder, pty !== undefined)
     const startedAt = performance.now()
+    let unrecordable = false
     const abortUnrecorded = () => {
+      unrecordable = true
       upstreamChannel?.close()
       output.line('gatehouse: the audit store failed, so this session cannot be recorded; it is closed')
     }
@@ -226,12 +231,15 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
     }
     upstreamChannel = channel
     channel.on('error', () => undefined)
+    // Recording may have failed while the upstream connection was being made: nothing may run unrecorded.
+    if (unrecordable) channel.close()
     const rules = transfer ? undefined : detectorMasks(admission.decision.masks, ctx.maskKey)
     // Backpressure: a slow client or a slow store stops the upstream channel (its window closes), not the gateway's memory.
     let holds = 0
+    // Both streams share the channel's window: pausing only stdout would let stderr fill memory.
     const hold = (until: Promise<void>) => {
-      if (holds++ === 0) channel.pause()
-      void until.then(() => --holds === 0 && channel.resume())
+      if (holds++ === 0) (channel.pause(), channel.stderr.pause())
+      void until.then(() => --holds === 0 && (channel.resume(), channel.stderr.resume()))
     }
     const relay = (kind: 'o' | 'e', source: NodeJS.ReadableStream) => {
       const masked = createMaskedStream(rules, (bytes) => {

@@ -95,7 +95,10 @@ export function createSshFront(ctx: GatewayContext): Front {
     let channels = 0
     let channelNumber = 0
     const connect = (): Promise<Client> => {
-      upstream ??= connectUpstream(who.resource).then(
+      // The resource as the bundle in force describes it now (host, key, pinned host key), not as it was at login.
+      const resource = ctx.state.current?.bundle.resources[who.resource.name]
+      if (!resource) return Promise.reject(new Error(`resource \`${who.resource.name}\` is no longer in the bundle`))
+      upstream ??= connectUpstream(resource).then(
         (connection) => {
           connection.on('close', () => client.end())
           if (closed.signal.aborted) connection.end()
@@ -142,7 +145,9 @@ export function createSshFront(ctx: GatewayContext): Front {
       ctx.audit.append({ kind: 'session.start', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', source: who.source }, usage: {} }, 'async')
     } catch {
       log.warn('refused a session: the audit store is unavailable')
+      unregister()
       client.end()
+      return
     }
     log.info('session started', { identity: who.identity, resource: who.resource.name, source: who.source })
     const opened = (): boolean => {

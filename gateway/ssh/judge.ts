@@ -81,9 +81,11 @@ export async function admit(ctx: GatewayContext, who: SshWho, request: SshChanne
       durability,
     )
   const release = async (extra: Record<string, unknown>): Promise<Admission> => {
+    // The bundle that decided also says how durable the record must be (a reload may have made the resource `sync`).
+    const mode = bundle?.bundle.resources[who.resource.name]?.audit.mode ?? 'sync'
     try {
-      const event = record(extra, who.resource.audit.mode)
-      if (who.resource.audit.mode === 'sync') await event.durable
+      const event = record(extra, mode)
+      if (mode === 'sync') await event.durable
       return { ok: true, eventId: event.id, decision }
     } catch (err) {
       if (err instanceof AuditUnavailableError) return { ok: false, message: AUDIT_DOWN }
