@@ -12,7 +12,7 @@ import { evaluatePullRequest } from './evaluate.js'
 import { publishCheck, publishComment } from './publish.js'
 import { renderCheck, renderComment } from './render.js'
 import { clearStaleVotes, listHolds, listVotes, loadPullRequest, savePullRequest, type PullRequestState } from './state.js'
-import { computeStatus } from './status.js'
+import { computeStatus, UNKNOWN_PUSHER } from './status.js'
 
 export interface PullRequestRef {
   number: number
@@ -31,13 +31,22 @@ export async function fetchPullRequest(ctx: BotContext, number: number): Promise
   return data
 }
 
+/** GitHub lists at most this many commits of a pull request. */
+const MAX_LISTED_COMMITS = 250
+
+/**
+ * Who wrote or committed the pull request's commits. A commit whose author or
+ * committer maps to no account (any e-mail address can be written into a
+ * commit), or a pull request too long to list whole, makes who pushed unknown:
+ * then UNKNOWN_PUSHER stands in, and no approval counts (see status.ts).
+ */
 async function pushersOf(ctx: BotContext, number: number): Promise<string[]> {
   const { owner, name } = ctx.config.policyRepo
   const commits = await ctx.github.paginate('GET /repos/{owner}/{repo}/pulls/{pull_number}/commits', { owner, repo: name, pull_number: number, per_page: 100 })
   const logins = new Set<string>()
+  if (commits.length >= MAX_LISTED_COMMITS) logins.add(UNKNOWN_PUSHER)
   for (const c of commits) {
-    if (c.author?.login) logins.add(c.author.login.toLowerCase())
-    if (c.committer?.login) logins.add(c.committer.login.toLowerCase())
+    for (const person of [c.author, c.committer]) logins.add(person?.login ? person.login.toLowerCase() : UNKNOWN_PUSHER)
   }
   return [...logins].sort()
 }

@@ -23,11 +23,15 @@ export interface PullRequestStatus {
   headline: string
 }
 
+/** Stands in the pushers for a commit whose author or committer is no known account. */
+export const UNKNOWN_PUSHER = '(unknown)'
+
 /** Why a person may not vote on this pull request at all, if they may not. */
 export function exclusion(state: PullRequestState, login: string): string | undefined {
   const l = login.toLowerCase()
   if (state.author.toLowerCase() === l) return 'the author of a pull request may not approve it'
   if (state.pushers.some((p) => p.toLowerCase() === l)) return 'someone who pushed commits to a pull request may not approve it'
+  if (state.pushers.includes(UNKNOWN_PUSHER)) return 'a commit of this pull request is not linked to a GitHub account, so who pushed it is unknown and no approval can count'
   return undefined
 }
 

@@ -134,6 +134,22 @@ test('approvals that may not count do not, and the bot says why', async () => {
   }
 })
 
+test('a commit linked to no GitHub account makes who pushed unknown, so no approval counts', async () => {
+  const h = await harness(store.db)
+  try {
+    const number = await openWriteGrant(h)
+    // Anyone can write any e-mail address into a commit: this one maps to no account.
+    h.repo.git.commitFiles('grant-insert', { 'policies/notes.yaml': '# notes\n' }, { login: '' })
+    await h.send('pull_request', pullRequestPayload(h.repo, number, 'synchronize'))
+    const a = await comment(h, number, 'alice', '/approve')
+    assert.deepEqual(a.reactions, ['confused'])
+    assert.match(h.repo.comments(number).at(-1)!.body, /@alice .*not linked to a GitHub account/)
+    assert.equal(checkOf(h, number).conclusion, 'failure')
+  } finally {
+    await h.close()
+  }
+})
+
 test('eligible approvals turn the check green, and a push that changes the diff clears them', async () => {
   const h = await harness(store.db)
   try {

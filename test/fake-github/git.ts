@@ -13,7 +13,7 @@ export interface Commit {
   parents: string[]
   message: string
   date: string
-  /** The GitHub login the fake attributes the commit to (author and committer). */
+  /** The GitHub login the fake attributes the commit to (author and committer); empty: an e-mail address linked to no account. */
   login: string
 }
 

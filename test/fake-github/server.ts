@@ -338,7 +338,7 @@ export class FakeGitHub {
       if (!issue?.pull) return { status: 404 }
       const base = repo.git.ancestors(repo.git.resolve(issue.pull.base)!)
       const commits = [...repo.git.ancestors(repo.git.resolve(issue.pull.head)!)].filter((sha) => !base.has(sha)).map((sha) => repo.git.commits.get(sha)!)
-      return { status: 200, body: commits.map((c) => ({ sha: c.sha, author: { login: c.login }, committer: { login: c.login } })) }
+      return { status: 200, body: commits.map((c) => ({ sha: c.sha, author: c.login ? { login: c.login } : null, committer: c.login ? { login: c.login } : null })) }
     }],
     ['POST', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/pulls\/(?<n>\d+)\/requested_reviewers$/, (m, _q, b) => {
       const issue = this.repoOf(m)!.issues.get(Number(m.n))
