@@ -20,6 +20,15 @@ const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp
 /** OpenSSH's sftp-server caps a read at 256 kB; a client asking more gets less, as the protocol allows. */
 const MAX_READ = 256 * 1024
 const MAX_HANDLES = 1024
+/**
+ * Reads and writes waiting for the host, per channel (OpenSSH's client keeps
+ * 64 in flight), and replies waiting for a client that stopped opening its
+ * window: beyond these a request is answered with a failure instead of
+ * buffering, so a client cannot make the gateway hold more than
+ * MAX_IN_FLIGHT × MAX_READ (plus as many queued replies) per channel.
+ */
+const MAX_IN_FLIGHT = 128
+const MAX_QUEUED_REPLIES = 128
 
 interface OpenHandle {
   upstream: Buffer
@@ -179,11 +188,21 @@ function serve(host: ChannelHost, sftp: SFTPWrapper, ready: Promise<{ upstream: 
       upstream.open(path, flags, attrs, relay(id, (raw: Buffer) => issue(id, { upstream: raw, path, kind: 'file', read, write, bytesRead: 0, bytesWritten: 0, event: decided.event })))
     })
   })
+  let inFlight = 0
+  /** Whether another read or write may start; answers the refusal itself when not. */
+  const admitIo = (id: number): boolean => {
+    const queued = (sftp as unknown as { _buffer: unknown[] })._buffer.length
+    if (inFlight < MAX_IN_FLIGHT && queued < MAX_QUEUED_REPLIES) return true
+    sftp.status(id, STATUS_CODE.FAILURE, 'gatehouse: too many requests in flight')
+    return false
+  }
   on('READ', (id, raw: Buffer, offset: number, length: number) => {
     const handle = handleOf(id, raw, 'read')
-    if (!handle) return
+    if (!handle || !admitIo(id)) return
+    inFlight++
     const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(length, MAX_READ)))
     upstream.read(handle.upstream, buffer, 0, buffer.length, offset, (err, bytes) => {
+      inFlight--
       if (err) return status(id, err)
       if (bytes === 0) return sftp.status(id, STATUS_CODE.EOF)
       handle.bytesRead += bytes
@@ -192,8 +211,10 @@ function serve(host: ChannelHost, sftp: SFTPWrapper, ready: Promise<{ upstream: 
   })
   on('WRITE', (id, raw: Buffer, offset: number, data: Buffer) => {
     const handle = handleOf(id, raw, 'write')
-    if (!handle) return
+    if (!handle || !admitIo(id)) return
+    inFlight++
     upstream.write(handle.upstream, data, 0, data.length, offset, (err) => {
+      inFlight--
       if (!err) handle.bytesWritten += data.length
       status(id, err)
     })

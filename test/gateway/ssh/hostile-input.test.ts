@@ -3,7 +3,9 @@
 // that stops reading. The gateway keeps serving everyone else, and its log
 // carries no stack trace.
 import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
 import net from 'node:net'
+import type { SFTPWrapper } from 'ssh2'
 import { after, before, test } from 'node:test'
 import { MAX_CHANNELS } from '../../../gateway/ssh/front.js'
 import { startSshGateway, type SshGateway } from './harness.js'
@@ -92,6 +94,23 @@ test('a client that stops reading holds back its upstream, not the gateway, and 
       })
     })
     assert.equal(total, Array.from({ length: 2000000 }, (_, i) => String(i + 1).length + 1).reduce((a, b) => a + b, 0))
+  } finally {
+    client.end()
+  }
+  await stillServing()
+})
+
+test('an sftp client that floods reads gets failures beyond the limit, not the memory of the gateway; the channel stays usable', async () => {
+  writeFileSync(`${gw.files}/flood.txt`, 'x'.repeat(4096))
+  const client = await gw.connect('deployer', 'web-1')
+  try {
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))))
+    const handle = await new Promise<Buffer>((resolve, reject) => sftp.open(`${gw.files}/flood.txt`, 'r', (err, h) => (err ? reject(err) : resolve(h))))
+    const read = () => new Promise<string>((resolve) => sftp.read(handle, Buffer.alloc(1024), 0, 1024, 0, (err) => resolve(err ? err.message : 'ok')))
+    const results = await Promise.all(Array.from({ length: 400 }, read))
+    assert.ok(results.includes('gatehouse: too many requests in flight'), 'reads beyond the limit are refused')
+    assert.ok(results.includes('ok'))
+    assert.equal(await read(), 'ok', 'the channel serves reads again once the flood is answered')
   } finally {
     client.end()
   }
