@@ -14,7 +14,7 @@ import type { BotContext } from '../context.js'
 import { PermanentError } from '../context.js'
 import { Membership } from '../github/membership.js'
 import { fullName } from '../webhook/route.js'
-import { APPROVAL_LABEL, approvalMarker, issueBody, issueTitle, outcomeText } from './render.js'
+import { APPROVAL_LABEL, approvalMarker, issueBody, issueTitle, outcomeText, shownWhole } from './render.js'
 
 const chains = new WeakMap<BotContext, Promise<unknown>>()
 
@@ -30,6 +30,7 @@ const REASONS = {
   expired: 'the request has expired',
   'own-request': "the identity's owner may not decide its requests",
   'already-voted': 'you have already decided this request',
+  'not-shown-whole': 'this issue shows only part of the request, so it cannot be approved here: approve it with `gatehouse approvals approve`, which shows it whole',
 } as const
 
 async function openIssue(ctx: BotContext, request: ApprovalRequest): Promise<void> {
@@ -109,6 +110,7 @@ export async function handleApprovalComment(ctx: BotContext, payload: Record<str
     }
     const isOwner = (await membership.matching(login, [request.owner])).length > 0
     if (isOwner && ctx.config.approvals.forbidOwner) return refuse(REASONS['own-request'])
+    if (command === 'approve' && !shownWhole(request)) return refuse(REASONS['not-shown-whole'])
     const source = `github:${repoName}#${issue.number}/comment/${comment.id}`
     const result = await voteOnApproval(ctx.db, request.id, { approver: `@${login}`, decision: command, source, isOwner })
     ctx.log.info('approval command read', { request: request.id, counted: result.ok })

@@ -4,7 +4,11 @@ import type { ApprovalRequest } from '../../store/approvals.js'
 
 export const APPROVAL_LABEL = 'gatehouse-approval'
 export const approvalMarker = (id: string) => `<!-- gatehouse:approval:${id} -->`
-const MAX_REQUEST_CHARS = 4000
+/** Room for the request within GitHub's 65,536-character issue body, the rest of the body included. */
+const MAX_REQUEST_CHARS = 60_000
+
+/** Whether the issue shows the request whole: only then may it be approved there (an approval is for every character). */
+export const shownWhole = (request: ApprovalRequest) => request.requestText.length <= MAX_REQUEST_CHARS
 
 /** A code fence longer than any run of backticks in `text`, so the text cannot close it. */
 function fenced(text: string): string {
@@ -18,7 +22,9 @@ export function issueTitle(request: ApprovalRequest): string {
 }
 
 export function issueBody(request: ApprovalRequest, forbidOwner: boolean): string {
-  const text = request.requestText.length > MAX_REQUEST_CHARS ? `${request.requestText.slice(0, MAX_REQUEST_CHARS)}\n… (${request.requestText.length - MAX_REQUEST_CHARS} more characters)` : request.requestText
+  const text = shownWhole(request)
+    ? request.requestText
+    : `${request.requestText.slice(0, MAX_REQUEST_CHARS)}\n… (${request.requestText.length - MAX_REQUEST_CHARS} more characters: approve it with \`gatehouse approvals\`, which shows it whole; it can be denied here)`
   const ownerLine = forbidOwner || !request.ownerMayApprove ? `The identity's owner (\`${request.owner}\`) may not decide it.` : `The identity's owner (\`${request.owner}\`) may decide it.`
   return [
     approvalMarker(request.id),

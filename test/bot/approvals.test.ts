@@ -91,6 +91,26 @@ test('a held statement becomes one issue and is decided by an eligible approver 
   }
 })
 
+test('a request too long to show whole cannot be approved in its issue, only denied', async () => {
+  const h = await harness(store.db)
+  try {
+    const request = await createApproval(store.db, held({ requestText: `UPDATE orders SET note = '${'x'.repeat(70_000)}'; DROP TABLE orders` }))
+    await syncApprovalIssues(h.bot.ctx)
+    const issue = [...access(h).issues.values()][0]!
+    assert.doesNotMatch(issue.body, /DROP TABLE/, 'the tail is not shown')
+    assert.match(issue.body, /more characters: approve it with `gatehouse approvals`/)
+    const yes = await say(h, issue.number, 'dave', '/approve')
+    assert.deepEqual(yes.reactions, ['confused'])
+    assert.match(access(h).comments(issue.number).at(-1)!.body, /@dave .*shows only part of the request/)
+    assert.equal((await getApproval(store.db, request.id))!.status, 'pending')
+    const no = await say(h, issue.number, 'dave', '/deny')
+    assert.deepEqual(no.reactions, ['-1'])
+    assert.equal((await getApproval(store.db, request.id))!.status, 'denied')
+  } finally {
+    await h.close()
+  }
+})
+
 test('a denial and an expiry close their issues with the outcome', async () => {
   const h = await harness(store.db)
   try {
