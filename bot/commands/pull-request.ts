@@ -16,6 +16,7 @@ import { answer, isFromBot, type Outcome } from './reply.js'
 
 interface Comment {
   id: number
+  created_at?: unknown
   body?: unknown
   user?: { login?: string; type?: string } | null
 }
@@ -66,7 +67,14 @@ export async function handlePullRequestComment(ctx: BotContext, payload: Record<
   const pr = await fetchPullRequest(ctx, issue.number)
   if (pr.state !== 'open') return
   const state = await currentState(ctx, pr)
-  const outcome = await applyCommand(ctx, state, login, command, `comment:${comment.id}`)
+  // A vote is for what its author saw: a comment older than the head and diff now evaluated was about an earlier one.
+  // GitHub's times have whole seconds: the comparison does too.
+  const written = typeof comment.created_at === 'string' ? Date.parse(comment.created_at) : NaN
+  const since = Math.floor(Date.parse(state.evaluatedSince) / 1000) * 1000
+  const outcome: Outcome =
+    (command === 'approve' || command === 'deny') && !(written >= since)
+      ? { counted: false, reason: `the comment was written before commit \`${state.evaluation.headSha.slice(0, 7)}\` and its permission diff were evaluated; comment again to decide on them` }
+      : await applyCommand(ctx, state, login, command, `comment:${comment.id}`)
   ctx.log.info('command read', { pr: issue.number, command, counted: outcome.counted })
   await answer(ctx, ctx.config.policyRepo, { issue: issue.number, commentId: comment.id }, login, command, outcome)
   if (outcome.counted) await publishPullRequest(ctx, state)

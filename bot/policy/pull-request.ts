@@ -80,6 +80,7 @@ export async function evaluateAndPublish(ctx: BotContext, pr: PullRequestRef): P
     author: (pr.user?.login ?? '').toLowerCase(),
     pushers,
     evaluation,
+    evaluatedSince: previous && previous.evaluation.headSha === evaluation.headSha && previous.evaluation.digest === evaluation.digest ? previous.evaluatedSince : new Date().toISOString(),
     commentId: previous?.commentId ?? null,
     checkRunId: previous && previous.evaluation.headSha === evaluation.headSha && previous.baseRef === pr.base.ref ? previous.checkRunId : null,
   }

@@ -13,6 +13,8 @@ export interface PullRequestState {
   /** Everyone who authored or committed a commit of the pull request: they may not approve it. */
   pushers: string[]
   evaluation: Evaluation
+  /** When the bot first saw this head commit and permission diff: a comment written before it was about something else. */
+  evaluatedSince: string
   commentId: number | null
   checkRunId: number | null
 }
@@ -30,7 +32,7 @@ interface Row {
   number: number
   comment_id: string | number | null
   check_run_id: string | number | null
-  evaluation: { baseRef: string; author: string; pushers: string[]; evaluation: Evaluation } | string
+  evaluation: { baseRef: string; author: string; pushers: string[]; evaluation: Evaluation; evaluatedSince: string } | string
 }
 
 const num = (v: string | number | null) => (v === null ? null : Number(v))
@@ -44,7 +46,7 @@ export async function loadPullRequest(db: Queryable, repo: string, number: numbe
 }
 
 export async function savePullRequest(db: Queryable, state: PullRequestState, now = new Date()): Promise<void> {
-  const saved = JSON.stringify({ baseRef: state.baseRef, author: state.author, pushers: state.pushers, evaluation: state.evaluation })
+  const saved = JSON.stringify({ baseRef: state.baseRef, author: state.author, pushers: state.pushers, evaluation: state.evaluation, evaluatedSince: state.evaluatedSince })
   await db.query(
     `INSERT INTO gatehouse.bot_pull_requests (repo, number, head_sha, base_sha, diff_digest, comment_id, check_run_id, evaluation, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)

@@ -149,7 +149,7 @@ export function pullRequestPayload(repo: FakeRepo, number: number, action = 'ope
 }
 
 /** An issue_comment payload (recorded `created`, adapted) for a comment that exists in the fake. */
-export function commentPayload(repo: FakeRepo, number: number, comment: { id: number; user: string; body: string }, action = 'created'): Record<string, any> {
+export function commentPayload(repo: FakeRepo, number: number, comment: { id: number; user: string; body: string; created_at: string }, action = 'created'): Record<string, any> {
   const payload = example('issue_comment', action)
   const issue = repo.issues.get(number)!
   payload.repository.full_name = repo.fullName
@@ -160,6 +160,7 @@ export function commentPayload(repo: FakeRepo, number: number, comment: { id: nu
   if (issue.pull) payload.issue.pull_request = { url: `https://api.github.test/repos/${repo.fullName}/pulls/${number}` }
   else delete payload.issue.pull_request
   payload.comment.id = comment.id
+  payload.comment.created_at = comment.created_at
   payload.comment.body = comment.body
   payload.comment.user.login = comment.user
   payload.comment.user.type = 'User'

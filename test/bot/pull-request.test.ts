@@ -150,6 +150,25 @@ test('a commit linked to no GitHub account makes who pushed unknown, so no appro
   }
 })
 
+test('an approval written before a push that changed the diff does not count, however late it arrives', async () => {
+  const h = await harness(store.db)
+  try {
+    const number = await openWriteGrant(h)
+    const early = h.repo.addComment(number, 'alice', '/approve')
+    // A second later (GitHub's times have whole seconds), the author pushes a wider grant before the bot reads alice's comment.
+    await new Promise((r) => setTimeout(r, 1_100))
+    h.repo.git.commitFiles('grant-insert', { 'policies/app.yaml': WRITE_GRANT.replace('[select, insert]', '[select, insert, update]') }, { login: 'eve' })
+    await h.send('pull_request', pullRequestPayload(h.repo, number, 'synchronize'))
+    await h.send('issue_comment', commentPayload(h.repo, number, early))
+    assert.deepEqual(early.reactions, ['confused'])
+    assert.match(h.repo.comments(number).at(-1)!.body, /@alice .*written before commit/)
+    const late = await comment(h, number, 'alice', '/approve')
+    assert.deepEqual(late.reactions, ['+1'], 'a new comment decides on what is there now')
+  } finally {
+    await h.close()
+  }
+})
+
 test('eligible approvals turn the check green, and a push that changes the diff clears them', async () => {
   const h = await harness(store.db)
   try {

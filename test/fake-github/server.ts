@@ -22,6 +22,7 @@ export interface Comment {
   body: string
   user: string
   reactions: string[]
+  created_at: string
 }
 
 export interface Issue {
@@ -145,7 +146,7 @@ export class FakeGitHub {
   }
 
   createComment(repo: FakeRepo, issue: number, user: string, body: string): Comment {
-    const comment = { id: this.nextId(), issue, body, user, reactions: [] }
+    const comment = { id: this.nextId(), issue, body, user, reactions: [], created_at: new Date().toISOString() }
     this.comments.set(comment.id, comment)
     this.commentRepo.set(comment.id, repo)
     return comment
