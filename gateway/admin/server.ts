@@ -1,10 +1,12 @@
 // The admin HTTP listener: health and readiness, status, Prometheus metrics,
-// `/v1/self` for an identity's bearer token, and approvals for operators
-// (admin token) when the store is embedded and only this process can open it.
+// `/v1/self` for an identity's bearer token, and approvals, the audit trail,
+// sessions and SSH recordings for operators (admin token), for when the store
+// is embedded and only this process can open it.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { getApproval, listApprovals, voteOnApproval, type ApprovalStatus } from '../../store/approvals.js'
 import { listSessions, queryEvents, verifyAudit } from '../../store/audit-read.js'
+import { readRecordingChunks } from '../../store/recordings.js'
 import type { AuditWriter } from '../../store/audit-log.js'
 import type { Database } from '../../store/database.js'
 import type { BundleState } from '../bundle/state.js'
@@ -109,7 +111,7 @@ export function createAdminServer(ctx: AdminContext): Server {
         activity: activity.map(([time, session, kind, statement, decision, rule, outcome]) => ({ time, session, kind, statement, decision, rule, outcome })),
       })
     }
-    if (/^\/v1\/(approvals|audit|sessions)(\/|$)/.test(url.pathname)) return operator(req, res, url)
+    if (/^\/v1\/(approvals|audit|sessions|recordings)(\/|$)/.test(url.pathname)) return operator(req, res, url)
     return send(res, 404, { error: 'not found' })
   }
 
@@ -145,6 +147,14 @@ export function createAdminServer(ctx: AdminContext): Server {
     if (req.method === 'GET' && url.pathname === '/v1/sessions') {
       const since = date('since')
       return send(res, 200, { sessions: await listSessions(ctx.db, { ...(param('identity') ? { identity: param('identity')! } : {}), ...(since ? { since } : {}), limit: Number(param('limit') ?? 100) }) })
+    }
+    const recording = /^\/v1\/recordings\/([0-9a-f]{64})$/.exec(url.pathname)
+    if (req.method === 'GET' && recording) {
+      // Checked against its digest here; the reader checks again against the digest its hash-chained event names.
+      const bytes = (await readRecordingChunks(ctx.db, [recording[1]!])).get(recording[1]!)!
+      if (typeof bytes === 'string') return send(res, 404, { error: `recorded output ${recording[1]} ${bytes}` })
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length })
+      return res.end(bytes)
     }
     const match = /^\/v1\/approvals\/([A-Za-z0-9_-]{1,64})\/(approve|deny)$/.exec(url.pathname)
     if (req.method !== 'POST' || !match) return send(res, 404, { error: 'not found' })

@@ -14,7 +14,7 @@ function write(stream: NodeJS.WriteStream, bytes: Buffer | string): Promise<void
 export const replayCommand: Command = {
   name: 'replay',
   summary: 'replay what an SSH client saw',
-  usage: `usage: gatehouse replay SESSION-ID [--command N] [--format raw|asciicast|transcript] [--store LOCATION]
+  usage: `usage: gatehouse replay SESSION-ID [--command N] [--format raw|asciicast|transcript] [--store LOCATION | --admin URL]
 
 Prints the recordings of an SSH session from the audit trail: every command
 and interactive shell, in order, or only the Nth with --command N.
@@ -27,12 +27,13 @@ formats:
   transcript  the command, both streams and the exit status, as text
 
 options:
-  --store LOCATION  a PostgreSQL URL or an embedded store directory (default: $GATEHOUSE_STORE or .gatehouse/store);
-                    recorded bytes are read from the store itself, not through a gateway's admin API`,
+  --store LOCATION  a PostgreSQL URL or an embedded store directory (default: $GATEHOUSE_STORE or .gatehouse/store)
+  --admin URL       go through a running gateway's admin API instead (token in $GATEHOUSE_ADMIN_TOKEN);
+                    either way, every recorded byte is checked against the digest its hash-chained event names`,
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args,
-      options: { store: { type: 'string' }, format: { type: 'string' }, command: { type: 'string' } },
+      options: { store: { type: 'string' }, admin: { type: 'string' }, format: { type: 'string' }, command: { type: 'string' } },
       allowPositionals: true,
     })
     const [id] = positionals
@@ -40,7 +41,7 @@ options:
     const format = oneOf(values.format, ['raw', 'asciicast', 'transcript'] as const, 'format') ?? 'raw'
     const index = values.command === undefined ? undefined : Number(values.command)
     if (index !== undefined && !(Number.isInteger(index) && index >= 1)) throw new UsageError('--command must be a positive number')
-    const access = await openStoreAccess(values.store ? { store: values.store } : {})
+    const access = await openStoreAccess({ ...(values.store ? { store: values.store } : {}), ...(values.admin ? { admin: values.admin } : {}) })
     let recordings: Recording[]
     try {
       recordings = await readRecordings(await access.events({ sessionId: id, limit: 100_000 }), (digests) => access.recordingChunks(digests))

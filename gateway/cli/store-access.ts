@@ -7,7 +7,7 @@ import { getApproval, listApprovals, voteOnApproval, type ApprovalRequest, type 
 import type { StoredEvent } from '../../store/audit-log.js'
 import { listSessions, queryEvents, verifyAudit, type EventFilter, type SessionSummary, type VerifyReport } from '../../store/audit-read.js'
 import { openDatabase, type Database } from '../../store/database.js'
-import { loadRecordingChunks } from '../../store/recordings.js'
+import { chunkDigest, loadRecordingChunks, RecordingIntegrityError } from '../../store/recordings.js'
 
 export interface StoreAccess {
   listApprovals(status?: ApprovalStatus): Promise<ApprovalRequest[]>
@@ -63,8 +63,16 @@ function adminAccess(base: string, token: string | undefined): StoreAccess {
     verify: () => call<VerifyReport>('/v1/audit/verify'),
     sessions: async (f) => (await call<{ sessions: SessionSummary[] }>(`/v1/sessions?${query({ identity: f.identity, since: f.since?.toISOString(), limit: f.limit })}`)).sessions,
     recordingChunks: async (digests) => {
-      if (digests.length === 0) return new Map()
-      throw new UsageError('recorded SSH output is read from the store itself: use --store instead of --admin')
+      const out = new Map<string, Buffer>()
+      for (const digest of new Set(digests)) {
+        const response = await fetch(new URL(`/v1/recordings/${digest}`, base), { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(30_000) })
+        if (!response.ok) throw new RecordingIntegrityError(`recorded output ${digest}: the gateway answered ${response.status}`)
+        const bytes = Buffer.from(await response.arrayBuffer())
+        // The digest comes from the hash-chained event: the bytes must match it, whoever served them.
+        if (chunkDigest(bytes) !== digest) throw new RecordingIntegrityError(`recorded output ${digest} does not match its digest (altered)`)
+        out.set(digest, bytes)
+      }
+      return out
     },
     close: async () => undefined,
   }

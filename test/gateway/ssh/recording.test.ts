@@ -9,7 +9,11 @@ import { gatehouseAsync } from '../../helpers/cli.js'
 import { startSshGateway, type SshGateway } from './harness.js'
 
 let gw: SshGateway
-before(async () => (gw = await startSshGateway()))
+const ADMIN_TOKEN = 'recording-admin-token'
+before(async () => {
+  process.env.GATEHOUSE_ADMIN_TOKEN = ADMIN_TOKEN
+  gw = await startSshGateway()
+})
 after(async () => gw?.stop())
 
 async function sessionOf(command: string): Promise<string> {
@@ -22,6 +26,12 @@ async function sessionOf(command: string): Promise<string> {
 async function replay(session: string, ...extra: string[]) {
   await gw.gateway.context.audit.flush()
   return gatehouseAsync(['replay', session, '--store', gw.storeUrl, ...extra])
+}
+
+/** The same, through the running gateway's admin API (how an embedded store is reached). */
+async function replayThroughGateway(session: string, ...extra: string[]) {
+  await gw.gateway.context.audit.flush()
+  return gatehouseAsync(['replay', session, '--admin', `http://127.0.0.1:${gw.gateway.addresses.admin!.port}`, ...extra], { env: { GATEHOUSE_ADMIN_TOKEN: ADMIN_TOKEN } })
 }
 
 test('a card number cut across chunks is masked, and the replay is byte for byte what the client saw', async () => {
@@ -48,6 +58,10 @@ test('a card number cut across chunks is masked, and the replay is byte for byte
   assert.equal(raw.status, 0, raw.stderr)
   assert.equal(raw.stdout, run.stdout.toString())
   assert.equal(raw.stderr, run.stderr)
+  const remote = await replayThroughGateway(session)
+  assert.equal(remote.status, 0, remote.stderr)
+  assert.equal(remote.stdout, run.stdout.toString())
+  assert.equal(remote.stderr, run.stderr)
   const transcript = await replay(session, '--format', 'transcript')
   assert.match(transcript.stdout, new RegExp(`\\$ bash ${script}`))
   assert.match(transcript.stdout, /\[stderr\] warning: é/)
@@ -131,4 +145,7 @@ test('altered recorded output is caught by audit verify and refused by replay', 
   const replayed = await replay(session)
   assert.notEqual(replayed.status, 0)
   assert.doesNotMatch(replayed.stdout, /forged/)
+  const remote = await replayThroughGateway(session)
+  assert.notEqual(remote.status, 0)
+  assert.doesNotMatch(remote.stdout, /forged/)
 })
