@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test'
 import { syncApprovalIssues } from '../../bot/jit/issues.js'
 import { consumeApproval, createApproval, getApproval, type NewApproval } from '../../store/approvals.js'
 import type { Database } from '../../store/database.js'
-import { commentPayload, harness, openStore, type Harness } from './helpers.js'
+import { commentPayload, withHarness, openStore, type Harness } from './helpers.js'
 
 let store: { db: Database; close(): Promise<void> }
 before(async () => {
@@ -45,8 +45,7 @@ async function say(h: Harness, issue: number, user: string, body: string, action
 }
 
 test('a held statement becomes one issue and is decided by an eligible approver only', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const request = await createApproval(store.db, held())
     await syncApprovalIssues(h.bot.ctx)
     await syncApprovalIssues(h.bot.ctx)
@@ -86,14 +85,11 @@ test('a held statement becomes one issue and is decided by an eligible approver 
     const binding = { identity: 'ci-deploy', sessionId: 'ses_test', bundleRevision: 'abc123', requestDigest: 'd'.repeat(64) }
     assert.equal(await consumeApproval(store.db, request.id, binding), true)
     assert.equal(await consumeApproval(store.db, request.id, binding), false)
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('a request too long to show whole cannot be approved in its issue, only denied', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const request = await createApproval(store.db, held({ requestText: `UPDATE orders SET note = '${'x'.repeat(70_000)}'; DROP TABLE orders` }))
     await syncApprovalIssues(h.bot.ctx)
     const issue = [...access(h).issues.values()][0]!
@@ -106,14 +102,11 @@ test('a request too long to show whole cannot be approved in its issue, only den
     const no = await say(h, issue.number, 'dave', '/deny')
     assert.deepEqual(no.reactions, ['-1'])
     assert.equal((await getApproval(store.db, request.id))!.status, 'denied')
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('a denial and an expiry close their issues with the outcome', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const denied = await createApproval(store.db, held({ requestText: 'DROP TABLE orders' }))
     const expiring = await createApproval(store.db, held({ requestText: 'TRUNCATE orders', timeoutSeconds: 1 }))
     await syncApprovalIssues(h.bot.ctx)
@@ -132,14 +125,11 @@ test('a denial and an expiry close their issues with the outcome', async () => {
     const late = await say(h, issueOf('TRUNCATE').number, 'dave', '/approve')
     assert.deepEqual(late.reactions, ['confused'])
     assert.equal((await getApproval(store.db, expiring.id))!.status, 'expired')
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('forbidOwner refuses the owner even where the settings allow it, and an issue opened before a crash is adopted, not duplicated', async () => {
-  const h = await harness(store.db, { approvals: { pollSeconds: 3600, forbidOwner: true } })
-  try {
+  await withHarness(store.db, async (h) => {
     await syncApprovalIssues(h.bot.ctx) // after the poll the bot makes when it starts, so nothing runs behind the test
     const request = await createApproval(store.db, held({ ownerMayApprove: true, requestText: 'VACUUM orders' }))
     // A previous run claimed the request and GitHub created the issue, then the process died.
@@ -155,7 +145,5 @@ test('forbidOwner refuses the owner even where the settings allow it, and an iss
     await say(h, number, 'dave', '/deny')
     assert.equal((await getApproval(store.db, request.id))!.status, 'denied')
     assert.equal(access(h).issues.get(number)!.state, 'closed')
-  } finally {
-    await h.close()
-  }
+  }, { approvals: { pollSeconds: 3600, forbidOwner: true } })
 })

@@ -80,6 +80,16 @@ export function testConfig(github: FakeGitHub, repoName: string, overrides: Part
   }
 }
 
+/** Runs `body` against a fresh bot and fake GitHub, and closes both whatever happens. */
+export async function withHarness(db: Database, body: (h: Harness) => Promise<void>, overrides: Partial<BotConfig> = {}): Promise<void> {
+  const h = await harness(db, overrides)
+  try {
+    await body(h)
+  } finally {
+    await h.close()
+  }
+}
+
 export async function harness(db: Database, overrides: Partial<BotConfig> = {}): Promise<Harness> {
   const github = new FakeGitHub()
   await github.start()

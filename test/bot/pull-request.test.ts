@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { Database } from '../../store/database.js'
-import { commentPayload, example, harness, openStore, policyComment, pullRequestPayload, reviewPayload, type Harness } from './helpers.js'
+import { commentPayload, example, withHarness, openStore, policyComment, pullRequestPayload, reviewPayload, type Harness } from './helpers.js'
 
 let store: { db: Database; close(): Promise<void> }
 before(async () => {
@@ -67,8 +67,7 @@ const checkOf = (h: Harness, number: number) => {
 }
 
 test('a write-granting pull request gets the permission diff, the approval rules and a failing check', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const number = await openWriteGrant(h)
     const comments = policyComment(h.repo, number)
     assert.equal(comments.length, 1)
@@ -90,14 +89,11 @@ test('a write-granting pull request gets the permission diff, the approval rules
     assert.equal(policyComment(h.repo, number).length, 1)
     checkOf(h, number)
     assert.equal(h.github.count('POST', /\/issues\/\d+\/comments$/), 1)
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('approvals that may not count do not, and the bot says why', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const number = await openWriteGrant(h)
     // mallory (in no team) pushes a commit to the pull request; alice is added to security afterwards for that case.
     h.repo.git.commitFiles('grant-insert', { 'policies/notes.yaml': '# notes\n' }, { login: 'mallory' })
@@ -129,14 +125,11 @@ test('approvals that may not count do not, and the bot says why', async () => {
     const oldSha = h.repo.git.commits.get(h.repo.git.resolve('grant-insert')!)!.parents[0]!
     await h.send('pull_request_review', reviewPayload(h.repo, number, { user: 'bob', state: 'approved', commitId: oldSha }))
     assert.match(h.repo.comments(number).at(-1)!.body, /@bob .*review is for commit/)
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('a commit linked to no GitHub account makes who pushed unknown, so no approval counts', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const number = await openWriteGrant(h)
     // Anyone can write any e-mail address into a commit: this one maps to no account.
     h.repo.git.commitFiles('grant-insert', { 'policies/notes.yaml': '# notes\n' }, { login: '' })
@@ -145,14 +138,11 @@ test('a commit linked to no GitHub account makes who pushed unknown, so no appro
     assert.deepEqual(a.reactions, ['confused'])
     assert.match(h.repo.comments(number).at(-1)!.body, /@alice .*not linked to a GitHub account/)
     assert.equal(checkOf(h, number).conclusion, 'failure')
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('an approval written before a push that changed the diff does not count, however late it arrives', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const number = await openWriteGrant(h)
     const early = h.repo.addComment(number, 'alice', '/approve')
     // A second later (GitHub's times have whole seconds), the author pushes a wider grant before the bot reads alice's comment.
@@ -164,14 +154,11 @@ test('an approval written before a push that changed the diff does not count, ho
     assert.match(h.repo.comments(number).at(-1)!.body, /@alice .*written before commit/)
     const late = await comment(h, number, 'alice', '/approve')
     assert.deepEqual(late.reactions, ['+1'], 'a new comment decides on what is there now')
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('eligible approvals turn the check green, and a push that changes the diff clears them', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const number = await openWriteGrant(h)
     const a = await comment(h, number, 'alice', 'Checked the tables.\n\n/approve\n')
     assert.deepEqual(a.reactions, ['+1'])
@@ -208,14 +195,11 @@ test('eligible approvals turn the check green, and a push that changes the diff 
     assert.match(policyComment(h.repo, number)[0]!.body, /⏳ 0 of 2/)
     await comment(h, number, 'bob', '/deny')
     assert.match(checkOf(h, number).output.title, /denied by @bob/)
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('a policy repository with errors fails the check with file:line annotations', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     h.repo.git.commitFiles('broken', { 'policies/app.yaml': WRITE_GRANT.replace('identities: [old-export]', 'identities: [old-exprt]') }, { from: 'main', login: 'eve' })
     const number = h.repo.openPullRequest({ head: 'broken', author: 'eve' })
     await h.send('pull_request', pullRequestPayload(h.repo, number))
@@ -226,14 +210,11 @@ test('a policy repository with errors fails the check with file:line annotations
     assert.equal(annotation.path, 'policies/app.yaml')
     assert.equal(annotation.start_line, 7)
     assert.match(policyComment(h.repo, number)[0]!.body, /does not compile/)
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('a base change that changes the diff clears approvals, one that does not keeps them; a dismissed review is withdrawn', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     // The change was branched from `next`, which drops old-export's direct subject line, but was opened against main.
     const app = h.repo.git.fileAt('main', 'policies/app.yaml')!
     h.repo.git.commitFiles('next', { 'policies/app.yaml': app.replace('  identities: [old-export]\n', '') }, { from: 'main', login: 'admin' })
@@ -269,14 +250,11 @@ test('a base change that changes the diff clears approvals, one that does not ke
     dismissed.action = 'dismissed'
     await h.send('pull_request_review', dismissed)
     assert.match(policyComment(h.repo, number)[0]!.body, /@alice \| ⏳ 1 of 2/)
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('a push to the base branch re-evaluates the open pull requests onto it', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const number = await openWriteGrant(h)
     await comment(h, number, 'alice', '/approve')
     await comment(h, number, 'bob', '/approve')
@@ -295,14 +273,11 @@ test('a push to the base branch re-evaluates the open pull requests onto it', as
     assert.equal(checkOf(h, number).conclusion, 'failure')
     assert.equal((await h.send('push', push)).status, 202, 'a second delivery of the same push')
     assert.equal(h.github.count('GET', new RegExp(`/pulls/${number}$`)), 4, 'opened, two commands, one re-evaluation')
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('a pull request cannot name its own approvers', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const settings = h.repo.git.fileAt('main', 'gatehouse.yaml')!
     h.repo.git.commitFiles('self-approve', { 'gatehouse.yaml': settings.replace('["@acme/security"]', '["@nina"]').replace('highRisk: 2', 'highRisk: 1') }, { from: 'main', login: 'mallory' })
     const number = h.repo.openPullRequest({ head: 'self-approve', author: 'mallory' })
@@ -313,7 +288,5 @@ test('a pull request cannot name its own approvers', async () => {
     const nina = await comment(h, number, 'nina', '/approve')
     assert.deepEqual(nina.reactions, ['confused'])
     assert.equal(checkOf(h, number).conclusion, 'failure')
-  } finally {
-    await h.close()
-  }
+  })
 })

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { runSweep, type SweepReport } from '../../bot/sweep/sweep.js'
 import type { Database } from '../../store/database.js'
-import { harness, openStore, pullRequestPayload, type Harness } from './helpers.js'
+import { withHarness, openStore, pullRequestPayload, type Harness } from './helpers.js'
 
 let store: { db: Database; close(): Promise<void> }
 before(async () => {
@@ -50,8 +50,7 @@ const outcomes = (report: SweepReport) => Object.fromEntries(report.results.map(
 const writes = (h: Harness) => h.github.requests.filter((r) => r.method !== 'GET' && r.path.startsWith('/repos/')).length
 
 test('the sweep proposes one pull request per stale identity, within the cap, and a second run changes nothing', async () => {
-  const h = await harness(store.db, { sweep: { everySeconds: undefined, maxPullRequests: 2 } })
-  try {
+  await withHarness(store.db, async (h) => {
     await seed(h)
     const dry = await runSweep(h.bot.ctx, { dryRun: true, now: NOW })
     assert.equal(writes(h), 0, 'a dry run writes nothing')
@@ -113,14 +112,11 @@ test('the sweep proposes one pull request per stale identity, within the cap, an
     const run = h.repo.checkRunsFor(h.repo.git.resolve(branch('nightly-report'))!)[0]!
     assert.match(run.output.title, /waiting for approval/)
     assert.match(h.repo.comments(number)[0]!.body, /identity removed/)
-  } finally {
-    await h.close()
-  }
+  }, { sweep: { everySeconds: undefined, maxPullRequests: 2 } })
 })
 
 test('a sweep interrupted by GitHub failures finishes on the next run without duplicates', async () => {
-  const h = await harness(store.db, { sweep: { everySeconds: undefined, maxPullRequests: 10 } })
-  try {
+  await withHarness(store.db, async (h) => {
     await seed(h)
     // Creating the first pull request fails after its branch was pushed.
     h.github.fail({ method: 'POST', path: /\/pulls$/ }, 502)
@@ -129,21 +125,16 @@ test('a sweep interrupted by GitHub failures finishes on the next run without du
     assert.ok(report.results.every((r) => ['created', 'exempt', 'reported'].includes(r.outcome)))
     assert.equal(h.repo.pullRequests().length, 4)
     assert.equal(new Set(h.repo.pullRequests().map((p) => p.pull!.head)).size, 4)
-  } finally {
-    await h.close()
-  }
+  }, { sweep: { everySeconds: undefined, maxPullRequests: 10 } })
 })
 
 test('the bot sweeps on its schedule', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     await seed(h)
     assert.equal(h.repo.pullRequests().length, 0)
     await h.restart({ sweep: { everySeconds: 3600, maxPullRequests: 10 } })
     const deadline = Date.now() + 15_000
     while (h.repo.pullRequests().length < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
     assert.deepEqual(h.repo.pullRequests().map((p) => p.pull!.head).sort(), ['legacy-bot', 'nightly-report', 'old-export', 'temp-job'].map((n) => `gatehouse/sweep/${n}`))
-  } finally {
-    await h.close()
-  }
+  })
 })

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { enqueueDelivery } from '../../bot/queue.js'
 import type { Database } from '../../store/database.js'
-import { commentPayload, harness, OLD_SECRET, openStore, policyComment, pullRequestPayload, type Harness } from './helpers.js'
+import { commentPayload, withHarness, OLD_SECRET, openStore, policyComment, pullRequestPayload, type Harness } from './helpers.js'
 
 let store: { db: Database; close(): Promise<void> }
 before(async () => {
@@ -23,8 +23,7 @@ function openPullRequest(h: Harness): number {
 }
 
 test('a missing or wrong signature is refused with 401 and nothing happens', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const number = openPullRequest(h)
     const payload = pullRequestPayload(h.repo, number)
     const before = await queued(store.db)
@@ -46,14 +45,11 @@ test('a missing or wrong signature is refused with 401 and nothing happens', asy
 
     // The previous secret still works while it is being rotated out.
     assert.equal((await h.deliver('pull_request', payload, { secret: OLD_SECRET })).status, 202)
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('oversized, malformed, unknown and foreign deliveries are refused or ignored without work', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const before = await queued(store.db)
     const huge = { action: 'opened', padding: 'x'.repeat(300 * 1024) }
     assert.equal((await h.deliver('pull_request', huge)).status, 413)
@@ -69,28 +65,22 @@ test('oversized, malformed, unknown and foreign deliveries are refused or ignore
     await h.bot.settled()
     assert.equal(await queued(store.db), before, 'nothing was queued')
     assert.equal((await fetch(`http://127.0.0.1:${h.bot.port}/webhook`)).status, 405)
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('an enormous comment is not read as a command', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const number = openPullRequest(h)
     await h.send('pull_request', pullRequestPayload(h.repo, number))
     const c = h.repo.addComment(number, 'alice', `/approve\n${'a'.repeat(70_000)}`)
     assert.equal((await h.send('issue_comment', commentPayload(h.repo, number, c))).status, 202)
     assert.deepEqual(c.reactions, [])
     assert.doesNotMatch(policyComment(h.repo, number)[0]!.body, /@alice/)
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('a redelivered delivery is processed once, and a queued one survives a restart', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const number = openPullRequest(h)
     const payload = pullRequestPayload(h.repo, number)
     assert.equal((await h.deliver('pull_request', payload, { id: `same-${process.pid}` })).status, 202)
@@ -105,14 +95,11 @@ test('a redelivered delivery is processed once, and a queued one survives a rest
     await h.bot.settled()
     assert.deepEqual(c.reactions, ['+1'])
     assert.match(policyComment(h.repo, number)[0]!.body, /@alice/)
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('a delivery that failed for good is processed again when GitHub redelivers it', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const number = openPullRequest(h)
     const payload = pullRequestPayload(h.repo, number)
     const id = `failing-${process.pid}`
@@ -127,14 +114,11 @@ test('a delivery that failed for good is processed again when GitHub redelivers 
     assert.equal((await status())!.status, 'done')
     assert.equal(policyComment(h.repo, number).length, 1)
     assert.equal((await h.deliver('pull_request', payload, { id })).status, 200, 'a finished delivery is never run again')
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('GitHub failing or rate-limiting mid-operation leaves one comment and one check, finished', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const number = openPullRequest(h)
     // A read fails twice with 502 (retried in place), the comment edit is rate-limited once,
     // and creating the check run fails with 500 (not repeated in place: the delivery runs again).
@@ -154,14 +138,11 @@ test('GitHub failing or rate-limiting mid-operation leaves one comment and one c
     assert.ok(metrics.registry.value('gatehouse_bot_github_retries_total', { reason: 'server_error' }) >= 2)
     assert.equal(metrics.registry.value('gatehouse_bot_github_retries_total', { reason: 'rate_limit' }), 2)
     assert.equal(metrics.registry.value('gatehouse_bot_deliveries_total', { event: 'pull_request', outcome: 'retry' }), 1)
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('a GitHub request that never answers times out and is retried', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     await h.restart({ github: { ...h.bot.ctx.config.github, timeoutSeconds: 1 } })
     const number = openPullRequest(h)
     h.github.slowDown(new RegExp(`/pulls/${number}/commits$`), 1500)
@@ -169,14 +150,11 @@ test('a GitHub request that never answers times out and is retried', async () =>
     h.github.slowDown(/^$/, 0)
     await waitFor(async () => policyComment(h.repo, number).length === 1)
     assert.ok(h.bot.ctx.metrics.registry.value('gatehouse_bot_github_retries_total', { reason: 'server_error' }) >= 1)
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('deliveries run with bounded concurrency, one at a time per pull request', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const numbers = Array.from({ length: 6 }, (_, i) => {
       h.repo.git.commitFiles(`change-${i}`, { [`policies/extra-${i}.yaml`]: '# nothing yet\n' }, { from: 'main', login: 'eve' })
       return h.repo.openPullRequest({ head: `change-${i}`, author: 'eve' })
@@ -190,14 +168,11 @@ test('deliveries run with bounded concurrency, one at a time per pull request', 
     assert.equal(h.github.maxInFlightByPath.get(`/repos/${h.repo.fullName}/pulls/${numbers[0]}`), 1, 'the two deliveries of one pull request never overlap')
     assert.equal(h.github.count('GET', new RegExp(`/pulls/${numbers[0]}$`)), 2)
     for (const n of numbers) assert.equal(policyComment(h.repo, n).length, 1)
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 test('health, metrics, and logs without tokens or payloads', async () => {
-  const h = await harness(store.db)
-  try {
+  await withHarness(store.db, async (h) => {
     const number = openPullRequest(h)
     await h.send('pull_request', pullRequestPayload(h.repo, number))
     const c = h.repo.addComment(number, 'nina', 'secret plans in the comment body\n/approve')
@@ -210,9 +185,7 @@ test('health, metrics, and logs without tokens or payloads', async () => {
     const logs = h.logs.join('\n')
     assert.ok(h.logs.length > 3)
     assert.doesNotMatch(logs, /ghs_|ghp_|BEGIN PRIVATE KEY|secret plans|test-webhook-secret/)
-  } finally {
-    await h.close()
-  }
+  })
 })
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
