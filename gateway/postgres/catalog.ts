@@ -101,15 +101,21 @@ export function createCatalog(resource: BundleResource, env: NodeJS.ProcessEnv =
 
   return {
     async byOid(oids) {
-      const unique = [...new Set(oids)]
-      const missing = unique.filter((oid) => !fresh(`oid:${oid}`))
+      // Each oid's answer is taken once, here: looking it up again after an await could find it expired.
+      const lookups = new Map<number, Promise<TableColumns | undefined>>()
+      const missing: number[] = []
+      for (const oid of new Set(oids)) {
+        const hit = fresh(`oid:${oid}`)
+        if (hit) lookups.set(oid, hit)
+        else missing.push(oid)
+      }
       if (missing.length > 0) {
         const found = run('WHERE c.oid = ANY($1::oid[])', [missing]).then(collect)
-        for (const oid of missing) void remember(`oid:${oid}`, found.then((tables) => tables.get(oid)))
+        for (const oid of missing) lookups.set(oid, remember(`oid:${oid}`, found.then((tables) => tables.get(oid))))
       }
       const out = new Map<number, TableColumns>()
-      for (const oid of unique) {
-        const value = await fresh(`oid:${oid}`)
+      for (const [oid, lookup] of lookups) {
+        const value = await lookup
         if (value) out.set(oid, value)
       }
       return out
