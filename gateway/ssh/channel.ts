@@ -33,6 +33,8 @@ export interface ChannelHost {
   signal: AbortSignal
   /** Registers a way to end this channel early (the session is closed); returns the unregistration. */
   track(close: (reason: string) => void): () => void
+  /** The client lent its agent (a rule allowed it): upstream agent requests may now reach it. */
+  lendAgent(): void
 }
 
 type Exit = { code: number } | { signal: string; coreDumped: boolean; message: string }
@@ -90,6 +92,7 @@ function exitText(exit: Exit): string {
 export function handleSessionChannel(host: ChannelHost, session: Session, number: number): void {
   const { ctx, who } = host
   let pty: PseudoTtyInfo | undefined
+  let agentForward = false
   let started = false
   let upstreamChannel: ClientChannel | undefined
   let recorder: ChannelRecorder | undefined
@@ -115,9 +118,14 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
     accept?.()
   })
   session.on('env', (_accept, reject) => reject?.())
-  session.on('auth-agent', (_accept, reject) => (refuseExtra(host, { type: 'agent' }, 'agent forwarding'), reject?.()))
-  session.on('x11', (_accept, reject) => (refuseExtra(host, { type: 'x11' }, 'X11 forwarding'), reject?.()))
-  session.on('subsystem', (_accept, reject, info) => (refuseExtra(host, { type: 'subsystem', name: info.name }, `the ${info.name} subsystem`), reject?.()))
+  session.on('auth-agent', (accept, reject) => {
+    if (started || !judgeExtra(host, { type: 'agent' }, 'agent forwarding', true)) return reject?.()
+    agentForward = true
+    host.lendAgent()
+    accept?.()
+  })
+  session.on('x11', (_accept, reject) => (judgeExtra(host, { type: 'x11' }, 'X11 forwarding', false), reject?.()))
+  session.on('subsystem', (_accept, reject, info) => (judgeExtra(host, { type: 'subsystem', name: info.name }, `the ${info.name} subsystem`, false), reject?.()))
   session.on('sftp', (accept, reject) => {
     if (started) return reject?.()
     started = true
@@ -223,7 +231,7 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
     let channel: ClientChannel
     try {
       const upstream = await host.upstream()
-      channel = await openUpstream(upstream, command, pty)
+      channel = await openUpstream(upstream, command, pty, agentForward)
     } catch (err) {
       host.log.warn('the command could not be started upstream', { error: err as Error })
       output.line(`gatehouse: could not reach ${who.resource.name}`)
@@ -292,24 +300,34 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
   }
 }
 
-function openUpstream(upstream: Client, command: string | undefined, pty: PseudoTtyInfo | undefined): Promise<ClientChannel> {
+function openUpstream(upstream: Client, command: string | undefined, pty: PseudoTtyInfo | undefined, agentForward: boolean): Promise<ClientChannel> {
   const terminal = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height, modes: pty.modes } : undefined
+  // ssh2 reads `agentForward` per channel; its type definitions lack it.
+  const forwarding = { agentForward } as object
   return new Promise((resolve, reject) => {
     const done = (err: Error | undefined, channel: ClientChannel) => (err ? reject(err) : resolve(channel))
-    if (command !== undefined) upstream.exec(command, terminal ? { pty: terminal } : {}, done)
-    else upstream.shell(terminal ?? false, done)
+    if (command !== undefined) upstream.exec(command, { ...(terminal ? { pty: terminal } : {}), ...forwarding }, done)
+    else upstream.shell(terminal ?? false, forwarding, done)
   })
 }
 
-/** Agent and X11 forwarding and other subsystems: recorded with their decision, and refused either way (the gateway does not relay them). */
-function refuseExtra(host: ChannelHost, request: SshChannelRequest, what: string): void {
+/**
+ * Agent and X11 forwarding and subsystems other than sftp: decided and
+ * recorded. Only what the gateway can relay (`relayable`) may be let through,
+ * and only on a plain `allow`: such a request cannot wait for an approval.
+ * Returns whether it is let through; an unrecorded request is not.
+ */
+function judgeExtra(host: ChannelHost, request: SshChannelRequest, what: string, relayable: boolean): boolean {
   const { ctx, who } = host
   const { decision, bundle } = decideRequest(ctx, who, request)
-  ctx.counters.decisions.inc({ protocol: 'ssh', effect: 'deny', observed: 'same' })
-  const outcome = decision.effect === 'deny' ? denialMessage(decision) : 'not relayed by the gateway'
+  const allowed = relayable && decision.effect === 'allow'
+  ctx.counters.decisions.inc({ protocol: 'ssh', effect: allowed ? 'allow' : 'deny', observed: 'same' })
+  const outcome = allowed ? 'allowed' : decision.effect === 'deny' ? denialMessage(decision) : relayable ? 'cannot be held for approval' : 'not relayed by the gateway'
   try {
-    ctx.audit.append({ kind: 'ssh.request', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', request: what, decision: 'deny', rule: decision.rule, policyEffect: decision.effect, revision: bundle?.revision ?? null, outcome } }, 'async')
+    ctx.audit.append({ kind: 'ssh.request', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', request: what, decision: allowed ? 'allow' : 'deny', rule: decision.rule, policyEffect: decision.effect, revision: bundle?.revision ?? null, outcome }, ...(allowed ? { usage: decision.rule ? { rule: decision.rule } : {} } : {}) }, 'async')
+    return allowed
   } catch {
-    // The refusal stands whether or not it could be recorded.
+    // A refusal stands whether or not it could be recorded.
+    return false
   }
 }

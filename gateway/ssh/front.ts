@@ -15,6 +15,7 @@ import { recordAuthFailure, resolveTarget } from '../access.js'
 import type { Front, GatewayContext } from '../gateway.js'
 import { createRateLimiter } from '../rate-limit.js'
 import { checkPublicKey, fingerprint } from './authenticate.js'
+import { ClientAgentRelay } from './agent.js'
 import { handleSessionChannel, type ChannelHost } from './channel.js'
 import { forwardTcp } from './forward.js'
 import { loadOrCreateHostKey } from './host-key.js'
@@ -98,7 +99,7 @@ export function createSshFront(ctx: GatewayContext): Front {
       // The resource as the bundle in force describes it now (host, key, pinned host key), not as it was at login.
       const resource = ctx.state.current?.bundle.resources[who.resource.name]
       if (!resource) return Promise.reject(new Error(`resource \`${who.resource.name}\` is no longer in the bundle`))
-      upstream ??= connectUpstream(resource).then(
+      upstream ??= connectUpstream(resource, agent).then(
         (connection) => {
           connection.on('close', () => client.end())
           if (closed.signal.aborted) connection.end()
@@ -129,7 +130,9 @@ export function createSshFront(ctx: GatewayContext): Front {
         closers.add(close)
         return () => closers.delete(close)
       },
+      lendAgent: () => agent.offer(),
     }
+    const agent = new ClientAgentRelay(client, host)
     const unregister = ctx.sessions.add({
       id: who.id,
       protocol: 'ssh',

@@ -3,7 +3,7 @@
 // host key, compared byte for byte; any other host key refuses the connection.
 import { timingSafeEqual } from 'node:crypto'
 import { connect as connectTcp } from 'node:net'
-import { Client } from 'ssh2'
+import { Client, type BaseAgent } from 'ssh2'
 import type { BundleResource } from '../../engine/types.js'
 import { readSecret } from '../secrets.js'
 
@@ -18,7 +18,8 @@ function pinnedBlob(hostKey: string): Buffer {
   return Buffer.from(hostKey.trim().split(/\s+/)[1] ?? '', 'base64')
 }
 
-export async function connectUpstream(resource: BundleResource): Promise<Client> {
+/** `agent` is where the host's agent requests go once agent forwarding is allowed; it never logs in. */
+export async function connectUpstream(resource: BundleResource, agent: BaseAgent): Promise<Client> {
   const target = resource.ssh
   if (!target) throw new Error(`${resource.name} has no SSH connection details`)
   const privateKey = await readSecret(target.privateKey)
@@ -46,6 +47,8 @@ export async function connectUpstream(resource: BundleResource): Promise<Client>
       sock: socket,
       username: target.user,
       privateKey,
+      authHandler: ['publickey'],
+      agent,
       readyTimeout: CONNECT_TIMEOUT_MS,
       keepaliveInterval: 30_000,
       hostVerifier: (key: Buffer) => {

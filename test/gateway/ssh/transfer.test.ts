@@ -2,12 +2,14 @@
 // legacy protocol) and rsync: reads and writes inside the rule's trees work
 // and are recorded with path, direction and size; anything outside is
 // refused, however the path is spelled. Port forwarding only reaches what a
-// rule names.
+// rule names; the client's agent only reaches hosts where a rule lends it.
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
-import { startSshGateway, type SshGateway } from './harness.js'
+import { runCommand } from '../../services/command.js'
+import { eventually, startSshGateway, type SshGateway } from './harness.js'
 
 let gw: SshGateway
 before(async () => {
@@ -106,5 +108,38 @@ test('port forwarding reaches only the targets a rule names', async () => {
     assert.ok(refused)
   } finally {
     operator.end()
+  }
+})
+
+test('agent forwarding lends the client agent only where a rule allows it, each use recorded', async () => {
+  const socket = path.join(gw.dir, 'agent.sock')
+  const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' })
+  const callerAgent = process.env.SSH_AUTH_SOCK
+  try {
+    await eventually(async () => existsSync(socket), (listening) => listening)
+    await runCommand('ssh-add', ['-q', gw.keys.outsider!], { env: { ...process.env, SSH_AUTH_SOCK: socket } })
+    const lent = (await runCommand('ssh-keygen', ['-l', '-f', `${gw.keys.outsider}.pub`])).stdout.toString().split(' ')[1]!
+    const probe = 'ssh-add -l; echo "agent $?"'
+    // ssh forwards the agent SSH_AUTH_SOCK names (it drops ForwardAgent when the variable is unset).
+    process.env.SSH_AUTH_SOCK = socket
+    const forwarding = ['-o', 'ForwardAgent=yes']
+
+    const operator = await gw.ssh('operator', 'web-1', probe, { args: forwarding })
+    assert.equal(operator.status, 0, operator.stderr)
+    assert.match(operator.stdout.toString(), new RegExp(`${lent.replace(/[+/]/g, '\\$&')}[\\s\\S]*agent 0`))
+
+    // The deployer may run the script, but no rule lends it an agent: the host sees none.
+    const deployer = await gw.ssh('deployer', 'web-1', `bash ${gw.writeScript('agent.sh', `${probe}\n`)}`, { args: forwarding })
+    assert.equal(deployer.status, 0, deployer.stderr)
+    assert.match(deployer.stdout.toString(), /agent 2/)
+
+    const requests = (await gw.events({ kinds: ['ssh.request'] })).filter((e) => e.data.request === 'agent forwarding')
+    assert.deepEqual(requests.map((e) => [e.identity, e.data.decision, e.data.rule]).sort(), [['deployer', 'deny', null], ['operator', 'allow', 'operate/lend-agent']])
+    const uses = await gw.events({ kinds: ['ssh.agent'] })
+    assert.ok(uses.length >= 1 && uses.every((e) => e.identity === 'operator' && e.data.outcome === 'relayed to the client agent'))
+  } finally {
+    if (callerAgent === undefined) delete process.env.SSH_AUTH_SOCK
+    else process.env.SSH_AUTH_SOCK = callerAgent
+    agent.kill()
   }
 })
