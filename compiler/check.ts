@@ -1,7 +1,7 @@
 // Stage 5: conditions and patterns, compiled exactly as the engine will
 // compile them, with every problem placed at its spot in the YAML.
 import { compileCondition } from '../engine/cel.js'
-import { compileExecPattern, compileForwardPattern, compilePathPattern } from '../engine/ssh/patterns.js'
+import { compileExecPattern, compileForwardPattern, compileListenPattern, compilePathPattern } from '../engine/ssh/patterns.js'
 import type { Diagnostic } from './diagnostics.js'
 import type { Model } from './resolve.js'
 
@@ -30,6 +30,7 @@ export function checkModel(model: Model): Diagnostic[] {
     }
     checkPatterns('exec', rule.exec, compileExecPattern)
     checkPatterns('forward', rule.forward, compileForwardPattern)
+    checkPatterns('listen', rule.listen, compileListenPattern)
     const sftp = doc.value.rules as Array<{ sftp?: unknown }> | undefined
     const written = sftp?.[path[1] as number]?.sftp
     if (written && typeof written === 'object') {

@@ -82,6 +82,7 @@ function ruleActions(rule: BundleRule): string[] {
   if (rule.sftp?.read.length) actions.push('sftp-read')
   if (rule.sftp?.write.length) actions.push('sftp-write')
   if (rule.forward) actions.push('forward')
+  if (rule.listen) actions.push('listen')
   if (rule.agent) actions.push('agent')
   if (rule.x11) actions.push('x11')
   return actions

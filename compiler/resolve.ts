@@ -45,7 +45,7 @@ export interface TestCase {
   identity: string
   resource: string
   sql?: string
-  ssh?: string | { shell?: true; sftp?: { read?: string; write?: string }; forward?: string; agent?: true; x11?: true }
+  ssh?: string | { shell?: true; sftp?: { read?: string; write?: string }; forward?: string; listen?: string; agent?: true; x11?: true }
   time?: string
   source?: string
   expect: { effect: 'allow' | 'deny' | 'approve'; rule?: string | null; masks?: string[] }
@@ -105,6 +105,7 @@ interface RuleDoc {
   shell?: boolean
   sftp?: boolean | { read?: string[]; write?: string[] }
   forward?: string[]
+  listen?: string[]
   agent?: boolean
   x11?: boolean
   approval?: { approvers: string[]; count?: number; timeout?: string }
@@ -119,7 +120,7 @@ interface PolicyDoc {
   masks?: Array<{ column?: string; detector?: Detector; strategy: MaskStrategy; mode?: Mode }>
 }
 
-const SSH_RULE_KEYS = ['exec', 'shell', 'sftp', 'forward', 'agent', 'x11'] as const
+const SSH_RULE_KEYS = ['exec', 'shell', 'sftp', 'forward', 'listen', 'agent', 'x11'] as const
 
 export function durationSeconds(text: string): number {
   const unit = text.slice(-1)
@@ -376,6 +377,7 @@ function buildRule(policy: string, r: RuleDoc, policyMode: Mode, kind: 'postgres
     if (r.sftp === true) rule.sftp = { read: ['**'], write: ['**'] }
     else if (r.sftp && typeof r.sftp === 'object') rule.sftp = { read: r.sftp.read ?? [], write: r.sftp.write ?? [] }
     if (r.forward) rule.forward = r.forward
+    if (r.listen) rule.listen = r.listen
     if (r.agent) rule.agent = true
     if (r.x11) rule.x11 = true
   }

@@ -28,6 +28,7 @@ export function targetCovers(a: BundleRule, b: BundleRule, options: { ignoreCond
   const execCovered = !b.exec || (!!a.exec && b.exec.every((p) => a.exec!.includes(p)))
   const sftpCovered = !b.sftp || (!!a.sftp && coveredBy(a.sftp.read, b.sftp.read) && coveredBy(a.sftp.write, b.sftp.write))
   const forwardCovered = !b.forward || (!!a.forward && b.forward.every((p) => a.forward!.includes(p)))
-  return execCovered && sftpCovered && forwardCovered && flagCovered(a.shell, b.shell) && flagCovered(a.agent, b.agent) && flagCovered(a.x11, b.x11)
+  const listenCovered = !b.listen || (!!a.listen && b.listen.every((p) => a.listen!.includes(p)))
+  return execCovered && sftpCovered && forwardCovered && listenCovered && flagCovered(a.shell, b.shell) && flagCovered(a.agent, b.agent) && flagCovered(a.x11, b.x11)
 }
 

@@ -32,9 +32,10 @@ export function sshRequestOf(ssh: NonNullable<TestCase['ssh']>): SshChannelReque
   if (ssh.shell) return { type: 'shell' }
   if (ssh.sftp?.read) return { type: 'sftp', operation: 'read', path: ssh.sftp.read }
   if (ssh.sftp?.write) return { type: 'sftp', operation: 'write', path: ssh.sftp.write }
-  if (ssh.forward) {
-    const colon = ssh.forward.lastIndexOf(':')
-    return { type: 'forward', host: ssh.forward.slice(0, colon), port: Number(ssh.forward.slice(colon + 1)) }
+  const address = ssh.forward ?? ssh.listen
+  if (address !== undefined) {
+    const colon = address.lastIndexOf(':')
+    return { type: ssh.forward ? 'forward' : 'listen', host: address.slice(0, colon), port: Number(address.slice(colon + 1)) }
   }
   if (ssh.agent) return { type: 'agent' }
   return { type: 'x11' }

@@ -26,6 +26,7 @@ export function describeOperation(op: Operation): string {
     case 'sftp-read': return `reading \`${op.path ?? ''}\``
     case 'sftp-write': return `writing \`${op.path ?? ''}\``
     case 'forward': return `forwarding to \`${op.target ?? ''}\``
+    case 'listen': return `listening on \`${op.target ?? ''}\``
     default: return `\`${op.action}\``
   }
 }
@@ -54,6 +55,7 @@ function targetMismatch(rule: CompiledRule, op: Operation): string | undefined {
     case 'sftp-read': return rule.sftpRead?.some((m) => m(op.path ?? '')) ? undefined : 'does not cover reading this path'
     case 'sftp-write': return rule.sftpWrite?.some((m) => m(op.path ?? '')) ? undefined : 'does not cover writing this path'
     case 'forward': return rule.forward?.some((m) => m(op.target ?? '')) ? undefined : 'does not cover this target'
+    case 'listen': return rule.listen?.some((m) => m(op.target ?? '')) ? undefined : 'does not cover this address'
     case 'agent': return r.agent ? undefined : 'does not allow agent forwarding'
     case 'x11': return r.x11 ? undefined : 'does not allow X11 forwarding'
   }

@@ -4,7 +4,7 @@
 // so the hot path is a map lookup and a short list of candidate rules.
 import { compileCondition, type Condition } from './cel.js'
 import { compileNameGlob, type NameMatcher } from './glob.js'
-import { compileExecPattern, compileForwardPattern, compilePathPattern } from './ssh/patterns.js'
+import { compileExecPattern, compileForwardPattern, compileListenPattern, compilePathPattern } from './ssh/patterns.js'
 import type {
   Bundle,
   BundleIdentity,
@@ -26,6 +26,7 @@ export interface CompiledRule {
   sftpRead?: Array<(path: string) => boolean>
   sftpWrite?: Array<(path: string) => boolean>
   forward?: Array<(target: string) => boolean>
+  listen?: Array<(target: string) => boolean>
 }
 
 export interface MaskEntry {
@@ -88,6 +89,8 @@ function compileRule(rule: BundleRule, index: number, errors: string[]): Compile
   }
   const forward = patterns(rule.forward, compileForwardPattern)
   if (forward) compiled.forward = forward
+  const listen = patterns(rule.listen, compileListenPattern)
+  if (listen) compiled.listen = listen
   return compiled
 }
 
@@ -99,6 +102,7 @@ function ruleActions(rule: BundleRule): string[] {
   if (rule.shell) actions.push('shell')
   if (rule.sftp) actions.push('sftp-read', 'sftp-write')
   if (rule.forward) actions.push('forward')
+  if (rule.listen) actions.push('listen')
   if (rule.agent) actions.push('agent')
   if (rule.x11) actions.push('x11')
   return actions

@@ -52,6 +52,7 @@ export function describeTarget(rule: BundleRule): string {
   if (rule.sftp?.read.length) parts.push(`read files ${list(rule.sftp.read)}`)
   if (rule.sftp?.write.length) parts.push(`write files ${list(rule.sftp.write)}`)
   if (rule.forward) parts.push(`forward to ${list(rule.forward)}`)
+  if (rule.listen) parts.push(`listen on ${list(rule.listen)} for remote forwards`)
   if (rule.agent) parts.push('agent forwarding')
   if (rule.x11) parts.push('X11 forwarding')
   return parts.join('; ')

@@ -36,7 +36,7 @@ export const SQL_ACTION_GROUPS: Readonly<Record<string, readonly SqlAction[]>> =
   ddl: ['create', 'alter', 'drop'],
 }
 
-export const SSH_ACTIONS = ['exec', 'shell', 'sftp-read', 'sftp-write', 'forward', 'agent', 'x11'] as const
+export const SSH_ACTIONS = ['exec', 'shell', 'sftp-read', 'sftp-write', 'forward', 'listen', 'agent', 'x11'] as const
 export type SshAction = (typeof SSH_ACTIONS)[number]
 
 export type Effect = 'allow' | 'deny' | 'approve'
@@ -84,7 +84,7 @@ export interface SshOperation {
   shellSyntax?: boolean
   /** sftp-read / sftp-write: the path on the upstream host. */
   path?: string
-  /** forward: `host:port` of the forwarding target. */
+  /** forward: `host:port` of the forwarding target; listen: the `host:port` to listen on (port 0: any free port). */
   target?: string
 }
 
@@ -173,6 +173,7 @@ export interface BundleRule {
   shell?: boolean
   sftp?: { read: string[]; write: string[] }
   forward?: string[]
+  listen?: string[]
   agent?: boolean
   x11?: boolean
   approval?: Approval

@@ -10,9 +10,11 @@
 //                     on its own later (sftpOperation)
 //   other subsystem → error
 //   forward         → `forward` on the canonical `host:port`
+//   listen          → `listen` on the canonical `host:port` (an empty host,
+//                     every address, is `0.0.0.0`)
 //   agent, x11      → `agent`, `x11`
 //
-// RFC 4254 §6.5 (shell, exec, subsystem), §7.2 (direct-tcpip), §6.3.1 (x11),
+// RFC 4254 §6.5 (shell, exec, subsystem), §7.2 (direct-tcpip), §7.1 (tcpip-forward), §6.3.1 (x11),
 // OpenSSH PROTOCOL.agent (auth-agent-req@openssh.com).
 import type { SshOperation } from '../types.js'
 import { SSH_ERROR_CODES, type SshError } from './errors.js'
@@ -28,6 +30,8 @@ export type SshChannelRequest =
   | { type: 'sftp'; operation: 'read' | 'write'; path: string }
   /** direct-tcpip: the client asks the gateway to connect to host:port. */
   | { type: 'forward'; host: string; port: number }
+  /** tcpip-forward: the client asks the host to listen on host:port (0: any free port) and send connections back. */
+  | { type: 'listen'; host: string; port: number }
   | { type: 'agent' }
   | { type: 'x11' }
 
@@ -71,12 +75,14 @@ function classifyRequest(request: SshChannelRequest, options: SshClassifyOptions
       const op = sftpOperation(r.operation, r.path, options)
       return op.ok ? { ok: true, operations: [op.operation] } : op
     }
-    case 'forward': {
+    case 'forward':
+    case 'listen': {
       if (typeof r.host !== 'string' || typeof r.port !== 'number') return refuse(SSH_ERROR_CODES.invalidTarget, 'a forwarding request needs a host and a port')
-      const host = normalizeHost(r.host)
+      const host = normalizeHost(r.type === 'listen' && r.host === '' ? '0.0.0.0' : r.host)
       if (host === undefined) return refuse(SSH_ERROR_CODES.invalidTarget, `\`${r.host.slice(0, 255)}\` is not a host name or address`)
-      if (!Number.isInteger(r.port) || r.port < 1 || r.port > 65535) return refuse(SSH_ERROR_CODES.invalidTarget, `\`${r.port}\` is not a port`)
-      return { ok: true, operations: [{ action: 'forward', target: formatTarget(host, r.port) }] }
+      const lowest = r.type === 'listen' ? 0 : 1
+      if (!Number.isInteger(r.port) || r.port < lowest || r.port > 65535) return refuse(SSH_ERROR_CODES.invalidTarget, `\`${r.port}\` is not a port`)
+      return { ok: true, operations: [{ action: r.type, target: formatTarget(host, r.port) }] }
     }
     case 'agent':
       return { ok: true, operations: [{ action: 'agent' }] }

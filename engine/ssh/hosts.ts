@@ -35,13 +35,13 @@ export function formatTarget(host: string, port: number): string {
 }
 
 /** Splits a canonical or client-written `host:port`; undefined when malformed. */
-export function parseTarget(target: string): { host: string; port: number } | undefined {
+export function parseTarget(target: string, lowestPort = 1): { host: string; port: number } | undefined {
   const colon = target.lastIndexOf(':')
   if (colon <= 0) return undefined
   const portText = target.slice(colon + 1)
   if (!/^[0-9]{1,5}$/.test(portText)) return undefined
   const port = Number(portText)
-  if (port < 1 || port > 65535) return undefined
+  if (port < lowestPort || port > 65535) return undefined
   const host = normalizeHost(target.slice(0, colon))
   return host === undefined ? undefined : { host, port }
 }

@@ -258,7 +258,7 @@ function matchSegments(pattern: readonly SegmentMatcher[], parts: readonly strin
 // ---------------------------------------------------------------------------
 // Forwarding
 
-export function compileForwardPattern(text: string): PatternResult<ForwardMatcher> {
+export function compileForwardPattern(text: string, lowestPort = 1): PatternResult<ForwardMatcher> {
   const early = commonChecks(text)
   if (early) return early
   const colon = text.lastIndexOf(':')
@@ -267,7 +267,7 @@ export function compileForwardPattern(text: string): PatternResult<ForwardMatche
   let port: number | undefined
   if (portText !== '*') {
     port = /^[0-9]{1,5}$/.test(portText) ? Number(portText) : NaN
-    if (!(port >= 1 && port <= 65535)) return failure(PATTERN_ERROR_CODES.invalidPort, `\`${portText}\` is not a port`, colon + 1, 'a port is 1–65535, or `*` for any')
+    if (!(port >= lowestPort && port <= 65535)) return failure(PATTERN_ERROR_CODES.invalidPort, `\`${portText}\` is not a port`, colon + 1, `a port is ${lowestPort}–65535, or \`*\` for any`)
   }
   const hostText = text.slice(0, colon)
   if (hostText.length === 0) return failure(PATTERN_ERROR_CODES.invalidHost, 'the host is missing', 0)
@@ -275,10 +275,15 @@ export function compileForwardPattern(text: string): PatternResult<ForwardMatche
   if (!host.ok) return host
   const matchHost = host.match
   const match: ForwardMatcher = (target) => {
-    const parsed = parseTarget(target)
+    const parsed = parseTarget(target, lowestPort)
     return parsed !== undefined && (port === undefined || parsed.port === port) && matchHost(parsed.host)
   }
   return { ok: true, match }
+}
+
+/** Where a remote forward may listen: a forwarding pattern whose port may also be 0 (the host picks a free port). */
+export function compileListenPattern(text: string): PatternResult<ForwardMatcher> {
+  return compileForwardPattern(text, 0)
 }
 
 function compileHostPattern(text: string): PatternResult<StringMatcher> {

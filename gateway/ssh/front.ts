@@ -4,7 +4,7 @@
 // connection made with the resource's key to its pinned host.
 //
 // Anything not handled here is refused: password and keyboard-interactive
-// logins, global requests (remote forwarding among them), channel types other
+// logins, global requests other than remote forwarding, channel types other
 // than sessions and direct-tcpip. A broken or hostile client ends its own
 // connection only: every connection carries its own error handlers, a
 // deadline to authenticate and a cap on open channels.
@@ -19,6 +19,7 @@ import { ClientAgentRelay } from './agent.js'
 import { handleSessionChannel, type ChannelHost } from './channel.js'
 import { forwardTcp } from './forward.js'
 import { loadOrCreateHostKey } from './host-key.js'
+import { remoteForwards } from './remote-forward.js'
 import type { SshWho } from './judge.js'
 import { connectUpstream, HostKeyMismatchError } from './upstream.js'
 
@@ -173,7 +174,11 @@ export function createSshFront(ctx: GatewayContext): Front {
         })
         .finally(() => channels--)
     })
-    client.on('request', (_accept, reject, name) => {
+    const remote = remoteForwards(host, client, () => (opened() ? () => channels-- : undefined))
+    client.on('request', (accept, reject, name, info) => {
+      const answer = { accept: (port?: number) => accept?.(port), reject: () => reject?.() }
+      if (name === 'tcpip-forward') return void remote.listen(info, answer.accept, answer.reject).catch(answer.reject)
+      if (name === 'cancel-tcpip-forward') return void remote.cancel(info, answer.accept, answer.reject).catch(answer.reject)
       try {
         ctx.audit.append({ kind: 'ssh.request', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', request: name, decision: 'deny', rule: null, outcome: 'not relayed by the gateway' } }, 'async')
       } catch {

@@ -11,7 +11,7 @@ import { describe, test } from 'node:test'
 import { parse } from 'yaml'
 import { decideSsh } from '../../../engine/requests.js'
 import { classifySsh, type SshChannelRequest } from '../../../engine/ssh/classify.js'
-import { compileExecPattern, compileForwardPattern, compilePathPattern, type PatternResult } from '../../../engine/ssh/patterns.js'
+import { compileExecPattern, compileForwardPattern, compileListenPattern, compilePathPattern, type PatternResult } from '../../../engine/ssh/patterns.js'
 import { shellWords } from '../../../engine/ssh/shell-words.js'
 import type { SshOperation } from '../../../engine/types.js'
 import { engineWithRules } from './helpers.js'
@@ -212,14 +212,14 @@ function forwardCases(patterns: string[], cases: ForwardCase[]): void {
 }
 
 interface PatternErrorCase {
-  type: 'exec' | 'path' | 'forward'
+  type: 'exec' | 'path' | 'forward' | 'listen'
   pattern: string
   code?: string
   position?: number
 }
 
 function patternErrorCases(cases: PatternErrorCase[]): void {
-  const compilers = { exec: compileExecPattern, path: compilePathPattern, forward: compileForwardPattern }
+  const compilers = { exec: compileExecPattern, path: compilePathPattern, forward: compileForwardPattern, listen: compileListenPattern }
   for (const c of cases) {
     test(`${c.type} pattern ${JSON.stringify(c.pattern)}${c.code ? ` is refused with ${c.code}` : ' is accepted'}`, () => {
       const result = compilers[c.type](c.pattern)

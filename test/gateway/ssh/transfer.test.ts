@@ -2,13 +2,16 @@
 // legacy protocol) and rsync: reads and writes inside the rule's trees work
 // and are recorded with path, direction and size; anything outside is
 // refused, however the path is spelled. Port forwarding only reaches what a
-// rule names; the client's agent only reaches hosts where a rule lends it.
+// rule names, remote forwards only listen where a rule allows; the client's
+// agent only reaches hosts where a rule lends it.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { runCommand } from '../../services/command.js'
+import { freePort } from '../../services/ports.js'
 import { eventually, startSshGateway, type SshGateway } from './harness.js'
 
 let gw: SshGateway
@@ -98,7 +101,7 @@ test('port forwarding reaches only the targets a rule names', async () => {
     const refused = await new Promise<Error | undefined>((resolve) => client.forwardOut('127.0.0.1', 5000, '127.0.0.1', 22, (err) => resolve(err)))
     assert.ok(refused, 'a target no rule names is refused')
     const remote = await new Promise<Error | undefined>((resolve) => client.forwardIn('127.0.0.1', 0, (err) => resolve(err)))
-    assert.ok(remote, 'remote forwarding is refused')
+    assert.ok(remote, 'listening where no listen rule allows is refused')
   } finally {
     client.end()
   }
@@ -108,6 +111,32 @@ test('port forwarding reaches only the targets a rule names', async () => {
     assert.ok(refused)
   } finally {
     operator.end()
+  }
+})
+
+test('remote forwards listen only where a rule allows, and bring the host\'s connections back to the client', async () => {
+  const local = createServer((socket) => socket.end('answered on the client side\n'))
+  await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve))
+  const localPort = (local.address() as { port: number }).port
+  try {
+    const remotePort = await freePort()
+    // The client sends its forward while the command starts: the script waits for the listener.
+    const script = gw.writeScript('call-back.sh', `for i in $(seq 100); do exec 3<>/dev/tcp/127.0.0.1/${remotePort} && break; sleep 0.1; done 2>/dev/null\ncat <&3\n`)
+    const forwarding = ['-o', 'ExitOnForwardFailure=yes', '-R', `${remotePort}:127.0.0.1:${localPort}`]
+    const deployer = await gw.ssh('deployer', 'web-1', `bash ${script}`, { args: forwarding })
+    assert.equal(deployer.status, 0, deployer.stderr)
+    assert.equal(deployer.stdout.toString(), 'answered on the client side\n')
+
+    const operator = await gw.ssh('operator', 'web-1', 'true', { args: forwarding })
+    assert.equal(operator.status, 255)
+    assert.match(operator.stderr, /remote port forwarding failed/)
+
+    const listens = (await gw.events({ kinds: ['ssh.listen'] })).filter((e) => e.data.address === `localhost:${remotePort}`)
+    assert.deepEqual(listens.map((e) => [e.identity, e.data.address, e.data.decision]).sort(), [['deployer', `localhost:${remotePort}`, 'allow'], ['operator', `localhost:${remotePort}`, 'deny']])
+    const connections = await gw.events({ kinds: ['ssh.listen.connection'] })
+    assert.ok(connections.some((e) => e.identity === 'deployer' && e.data.decision === 'allow' && e.data.address === `localhost:${remotePort}`))
+  } finally {
+    local.close()
   }
 })
 
