@@ -2,12 +2,11 @@
 // and the client offered its agent on a session, the upstream host's agent
 // requests travel back over the client's own connection to the client's own
 // agent: the gateway relays bytes and never holds or sees a key. Each use is
-// decided again on the bundle in force and recorded, so a reload that takes
-// the permission away stops the next use.
+// decided again and recorded (see towards-client.ts).
 import ssh2, { type Connection, type ServerChannel } from 'ssh2'
 import type { Duplex } from 'node:stream'
 import type { ChannelHost } from './channel.js'
-import { decideRequest } from './judge.js'
+import { admitTowardsClient } from './towards-client.js'
 
 /** ssh2's server offers no call to open this channel type, though its protocol layer writes it (ssh2 is pinned to an exact version). */
 interface ServerInternals {
@@ -57,16 +56,7 @@ export class ClientAgentRelay extends ssh2.BaseAgent {
   }
 
   override getStream(cb: (err: Error | undefined, stream?: Duplex) => void): void {
-    const { ctx, who, log } = this.host
-    const { decision, bundle } = decideRequest(ctx, who, { type: 'agent' })
-    const allowed = this.offered && decision.effect === 'allow' && !this.host.signal.aborted
-    try {
-      ctx.audit.append({ kind: 'ssh.agent', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', decision: allowed ? 'allow' : 'deny', rule: decision.rule, revision: bundle?.revision ?? null, outcome: allowed ? 'relayed to the client agent' : 'refused' } }, 'async')
-    } catch {
-      // An unrecorded use is not relayed.
-      return cb(new Error('the audit store is unavailable'))
-    }
-    if (!allowed) return cb(new Error('agent forwarding is not allowed'))
+    if (!this.offered || !admitTowardsClient(this.host, { type: 'agent' }, 'ssh.agent', {})) return cb(new Error('agent forwarding is not allowed'))
     openAgentChannel(this.connection).then(
       (channel) => {
         channel.on('error', () => undefined)
@@ -75,7 +65,7 @@ export class ClientAgentRelay extends ssh2.BaseAgent {
         cb(undefined, channel)
       },
       (err: Error) => {
-        log.warn('the client agent could not be reached', { error: err })
+        this.host.log.warn('the client agent could not be reached', { error: err })
         cb(err)
       },
     )

@@ -5,7 +5,7 @@
 // maskers and into the recording; exit status, exit signal, window changes
 // and signals pass through. Environment variables are refused: no rule can
 // see them, and some (LD_PRELOAD, BASH_ENV) change what a command does.
-import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2'
+import type { Client, ClientChannel, ExecOptions, PseudoTtyInfo, ServerChannel, Session } from 'ssh2'
 import { classifyExec, quoteArgv, type SshChannelRequest } from '../../engine/ssh/index.js'
 import { detectorMasks } from '../detector-masks.js'
 import type { GatewayContext } from '../gateway.js'
@@ -16,6 +16,7 @@ import { createMaskedStream } from './output.js'
 import { ChannelRecorder } from './recording.js'
 import { proxySftp } from './sftp.js'
 import { isWhoami, whoamiText } from './whoami.js'
+import { upstreamX11 } from './x11.js'
 
 /** What a refused request exits with: "command found but not executable", as sh reports it. */
 const REFUSED_STATUS = 126
@@ -92,7 +93,8 @@ function exitText(exit: Exit): string {
 export function handleSessionChannel(host: ChannelHost, session: Session, number: number): void {
   const { ctx, who } = host
   let pty: PseudoTtyInfo | undefined
-  let agentForward = false
+  /** Agent and X11 forwarding the client asked for and a rule allowed, requested upstream with the command. */
+  const forwarding: Forwarding = {}
   let started = false
   let upstreamChannel: ClientChannel | undefined
   let recorder: ChannelRecorder | undefined
@@ -119,13 +121,18 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
   })
   session.on('env', (_accept, reject) => reject?.())
   session.on('auth-agent', (accept, reject) => {
-    if (started || !judgeExtra(host, { type: 'agent' }, 'agent forwarding', true)) return reject?.()
-    agentForward = true
+    if (started || !judgeExtra(host, { type: 'agent' }, 'agent forwarding')) return reject?.()
+    forwarding.agentForward = true
     host.lendAgent()
     accept?.()
   })
-  session.on('x11', (_accept, reject) => (judgeExtra(host, { type: 'x11' }, 'X11 forwarding', false), reject?.()))
-  session.on('subsystem', (_accept, reject, info) => (judgeExtra(host, { type: 'subsystem', name: info.name }, `the ${info.name} subsystem`, false), reject?.()))
+  session.on('x11', (accept, reject, info) => {
+    if (started || !judgeExtra(host, { type: 'x11' }, 'X11 forwarding')) return reject?.()
+    forwarding.x11 = upstreamX11(info)
+    accept?.()
+  })
+  // Any subsystem other than sftp is refused by the engine; this records the refusal.
+  session.on('subsystem', (_accept, reject, info) => (judgeExtra(host, { type: 'subsystem', name: info.name }, `the ${info.name} subsystem`), reject?.()))
   session.on('sftp', (accept, reject) => {
     if (started) return reject?.()
     started = true
@@ -231,7 +238,7 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
     let channel: ClientChannel
     try {
       const upstream = await host.upstream()
-      channel = await openUpstream(upstream, command, pty, agentForward)
+      channel = await openUpstream(upstream, command, pty, forwarding)
     } catch (err) {
       host.log.warn('the command could not be started upstream', { error: err as Error })
       output.line(`gatehouse: could not reach ${who.resource.name}`)
@@ -300,10 +307,11 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
   }
 }
 
-function openUpstream(upstream: Client, command: string | undefined, pty: PseudoTtyInfo | undefined, agentForward: boolean): Promise<ClientChannel> {
+/** ssh2 reads `agentForward` per channel too; its type definitions only know it per connection. */
+type Forwarding = ExecOptions & { agentForward?: true }
+
+function openUpstream(upstream: Client, command: string | undefined, pty: PseudoTtyInfo | undefined, forwarding: Forwarding): Promise<ClientChannel> {
   const terminal = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height, modes: pty.modes } : undefined
-  // ssh2 reads `agentForward` per channel; its type definitions lack it.
-  const forwarding = { agentForward } as object
   return new Promise((resolve, reject) => {
     const done = (err: Error | undefined, channel: ClientChannel) => (err ? reject(err) : resolve(channel))
     if (command !== undefined) upstream.exec(command, { ...(terminal ? { pty: terminal } : {}), ...forwarding }, done)
@@ -313,16 +321,16 @@ function openUpstream(upstream: Client, command: string | undefined, pty: Pseudo
 
 /**
  * Agent and X11 forwarding and subsystems other than sftp: decided and
- * recorded. Only what the gateway can relay (`relayable`) may be let through,
- * and only on a plain `allow`: such a request cannot wait for an approval.
- * Returns whether it is let through; an unrecorded request is not.
+ * recorded, and let through only on a plain `allow` (such a request cannot
+ * wait for an approval). Returns whether it is let through; an unrecorded
+ * request is not.
  */
-function judgeExtra(host: ChannelHost, request: SshChannelRequest, what: string, relayable: boolean): boolean {
+function judgeExtra(host: ChannelHost, request: SshChannelRequest, what: string): boolean {
   const { ctx, who } = host
   const { decision, bundle } = decideRequest(ctx, who, request)
-  const allowed = relayable && decision.effect === 'allow'
+  const allowed = decision.effect === 'allow'
   ctx.counters.decisions.inc({ protocol: 'ssh', effect: allowed ? 'allow' : 'deny', observed: 'same' })
-  const outcome = allowed ? 'allowed' : decision.effect === 'deny' ? denialMessage(decision) : relayable ? 'cannot be held for approval' : 'not relayed by the gateway'
+  const outcome = allowed ? 'allowed' : decision.effect === 'deny' ? denialMessage(decision) : 'cannot be held for approval'
   try {
     ctx.audit.append({ kind: 'ssh.request', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', request: what, decision: allowed ? 'allow' : 'deny', rule: decision.rule, policyEffect: decision.effect, revision: bundle?.revision ?? null, outcome }, ...(allowed ? { usage: decision.rule ? { rule: decision.rule } : {} } : {}) }, 'async')
     return allowed

@@ -22,6 +22,7 @@ import { loadOrCreateHostKey } from './host-key.js'
 import { remoteForwards } from './remote-forward.js'
 import type { SshWho } from './judge.js'
 import { connectUpstream, HostKeyMismatchError } from './upstream.js'
+import { relayX11 } from './x11.js'
 
 const AUTH_TIMEOUT_MS = 15_000
 /** Open channels per connection, as OpenSSH's MaxSessions. */
@@ -103,6 +104,9 @@ export function createSshFront(ctx: GatewayContext): Front {
       upstream ??= connectUpstream(resource, agent).then(
         (connection) => {
           connection.on('close', () => client.end())
+          // Channels the host opens back towards the client.
+          connection.on('tcp connection', (details, accept, reject) => remote.relay(details, accept, reject))
+          connection.on('x11', (details, accept, reject) => relayX11(host, client, reserve, details, accept, reject))
           if (closed.signal.aborted) connection.end()
           return connection
         },
@@ -174,7 +178,8 @@ export function createSshFront(ctx: GatewayContext): Front {
         })
         .finally(() => channels--)
     })
-    const remote = remoteForwards(host, client, () => (opened() ? () => channels-- : undefined))
+    const reserve = () => (opened() ? () => channels-- : undefined)
+    const remote = remoteForwards(host, client, reserve)
     client.on('request', (accept, reject, name, info) => {
       const answer = { accept: (port?: number) => accept?.(port), reject: () => reject?.() }
       if (name === 'tcpip-forward') return void remote.listen(info, answer.accept, answer.reject).catch(answer.reject)

@@ -2,12 +2,12 @@
 // listens where a `listen` rule allows, on the canonical address the engine
 // decided (an empty bind address, every address, is `0.0.0.0`); each
 // connection it accepts comes back to the client as a forwarded-tcpip
-// channel, decided again on the bundle in force and recorded, so a reload
-// that takes the rule away stops the next connection.
-import type { Client, ClientChannel, Connection, ServerChannel, TcpConnectionDetails, TcpipBindInfo } from 'ssh2'
+// channel (see towards-client.ts).
+import type { ClientChannel, Connection, ServerChannel, TcpConnectionDetails, TcpipBindInfo } from 'ssh2'
 import { formatTarget, normalizeHost } from '../../engine/ssh/index.js'
 import type { ChannelHost } from './channel.js'
-import { admit, decideRequest } from './judge.js'
+import { admit } from './judge.js'
+import { admitTowardsClient, joinChannels } from './towards-client.js'
 
 /** Remote forwards one connection may hold at once. */
 const MAX_LISTENS = 10
@@ -15,7 +15,8 @@ const MAX_LISTENS = 10
 interface Listening {
   /** What the client asked for: the channels it gets back must name it. */
   requested: TcpipBindInfo
-  /** The port the host listens on (the one it chose when asked for 0). */
+  /** The address and port the host listens on (the port it chose when asked for 0). */
+  address: string
   port: number
 }
 
@@ -24,6 +25,8 @@ export interface RemoteForwards {
   listen(info: TcpipBindInfo, accept: (port?: number) => void, reject: () => void): Promise<void>
   /** A client's cancel-tcpip-forward request. */
   cancel(info: TcpipBindInfo, accept: () => void, reject: () => void): Promise<void>
+  /** A connection the host accepted on one of them (the upstream's `tcp connection`). */
+  relay(details: TcpConnectionDetails, accept: () => ClientChannel, reject: () => void): void
 }
 
 /**
@@ -33,37 +36,7 @@ export interface RemoteForwards {
 export function remoteForwards(host: ChannelHost, client: Connection, reserve: () => (() => void) | undefined): RemoteForwards {
   /** By the address and port the host listens on, as it names them when a connection arrives. */
   const listening = new Map<string, Listening>()
-  const wired = new WeakSet<Client>()
   const canonical = (info: TcpipBindInfo) => normalizeHost(info.bindAddr === '' ? '0.0.0.0' : info.bindAddr)
-
-  const relay = (details: TcpConnectionDetails, accept: () => ClientChannel, reject: () => void) => {
-    const forward = listening.get(formatTarget(details.destIP, details.destPort))
-    if (!forward) return reject()
-    const { ctx, who } = host
-    const { decision, bundle } = decideRequest(ctx, who, { type: 'listen', host: forward.requested.bindAddr, port: forward.requested.bindPort })
-    const allowed = decision.effect === 'allow' && !host.signal.aborted
-    try {
-      ctx.audit.append({ kind: 'ssh.listen.connection', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', address: formatTarget(details.destIP, details.destPort), from: formatTarget(details.srcIP, details.srcPort), decision: allowed ? 'allow' : 'deny', rule: decision.rule, revision: bundle?.revision ?? null } }, 'async')
-    } catch {
-      // An unrecorded connection is not relayed.
-      return reject()
-    }
-    const release = allowed ? reserve() : undefined
-    if (!release) return reject()
-    client.forwardOut(forward.requested.bindAddr, forward.port, details.srcIP, details.srcPort, (err, channel: ServerChannel) => {
-      if (err) {
-        release()
-        return reject()
-      }
-      const upstream = accept()
-      upstream.on('error', () => undefined)
-      channel.on('error', () => undefined)
-      const untrack = host.track(() => channel.close())
-      channel.pipe(upstream).pipe(channel)
-      channel.once('close', () => (upstream.close(), untrack(), release()))
-      upstream.once('close', () => channel.close())
-    })
-  }
 
   return {
     async listen(info, accept, reject) {
@@ -79,13 +52,9 @@ export function remoteForwards(host: ChannelHost, client: Connection, reserve: (
       if (!admission.ok || address === undefined || host.signal.aborted || listening.size >= MAX_LISTENS) return reject()
       try {
         const upstream = await host.upstream()
-        if (!wired.has(upstream)) {
-          wired.add(upstream)
-          upstream.on('tcp connection', relay)
-        }
         const bare = address.replace(/^\[|\]$/g, '')
         const port = await new Promise<number>((resolve, fail) => upstream.forwardIn(bare, info.bindPort, (err, bound) => (err ? fail(err) : resolve(bound || info.bindPort))))
-        listening.set(formatTarget(bare, port), { requested: info, port })
+        listening.set(formatTarget(bare, port), { requested: info, address: bare, port })
         accept(port)
       } catch (err) {
         host.log.warn('the host would not listen for a remote forward', { error: err as Error, address: shown })
@@ -94,10 +63,10 @@ export function remoteForwards(host: ChannelHost, client: Connection, reserve: (
     },
 
     async cancel(info, accept, reject) {
-      const address = canonical(info)?.replace(/^\[|\]$/g, '')
+      // The client names the forward as it asked for it, or by the port the host chose.
       const key = [...listening].find(([, l]) => l.requested.bindAddr === info.bindAddr && (l.requested.bindPort === info.bindPort || l.port === info.bindPort))?.[0]
-      if (address === undefined || key === undefined) return reject()
-      const { port } = listening.get(key)!
+      if (key === undefined) return reject()
+      const { address, port } = listening.get(key)!
       listening.delete(key)
       try {
         const upstream = await host.upstream()
@@ -106,6 +75,19 @@ export function remoteForwards(host: ChannelHost, client: Connection, reserve: (
       } catch {
         reject()
       }
+    },
+
+    relay(details, accept, reject) {
+      const forward = listening.get(formatTarget(details.destIP, details.destPort))
+      if (!forward) return reject()
+      const request = { type: 'listen', host: forward.requested.bindAddr, port: forward.requested.bindPort } as const
+      const data = { address: formatTarget(details.destIP, details.destPort), from: formatTarget(details.srcIP, details.srcPort) }
+      const release = admitTowardsClient(host, request, 'ssh.listen.connection', data) ? reserve() : undefined
+      if (!release) return reject()
+      client.forwardOut(forward.requested.bindAddr, forward.port, details.srcIP, details.srcPort, (err, channel: ServerChannel) => {
+        if (err) return (release(), reject())
+        joinChannels(host, channel, accept(), release)
+      })
     },
   }
 }

@@ -26,6 +26,8 @@ export const SERVICE_COMMANDS: readonly CommandRequirement[] = [
   { command: '/usr/sbin/sshd', package: 'openssh-server' },
   ...['ssh', 'scp', 'sftp', 'ssh-keygen'].map((command) => ({ command, package: 'openssh-client' })),
   { command: 'rsync', package: 'rsync' },
+  // sshd runs xauth to hand a forwarded X11 display its cookie.
+  { command: 'xauth', package: 'xauth' },
   { command: 'openssl', package: 'openssl' },
   { command: 'runuser', package: 'util-linux' },
   { command: 'useradd', package: 'passwd' },

@@ -127,6 +127,8 @@ UsePAM no
 StrictModes no
 LogLevel VERBOSE
 Subsystem sftp internal-sftp
+X11Forwarding yes
+X11UseLocalhost yes
 # The concurrency tests open many connections at once; the default 10:30:100
 # starts dropping unauthenticated connections at 10.
 MaxStartups 200

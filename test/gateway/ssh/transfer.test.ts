@@ -3,7 +3,7 @@
 // and are recorded with path, direction and size; anything outside is
 // refused, however the path is spelled. Port forwarding only reaches what a
 // rule names, remote forwards only listen where a rule allows; the client's
-// agent only reaches hosts where a rule lends it.
+// agent and X11 display only serve hosts where a rule lends them.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
@@ -165,10 +165,52 @@ test('agent forwarding lends the client agent only where a rule allows it, each 
     const requests = (await gw.events({ kinds: ['ssh.request'] })).filter((e) => e.data.request === 'agent forwarding')
     assert.deepEqual(requests.map((e) => [e.identity, e.data.decision, e.data.rule]).sort(), [['deployer', 'deny', null], ['operator', 'allow', 'operate/lend-agent']])
     const uses = await gw.events({ kinds: ['ssh.agent'] })
-    assert.ok(uses.length >= 1 && uses.every((e) => e.identity === 'operator' && e.data.outcome === 'relayed to the client agent'))
+    assert.ok(uses.length >= 1 && uses.every((e) => e.identity === 'operator' && e.data.decision === 'allow'))
   } finally {
     if (callerAgent === undefined) delete process.env.SSH_AUTH_SOCK
     else process.env.SSH_AUTH_SOCK = callerAgent
     agent.kill()
   }
+})
+
+test('X11 forwarding brings the host\'s X11 clients to the client\'s display only where a rule allows it', async () => {
+  const cookie = 'a1b2c3d4e5f60718293a4b5c6d7e8f90'
+  // The host's X11 client: checks the display carries the client's cookie, connects to it and says hello; the
+  // client's "display" answers.
+  const xClient = `xauth list "$DISPLAY" | grep -q ${cookie} && printf 'cookie '; ` + 'd=${DISPLAY#*:}; exec 3<>/dev/tcp/127.0.0.1/$((6000 + ${d%.*})); printf hello >&3; head -c 6 <&3'
+  const runWithDisplay = (client: Awaited<ReturnType<SshGateway['connect']>>) =>
+    new Promise<{ output: string; heard: string }>((resolve, reject) => {
+      let heard = ''
+      client.on('x11', (_details, accept) => {
+        const display = accept()
+        display.on('data', (d: Buffer) => {
+          heard += d.toString()
+          if (heard.length >= 5) display.end('world\n')
+        })
+      })
+      client.exec(xClient, { x11: { cookie, single: false, screen: 0 } }, (err, channel) => {
+        if (err) return reject(err)
+        let output = ''
+        channel.on('data', (d: Buffer) => (output += d.toString()))
+        channel.stderr.on('data', () => undefined)
+        channel.on('close', () => resolve({ output, heard }))
+      })
+    })
+
+  const operator = await gw.connect('operator', 'web-1')
+  try {
+    assert.deepEqual(await runWithDisplay(operator), { output: 'cookie world\n', heard: 'hello' })
+  } finally {
+    operator.end()
+  }
+  const deployer = await gw.connect('deployer', 'web-1')
+  try {
+    await assert.rejects(runWithDisplay(deployer), /X11/)
+  } finally {
+    deployer.end()
+  }
+  const requests = (await gw.events({ kinds: ['ssh.request'] })).filter((e) => e.data.request === 'X11 forwarding')
+  assert.deepEqual(requests.map((e) => [e.identity, e.data.decision]).sort(), [['deployer', 'deny'], ['operator', 'allow']])
+  const opened = await gw.events({ kinds: ['ssh.x11'] })
+  assert.ok(opened.length === 1 && opened[0]!.identity === 'operator' && opened[0]!.data.decision === 'allow')
 })
