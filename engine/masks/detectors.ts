@@ -201,7 +201,14 @@ export function scanText(s: Uint8Array, from: number, set: DetectorSet, final: b
     const c = s[i]!
     const t = table[c]!
     if (t === T_NONE) {
-      i++
+      // Runs of bytes that can neither start nor continue a value (binary output, padding, blank space) are
+      // common: a tight loop over them, eight at a time once a run proves long.
+      const runStart = i
+      do i++
+      while (i < n && table[s[i]!] === T_NONE && i - runStart < 16)
+      if (i - runStart === 16) {
+        while (i + 8 <= n && (table[s[i]!]! | table[s[i + 1]!]! | table[s[i + 2]!]! | table[s[i + 3]!]! | table[s[i + 4]!]! | table[s[i + 5]!]! | table[s[i + 6]!]! | table[s[i + 7]!]!) === T_NONE) i += 8
+      }
       continue
     }
     if (t === T_WORD) {
