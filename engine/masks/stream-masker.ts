@@ -36,12 +36,13 @@ export interface StreamMaskerOptions extends MaskTextOptions {
 
 export interface StreamMasker {
   /**
-   * Masks a chunk; returns what can be emitted now (possibly empty). The
-   * result may share memory with `chunk`: do not modify `chunk` afterwards.
+   * Masks a chunk; returns the pieces that can be emitted now, in order
+   * (possibly none). They may share memory with `chunk`: do not modify
+   * `chunk` afterwards.
    */
-  push(chunk: Uint8Array): Buffer
-  /** The end of the stream: returns everything still held back, masked. */
-  end(): Buffer
+  push(chunk: Uint8Array): Buffer[]
+  /** The end of the stream: returns everything still held back, masked, in pieces. */
+  end(): Buffer[]
   /** Bytes currently held back between calls (at most MAX_STREAM_HOLD). */
   readonly held: number
 }
@@ -52,6 +53,14 @@ const CONTEXT = 8
 export const MAX_STREAM_HOLD = Math.ceil((MAX_CANDIDATE_LENGTH * 9) / 8) + 128
 
 const EMPTY = Buffer.alloc(0)
+
+/**
+ * With bytes held from before, a chunk at least twice this long is not copied
+ * behind them whole: only its first JOINT bytes are, and once the held bytes
+ * are decided the scan goes on in the chunk itself. At output rates of
+ * hundreds of megabytes a second, every copy is garbage to collect.
+ */
+const JOINT = 256
 
 /**
  * Only a JWT candidate can hold back more than this. While one is held and
@@ -83,6 +92,14 @@ interface KeyState {
   hmac: Hmac | null
   /** The last CONTEXT bytes dropped: the left context once the block ends. */
   recent: Buffer
+}
+
+/** `piece`, when it is a view of `copy` past `offset`, as the same bytes of `source` (of which `copy` from `offset` on is a copy). */
+function rebased(piece: Uint8Array, copy: Buffer, offset: number, source: Buffer): Uint8Array {
+  // Small buffers share Node's pool: the same ArrayBuffer is not enough, the piece must lie inside `copy`.
+  const at = piece.byteOffset - copy.byteOffset - offset
+  const inside = piece.buffer === copy.buffer && at >= 0 && at + piece.length <= copy.length - offset
+  return inside ? source.subarray(at, at + piece.length) : piece
 }
 
 export function createStreamMasker(options: StreamMaskerOptions): StreamMasker {
@@ -176,10 +193,17 @@ export function createStreamMasker(options: StreamMaskerOptions): StreamMasker {
       bytes.length >= CONTEXT ? Buffer.from(bytes.subarray(bytes.length - CONTEXT)) : Buffer.concat([k.recent, bytes]).subarray(-CONTEXT)
   }
 
-  function join(out: Uint8Array[]): Buffer {
-    if (out.length === 0) return EMPTY
-    if (out.length === 1 && Buffer.isBuffer(out[0])) return out[0]
-    return Buffer.concat(out)
+  /** Adjacent views of the same memory become one piece; empty ones go. */
+  function pieces(out: Uint8Array[]): Buffer[] {
+    const merged: Buffer[] = []
+    for (const piece of out) {
+      if (piece.length === 0) continue
+      const last = merged.at(-1)
+      if (last && last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
+        merged[merged.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length)
+      } else merged.push(Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength))
+    }
+    return merged
   }
 
   function check(): void {
@@ -187,24 +211,38 @@ export function createStreamMasker(options: StreamMaskerOptions): StreamMasker {
   }
 
   return {
-    push(chunk: Uint8Array): Buffer {
+    push(chunk: Uint8Array): Buffer[] {
       check()
-      if (chunk.byteLength === 0) return EMPTY
+      if (chunk.byteLength === 0) return []
       const view = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
       if (pending.length >= DEFER_MIN && deferredLength + view.length < pending.length / 8 && continuesToken(view)) {
         deferred.push(Buffer.from(view))
         deferredLength += view.length
-        return EMPTY
+        return []
       }
       const base = context.length
-      const input = base || pending.length ? Buffer.concat([context, pending, ...deferred, view]) : view
+      const joined = base > 0 || pending.length > 0
+      const split = joined && !key && view.length >= 2 * JOINT
+      // With only left context held, the joint's text is the chunk's own start.
+      const contextOnly = pending.length === 0 && deferredLength === 0
+      const input = joined ? Buffer.concat([context, pending, ...deferred, split ? view.subarray(0, JOINT) : view]) : view
       deferred = []
       deferredLength = 0
       const out: Uint8Array[] = []
       process(input, base, false, out)
-      return join(out)
+      // Unmasked text cut from the joint is cut from the chunk instead, so that it merges with what follows and
+      // the chunk goes out in one piece, not as a short piece and a long one.
+      if (split && contextOnly) for (let k = 0; k < out.length; k++) out[k] = rebased(out[k]!, input, base, view)
+      if (split) {
+        // What is still undecided lies inside the chunk, with enough of the chunk before it for left context:
+        // the scan resumes there in place. Otherwise the rest of the chunk joins what is held, as usual.
+        const resume = JOINT - pending.length
+        if (!key && resume >= CONTEXT) process(view, resume, false, out)
+        else process(Buffer.concat([context, pending, view.subarray(JOINT)]), context.length, false, out)
+      }
+      return pieces(out)
     },
-    end(): Buffer {
+    end(): Buffer[] {
       check()
       ended = true
       const base = context.length
@@ -214,7 +252,7 @@ export function createStreamMasker(options: StreamMaskerOptions): StreamMasker {
       deferredLength = 0
       const out: Uint8Array[] = []
       if (held || key) process(input, base, true, out)
-      return join(out)
+      return pieces(out)
     },
     get held(): number {
       return pending.length + deferredLength + (key ? key.tail.length : 0)

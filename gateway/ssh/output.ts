@@ -25,12 +25,11 @@ export function createMaskedStream(rules: MaskRules | undefined, emit: (bytes: B
     timer = undefined
     const rest = masker.end()
     masker = createStreamMasker({ detectors: rules })
-    if (rest.length) emit(rest)
+    for (const piece of rest) emit(piece)
   }
   return {
     push(chunk) {
-      const out = masker.push(chunk)
-      if (out.length) emit(out)
+      for (const piece of masker.push(chunk)) emit(piece)
       if (timer) clearTimeout(timer)
       timer = masker.held > 0 ? setTimeout(release, HOLD_MS) : undefined
     },
