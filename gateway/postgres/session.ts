@@ -152,11 +152,13 @@ export class PostgresSession {
   private ended = false
   private hold: AbortController | undefined
   private readonly unsubscribe: () => void
+  private readonly maskedValues: { inc(by: number): void }
 
   constructor(private readonly options: SessionOptions) {
     this.ctx = options.ctx
     this.client = options.client
     this.upstreamSocket = options.upstream.socket
+    this.maskedValues = this.ctx.counters.maskedValues.with({ protocol: 'postgres' })
     // A hold waiting for approval is bound to the bundle it was made under.
     this.unsubscribe = this.ctx.state.onChange(() => this.hold?.abort(new Error('policy-changed')))
   }
@@ -793,7 +795,7 @@ export class PostgresSession {
       if (result !== undefined) masked++
       return result
     })
-    if (masked > 0) this.ctx.counters.maskedValues.inc({ protocol: 'postgres' }, masked)
+    if (masked > 0) this.maskedValues.inc(masked)
     this.client.write(raw)
     return undefined
   }
@@ -877,7 +879,7 @@ export class PostgresSession {
       this.client.write(message.raw)
       return undefined
     }
-    this.ctx.counters.maskedValues.inc({ protocol: 'postgres' }, masked)
+    this.maskedValues.inc(masked)
     const payload = encodeCopyRows(rows, { format: copy.format }, { lineEnding: decoded.lineEnding })
     const out = Buffer.allocUnsafe(5 + payload.length)
     out[0] = 0x64
