@@ -36,9 +36,11 @@ export class ClientAgentRelay extends ssh2.BaseAgent {
   /** Set once a session channel's agent request was allowed: the client has agreed to lend its agent. */
   private offered = false
 
+  /** `reserve` takes one of the connection's channel slots, returning its release, or undefined when all are in use. */
   constructor(
     private readonly connection: Connection,
     private readonly host: ChannelHost,
+    private readonly reserve: () => (() => void) | undefined,
   ) {
     super()
   }
@@ -57,14 +59,17 @@ export class ClientAgentRelay extends ssh2.BaseAgent {
 
   override getStream(cb: (err: Error | undefined, stream?: Duplex) => void): void {
     if (!this.offered || !admitTowardsClient(this.host, { type: 'agent' }, 'ssh.agent', {})) return cb(new Error('agent forwarding is not allowed'))
+    const release = this.reserve()
+    if (!release) return cb(new Error('too many open channels'))
     openAgentChannel(this.connection).then(
       (channel) => {
         channel.on('error', () => undefined)
         const untrack = this.host.track(() => channel.close())
-        channel.once('close', untrack)
+        channel.once('close', () => (untrack(), release()))
         cb(undefined, channel)
       },
       (err: Error) => {
+        release()
         this.host.log.warn('the client agent could not be reached', { error: err })
         cb(err)
       },

@@ -137,7 +137,9 @@ export function createSshFront(ctx: GatewayContext): Front {
       },
       lendAgent: () => agent.offer(),
     }
-    const agent = new ClientAgentRelay(client, host)
+    /** One of the connection's channel slots, for a channel the host opens back towards the client. */
+    const reserve = () => (opened() ? () => channels-- : undefined)
+    const agent = new ClientAgentRelay(client, host, reserve)
     const unregister = ctx.sessions.add({
       id: who.id,
       protocol: 'ssh',
@@ -178,7 +180,6 @@ export function createSshFront(ctx: GatewayContext): Front {
         })
         .finally(() => channels--)
     })
-    const reserve = () => (opened() ? () => channels-- : undefined)
     const remote = remoteForwards(host, client, reserve)
     client.on('request', (accept, reject, name, info) => {
       const answer = { accept: (port?: number) => accept?.(port), reject: () => reject?.() }
