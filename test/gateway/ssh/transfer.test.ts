@@ -140,25 +140,34 @@ test('remote forwards listen only where a rule allows, and bring the host\'s con
   }
 })
 
-test('agent forwarding lends the client agent only where a rule allows it, each use recorded', async () => {
-  const socket = path.join(gw.dir, 'agent.sock')
+/** Runs `body` with an ssh-agent holding the outsider's key as the caller's agent; gives the key's fingerprint. */
+async function withAgent(body: (fingerprint: string) => Promise<void>): Promise<void> {
+  const socket = path.join(gw.dir, `agent-${Date.now()}.sock`)
   const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' })
   const callerAgent = process.env.SSH_AUTH_SOCK
   try {
     await eventually(async () => existsSync(socket), (listening) => listening)
     await runCommand('ssh-add', ['-q', gw.keys.outsider!], { env: { ...process.env, SSH_AUTH_SOCK: socket } })
-    const lent = (await runCommand('ssh-keygen', ['-l', '-f', `${gw.keys.outsider}.pub`])).stdout.toString().split(' ')[1]!
-    const probe = 'ssh-add -l; echo "agent $?"'
     // ssh forwards the agent SSH_AUTH_SOCK names (it drops ForwardAgent when the variable is unset).
     process.env.SSH_AUTH_SOCK = socket
-    const forwarding = ['-o', 'ForwardAgent=yes']
+    await body((await runCommand('ssh-keygen', ['-l', '-f', `${gw.keys.outsider}.pub`])).stdout.toString().split(' ')[1]!)
+  } finally {
+    if (callerAgent === undefined) delete process.env.SSH_AUTH_SOCK
+    else process.env.SSH_AUTH_SOCK = callerAgent
+    agent.kill()
+  }
+}
 
-    const operator = await gw.ssh('operator', 'web-1', probe, { args: forwarding })
+const AGENT_PROBE = 'ssh-add -l; echo "agent $?"'
+
+test('agent forwarding lends the client agent only where a rule allows it, each use recorded', () =>
+  withAgent(async (fingerprint) => {
+    const operator = await gw.ssh('operator', 'web-1', AGENT_PROBE, { args: ['-o', 'ForwardAgent=yes'] })
     assert.equal(operator.status, 0, operator.stderr)
-    assert.match(operator.stdout.toString(), new RegExp(`${lent.replace(/[+/]/g, '\\$&')}[\\s\\S]*agent 0`))
+    assert.match(operator.stdout.toString(), new RegExp(`${fingerprint.replace(/[+/]/g, '\\$&')}[\\s\\S]*agent 0`))
 
     // The deployer may run the script, but no rule lends it an agent: the host sees none.
-    const deployer = await gw.ssh('deployer', 'web-1', `bash ${gw.writeScript('agent.sh', `${probe}\n`)}`, { args: forwarding })
+    const deployer = await gw.ssh('deployer', 'web-1', `bash ${gw.writeScript('agent.sh', `${AGENT_PROBE}\n`)}`, { args: ['-o', 'ForwardAgent=yes'] })
     assert.equal(deployer.status, 0, deployer.stderr)
     assert.match(deployer.stdout.toString(), /agent 2/)
 
@@ -166,12 +175,38 @@ test('agent forwarding lends the client agent only where a rule allows it, each 
     assert.deepEqual(requests.map((e) => [e.identity, e.data.decision, e.data.rule]).sort(), [['deployer', 'deny', null], ['operator', 'allow', 'operate/lend-agent']])
     const uses = await gw.events({ kinds: ['ssh.agent'] })
     assert.ok(uses.length >= 1 && uses.every((e) => e.identity === 'operator' && e.data.decision === 'allow'))
-  } finally {
-    if (callerAgent === undefined) delete process.env.SSH_AUTH_SOCK
-    else process.env.SSH_AUTH_SOCK = callerAgent
-    agent.kill()
-  }
-})
+  }))
+
+test('a reload that takes agent forwarding away stops the next use within a running command', () =>
+  withAgent(async () => {
+    const policy = (repo: string) => path.join(repo, 'policies', 'operate.yaml')
+    let original: string | undefined
+    const go = path.join(gw.dir, `agent-go-${Date.now()}`)
+    // The host uses the agent, waits for the test to reload the bundle, then tries again.
+    const command = `${AGENT_PROBE}; while [ ! -e ${go} ]; do sleep 0.1; done; ${AGENT_PROBE}`
+    const child = spawn('ssh', [...gw.sshOptions('operator'), '-o', 'ForwardAgent=yes', '-p', String(gw.port), 'web-1@127.0.0.1', command], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d))
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+    try {
+      await eventually(async () => stdout, (out) => out.includes('agent '))
+      assert.match(stdout, /agent 0/)
+      const before = gw.gateway.context.state.current?.revision
+      await gw.recompile((repo) => {
+        original = readFileSync(policy(repo), 'utf8')
+        writeFileSync(policy(repo), original.replace(/  - name: lend-agent\n    effect: allow\n    agent: true\n/, ''))
+      })
+      await eventually(async () => gw.gateway.context.state.current?.revision, (revision) => revision !== before)
+      writeFileSync(go, '')
+      assert.equal(await exited, 0)
+      assert.match(stdout, /agent 0[\s\S]*agent [12]\n$/)
+      const refused = (await gw.events({ kinds: ['ssh.agent'] })).at(-1)
+      assert.equal(refused?.data.decision, 'deny')
+    } finally {
+      child.kill()
+      if (original !== undefined) await gw.recompile((repo) => writeFileSync(policy(repo), original!))
+    }
+  }))
 
 test('X11 forwarding brings the host\'s X11 clients to the client\'s display only where a rule allows it', async () => {
   const cookie = 'a1b2c3d4e5f60718293a4b5c6d7e8f90'
