@@ -335,7 +335,7 @@ function judgeExtra(host: ChannelHost, request: SshChannelRequest, what: string)
     ctx.audit.append({ kind: 'ssh.request', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', request: what, decision: allowed ? 'allow' : 'deny', rule: decision.rule, policyEffect: decision.effect, revision: bundle?.revision ?? null, outcome }, ...(allowed ? { usage: decision.rule ? { rule: decision.rule } : {} } : {}) }, 'async')
     return allowed
   } catch {
-    // A refusal stands whether or not it could be recorded.
+    // Unrecorded, nothing is let through; a refusal stands either way.
     return false
   }
 }
