@@ -18,7 +18,7 @@
 // OpenSSH PROTOCOL.agent (auth-agent-req@openssh.com).
 import type { SshOperation } from '../types.js'
 import { SSH_ERROR_CODES, type SshError } from './errors.js'
-import { formatTarget, normalizeHost } from './hosts.js'
+import { formatTarget, listenHost, normalizeHost } from './hosts.js'
 import { DEFAULT_MAX_PATH_LENGTH, normalizePath, pathProblem } from './paths.js'
 import { DEFAULT_MAX_COMMAND_LENGTH, shellWords } from './shell-words.js'
 
@@ -78,7 +78,7 @@ function classifyRequest(request: SshChannelRequest, options: SshClassifyOptions
     case 'forward':
     case 'listen': {
       if (typeof r.host !== 'string' || typeof r.port !== 'number') return refuse(SSH_ERROR_CODES.invalidTarget, 'a forwarding request needs a host and a port')
-      const host = normalizeHost(r.type === 'listen' && r.host === '' ? '0.0.0.0' : r.host)
+      const host = r.type === 'listen' ? listenHost(r.host) : normalizeHost(r.host)
       if (host === undefined) return refuse(SSH_ERROR_CODES.invalidTarget, `\`${r.host.slice(0, 255)}\` is not a host name or address`)
       const lowest = r.type === 'listen' ? 0 : 1
       if (!Number.isInteger(r.port) || r.port < lowest || r.port > 65535) return refuse(SSH_ERROR_CODES.invalidTarget, `\`${r.port}\` is not a port`)

@@ -34,6 +34,11 @@ export function formatTarget(host: string, port: number): string {
   return `${host}:${port}`
 }
 
+/** The canonical address a remote forward listens on: an empty bind address (every address) is `0.0.0.0`. */
+export function listenHost(host: string): string | undefined {
+  return normalizeHost(host === '' ? '0.0.0.0' : host)
+}
+
 /** Splits a canonical or client-written `host:port`; undefined when malformed. */
 export function parseTarget(target: string, lowestPort = 1): { host: string; port: number } | undefined {
   const colon = target.lastIndexOf(':')

@@ -5,5 +5,5 @@ export { shellWords, DEFAULT_MAX_COMMAND_LENGTH, type ShellWordsResult, type She
 export { quoteArgv, quoteWord } from './quote.js'
 export { compileExecPattern, compilePathPattern, compileForwardPattern, compileListenPattern, MAX_PATTERN_LENGTH, type ExecMatcher, type PathMatcher, type ForwardMatcher, type PatternResult } from './patterns.js'
 export { normalizePath, DEFAULT_MAX_PATH_LENGTH } from './paths.js'
-export { formatTarget, normalizeHost, parseTarget } from './hosts.js'
+export { formatTarget, listenHost, normalizeHost, parseTarget } from './hosts.js'
 export { SSH_ERROR_CODES, PATTERN_ERROR_CODES, type SshError, type SshErrorCode, type PatternError, type PatternErrorCode } from './errors.js'

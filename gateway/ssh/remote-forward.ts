@@ -4,7 +4,7 @@
 // connection it accepts comes back to the client as a forwarded-tcpip
 // channel (see towards-client.ts).
 import type { ClientChannel, Connection, ServerChannel, TcpConnectionDetails, TcpipBindInfo } from 'ssh2'
-import { formatTarget, normalizeHost } from '../../engine/ssh/index.js'
+import { formatTarget, listenHost } from '../../engine/ssh/index.js'
 import type { ChannelHost } from './channel.js'
 import { admit } from './judge.js'
 import { admitTowardsClient, joinChannels } from './towards-client.js'
@@ -36,11 +36,10 @@ export interface RemoteForwards {
 export function remoteForwards(host: ChannelHost, client: Connection, reserve: () => (() => void) | undefined): RemoteForwards {
   /** By the address and port the host listens on, as it names them when a connection arrives. */
   const listening = new Map<string, Listening>()
-  const canonical = (info: TcpipBindInfo) => normalizeHost(info.bindAddr === '' ? '0.0.0.0' : info.bindAddr)
 
   return {
     async listen(info, accept, reject) {
-      const address = canonical(info)
+      const address = listenHost(info.bindAddr)
       const shown = formatTarget(address ?? info.bindAddr, info.bindPort)
       const admission = await admit(host.ctx, host.who, { type: 'listen', host: info.bindAddr, port: info.bindPort }, {
         kind: 'ssh.listen',
