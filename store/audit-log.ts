@@ -76,7 +76,8 @@ const nextEventId = () => `${EVENT_PREFIX}.${(eventCounter++).toString(36)}`
 
 /** Text PostgreSQL can store: no NUL, no lone surrogates. */
 function storable(value: unknown): unknown {
-  if (typeof value === 'string') return value.toWellFormed().replace(/\0/g, '\uFFFD')
+  // Nearly every string is already storable: checking first costs a third of repairing.
+  if (typeof value === 'string') return value.isWellFormed() && !value.includes('\0') ? value : value.toWellFormed().replace(/\0/g, '\uFFFD')
   if (Array.isArray(value)) return value.map(storable)
   if (value && typeof value === 'object' && !(value instanceof Date)) {
     const out: Record<string, unknown> = {}

@@ -14,7 +14,7 @@ for (const backend of BACKENDS) {
       try {
         const writer = await AuditWriter.open(db, { chain: 'test-chain', flushIntervalMs: 20 })
         const appended = Array.from({ length: 250 }, (_, i) =>
-          writer.append({ kind: 'statement', sessionId: `s${i % 3}`, identity: 'ci', resource: 'db', data: { statement: `SELECT ${i}`, nul: 'a\0b' }, usage: { rule: 'p/r' } }, i % 10 === 0 ? 'sync' : 'async'),
+          writer.append({ kind: 'statement', sessionId: `s${i % 3}`, identity: 'ci', resource: 'db', data: { statement: `SELECT ${i}`, nul: 'a\0b', lone: 'x\uD800y' }, usage: { rule: 'p/r' } }, i % 10 === 0 ? 'sync' : 'async'),
         )
         await Promise.all(appended.map((a) => a.durable))
         const report = await verifyAudit(db)
@@ -23,6 +23,7 @@ for (const backend of BACKENDS) {
         const events = await queryEvents(db, { identity: 'ci', limit: 1000 })
         assert.equal(events.length, 250)
         assert.equal(events[0]!.data.nul, 'a\uFFFDb', 'NUL cannot be stored; it is replaced, not lost')
+        assert.equal(events[0]!.data.lone, 'x\uFFFDy', 'a lone surrogate cannot be stored either')
         const usage = await db.query<{ requests: string }>('SELECT requests::text FROM gatehouse.identity_usage WHERE identity = $1', ['ci'])
         assert.equal(usage[0]?.requests, '250')
         const rules = await db.query<{ uses: string }>('SELECT uses::text FROM gatehouse.rule_usage WHERE rule = $1 AND identity = $2', ['p/r', 'ci'])
