@@ -39,6 +39,8 @@ export function remoteForwards(host: ChannelHost, client: Connection, reserve: (
 
   return {
     async listen(info, accept, reject) {
+      // The cap comes before the decision, so no event says "allow" for a listener that is then refused.
+      if (listening.size >= MAX_LISTENS) return reject()
       const address = listenHost(info.bindAddr)
       const shown = formatTarget(address ?? info.bindAddr, info.bindPort)
       const admission = await admit(host.ctx, host.who, { type: 'listen', host: info.bindAddr, port: info.bindPort }, {
@@ -48,7 +50,7 @@ export function remoteForwards(host: ChannelHost, client: Connection, reserve: (
         notify: () => undefined,
         signal: host.signal,
       })
-      if (!admission.ok || address === undefined || host.signal.aborted || listening.size >= MAX_LISTENS) return reject()
+      if (!admission.ok || address === undefined || host.signal.aborted) return reject()
       try {
         const upstream = await host.upstream()
         const bare = address.replace(/^\[|\]$/g, '')
