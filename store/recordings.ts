@@ -1,25 +1,22 @@
 // The bytes of SSH recordings, content-addressed: stored under their SHA-256,
 // which the `ssh.output` audit event carries, so the hash chain vouches for
 // them and a changed byte is detected when they are read back. Terminal
-// output compresses well; compressing runs on libuv's thread pool, off the
-// thread that relays sessions.
+// output compresses well. Chunks are hashed and compressed (sealed) by
+// recording-sealer.ts, off the thread that relays sessions.
 import { createHash } from 'node:crypto'
 import { promisify } from 'node:util'
-import { deflateRaw, inflateRaw } from 'node:zlib'
+import { inflateRaw } from 'node:zlib'
 import type { Queryable } from './database.js'
+import type { SealedChunk } from './recording-sealer.js'
 
-const deflate = promisify(deflateRaw)
 const inflate = promisify(inflateRaw)
 
 export function chunkDigest(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
-/** Stores `bytes` under their digest (the same bytes twice are stored once); returns the digest. */
-export async function saveRecordingChunk(db: Queryable, bytes: Buffer): Promise<string> {
-  const digest = chunkDigest(bytes)
-  // Level 1: most of the saving for a fraction of the time of the default.
-  const deflated = await deflate(bytes, { level: 1 })
+/** Stores a sealed chunk under its digest (the same bytes twice are stored once); returns the digest. */
+export async function saveRecordingChunk(db: Queryable, { digest, deflated }: SealedChunk): Promise<string> {
   await db.query('INSERT INTO gatehouse.recording_chunks (digest, deflated) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING', [digest, deflated])
   return digest
 }

@@ -12,6 +12,7 @@
 // `ssh.outcome` closes the recording with the exit status or signal.
 import { StringDecoder } from 'node:string_decoder'
 import type { StoredEvent } from '../../store/audit-log.js'
+import { sealRecordingChunk } from '../../store/recording-sealer.js'
 import { saveRecordingChunk } from '../../store/recordings.js'
 import type { GatewayContext } from '../gateway.js'
 
@@ -95,23 +96,26 @@ export class ChannelRecorder {
     }
     const event = this.event
     const chunks = this.layout
-    const bytes = Buffer.concat(this.pieces)
+    const length = this.pending
+    // Sealing starts now, while earlier batches are being stored; the pieces are copied and can go.
+    const sealed = sealRecordingChunk(this.pieces)
+    sealed.catch(() => undefined) // handled in the chain below
     this.layout = []
     this.pieces = []
     this.pending = 0
-    this.unwritten += bytes.length
+    this.unwritten += length
     const o = this.options
     // invariant: batches reach the store, and the trail, in the order they were seen (one chain of writes).
     this.writing = this.writing.then(async () => {
       if (this.failed) return
       try {
-        const digest = await saveRecordingChunk(o.ctx.db, bytes)
-        o.ctx.audit.append({ kind: 'ssh.output', sessionId: o.sessionId, identity: o.identity, resource: o.resource, data: { event, chunks, sha256: digest, bytes: bytes.length } }, 'async')
+        const digest = await saveRecordingChunk(o.ctx.db, await sealed)
+        o.ctx.audit.append({ kind: 'ssh.output', sessionId: o.sessionId, identity: o.identity, resource: o.resource, data: { event, chunks, sha256: digest, bytes: length } }, 'async')
       } catch {
         this.failed = true
         o.onFailure()
       } finally {
-        this.unwritten -= bytes.length
+        this.unwritten -= length
         if (!this.congested || this.failed) for (const relieve of this.relievers.splice(0)) relieve()
       }
     })
