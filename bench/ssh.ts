@@ -1,7 +1,7 @@
 // The SSH data path, side by side in one run against one real OpenSSH server:
 // direct, and through the gateway with enforcement, masking and recording on
 // (sync audit to a PostgreSQL store, every byte of output recorded).
-//   npm run build && node dist/bench/ssh.js [--rounds 5]
+//   npm run build && node dist/bench/ssh.js [--rounds 5] [--node-flags=--single-threaded-gc]
 // Prints, as medians of the rounds (direct and gateway interleaved so noise
 // hits both alike): a trivial command's round trip including connection
 // setup (OpenSSH's ssh, a new connection each time), 200 MB of stdout
@@ -22,7 +22,7 @@ import { startPostgres } from '../test/services/postgres.js'
 import { startSshd } from '../test/services/sshd.js'
 import { median } from './stats.js'
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, trivial: { type: 'string', default: '20' }, sessions: { type: 'string', default: '200' }, profile: { type: 'string' } } })
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, trivial: { type: 'string', default: '20' }, sessions: { type: 'string', default: '200' }, profile: { type: 'string' }, 'node-flags': { type: 'string' } } })
 const ROUNDS = Number(values.rounds)
 const TRIVIAL = Number(values.trivial)
 const SESSIONS = Number(values.sessions)
@@ -108,9 +108,9 @@ async function main(): Promise<void> {
     writeFileSync(bundlePath, compiled.bundleText)
     const gatewayPort = await freePort()
     const dataDir = path.join(work, 'gateway')
-    // --profile DIR: a CPU profile of the gateway over the whole run.
-    const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []
-    const gateway = spawn(process.execPath, [...profileArgs, path.join(root, 'dist', 'bin', 'gatehouse.js'), 'gateway', '--bundle', bundlePath, '--store', postgres.url('gatehouse_store'), '--data-dir', dataDir, '--ssh-listen', `127.0.0.1:${gatewayPort}`, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
+    // --profile DIR: a CPU profile of the gateway over the whole run. --node-flags: flags for the gateway's node.
+    const nodeFlags = [...(values['node-flags']?.split(/\s+/).filter(Boolean) ?? []), ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [])]
+    const gateway = spawn(process.execPath, [...nodeFlags, path.join(root, 'dist', 'bin', 'gatehouse.js'), 'gateway', '--bundle', bundlePath, '--store', postgres.url('gatehouse_store'), '--data-dir', dataDir, '--ssh-listen', `127.0.0.1:${gatewayPort}`, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
     children.push(gateway)
     await waitForPort(gatewayPort)
     const hostKey = ssh2.utils.parseKey(readFileSync(path.join(dataDir, 'ssh-host-key')))
