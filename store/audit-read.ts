@@ -1,6 +1,6 @@
 // Reading the audit trail: verification of every chain, queries by
 // identity, resource, session and time, and session timelines.
-import type { Queryable } from './database.js'
+import type { Database, Queryable } from './database.js'
 import { eventHash, GENESIS_HASH, type StoredEvent } from './audit-log.js'
 import { readRecordingChunks } from './recordings.js'
 
@@ -59,7 +59,15 @@ const RECORDING_PAGE = 64
  * removed, reordered and truncated events are all detected. Recorded SSH
  * output is checked against the digests its events carry.
  */
-export async function verifyAudit(db: Queryable): Promise<VerifyReport> {
+export function verifyAudit(db: Database): Promise<VerifyReport> {
+  // One snapshot for the whole check: a gateway writing meanwhile must not look like a chain extended behind its head.
+  return db.transaction(async (tx) => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY')
+    return verifyIn(tx)
+  })
+}
+
+async function verifyIn(db: Queryable): Promise<VerifyReport> {
   const chains = await db.query<{ chain: string; last_seq: string; last_hash: string }>('SELECT chain, last_seq::text, last_hash FROM gatehouse.audit_chains ORDER BY chain')
   const problems: ChainProblem[] = []
   let events = 0

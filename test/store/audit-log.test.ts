@@ -87,6 +87,28 @@ for (const backend of BACKENDS) {
       }
     })
 
+    test('verification while a writer commits sees one consistent snapshot, not a chain moving under it', async () => {
+      const { db, cleanup } = await backend.open()
+      try {
+        const writer = await AuditWriter.open(db, { chain: 'live', flushIntervalMs: 1 })
+        let done = false
+        const load = (async () => {
+          for (let i = 0; i < 300; i++) await writer.append({ kind: 'statement', data: { i } }, 'sync').durable
+        })().finally(() => (done = true))
+        const reports = []
+        while (!done) {
+          reports.push(await verifyAudit(db))
+          await new Promise((r) => setTimeout(r, 5)) // the embedded store answers without leaving the microtask queue: let the writer in
+        }
+        await load
+        await writer.close()
+        assert.ok(reports.length > 1, 'verified while the writer was committing')
+        assert.deepEqual(reports.flatMap((r) => r.problems), [])
+      } finally {
+        await cleanup()
+      }
+    })
+
     test('a failing store refuses new events, keeps what it holds, and recovers', async () => {
       const { db, cleanup } = await backend.open()
       try {
