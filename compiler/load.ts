@@ -1,6 +1,7 @@
 // Stage 1: read the policy repository's files, from a directory or from a Git
 // revision, refusing what must not be read (oversized or binary files,
 // symbolic links that lead outside the repository).
+import { Buffer } from 'node:buffer'
 import { spawn } from 'node:child_process'
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs'
 import path from 'node:path'

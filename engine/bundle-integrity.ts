@@ -1,6 +1,7 @@
 // Canonical JSON, content digest and Ed25519 signature of a bundle: the
 // compiler seals a bundle with these and the gateway checks it with the same
 // code, so both sides agree on every byte.
+import { Buffer } from 'node:buffer'
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
 import type { Bundle } from './types.js'
 

@@ -2,6 +2,7 @@
 // size, JSON, schema, digest, signature (when a key is configured) and
 // compilable conditions. The gateway and `gatehouse explain --bundle` both
 // open bundles through here.
+import { Buffer } from 'node:buffer'
 import type { KeyObject } from 'node:crypto'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import type { ValidateFunction } from 'ajv'

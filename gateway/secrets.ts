@@ -1,5 +1,6 @@
 // Secrets referenced by resources are read when a connection needs them, so
 // a rotated secret is picked up without a restart. They are never logged.
+import { Buffer } from 'node:buffer'
 import { readFile } from 'node:fs/promises'
 import type { SecretRef } from '../engine/types.js'
 

@@ -3,6 +3,7 @@
 // thread seals every batch, so the thread that relays all the sessions does
 // not: under a streaming load that thread is the bottleneck, and the worker
 // runs on a core it leaves idle.
+import { Buffer } from 'node:buffer'
 import { Worker } from 'node:worker_threads'
 
 export interface SealedChunk {

@@ -4,6 +4,7 @@
 // bot sees exactly what `gatehouse validate` would. Nothing is checked out
 // and nothing from the repository is executed. Entries the loader would not
 // read are not fetched; symbolic links are refused.
+import { Buffer } from 'node:buffer'
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'

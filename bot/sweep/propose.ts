@@ -3,6 +3,7 @@
 // date when what it should change differs from what its branch holds, left
 // alone otherwise (so a second run changes nothing). Blob shas are computed
 // locally, so comparing costs one tree listing, not a download.
+import { Buffer } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import type { RepoRef } from '../config.js'
 import type { BotContext } from '../context.js'

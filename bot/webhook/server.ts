@@ -3,6 +3,7 @@
 // bytes before anything parses them (401, and nothing else happens, when it
 // is missing or wrong), then parsed, routed and written to the queue. GitHub
 // gets its answer as soon as the row is stored; the work happens later.
+import { Buffer } from 'node:buffer'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { BotConfig } from '../config.js'
 import type { Logger } from '../../runtime/log.js'

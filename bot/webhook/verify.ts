@@ -2,6 +2,7 @@
 // HMAC-SHA256 of the exact request bytes, hex, prefixed `sha256=`. Checked
 // before anything reads the body, in constant time, against every configured
 // secret (two while a secret is being rotated).
+import { Buffer } from 'node:buffer'
 import { createHmac, timingSafeEqual } from 'node:crypto'
 
 const SIGNATURE = /^sha256=([0-9a-f]{64})$/

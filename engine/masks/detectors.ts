@@ -22,6 +22,7 @@
 // byte >= 0x80 is never part of a token, so multi-byte characters and binary
 // data simply pass between matches. One kind of array also keeps the hot loop
 // monomorphic, which V8 rewards.
+import { Buffer } from 'node:buffer'
 import { DETECTORS, type Detector } from '../types.js'
 
 export interface Match {

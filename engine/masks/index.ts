@@ -1,5 +1,6 @@
 // Masking: content detectors, mask strategies and the streaming masker.
 export {
+  asBuffer,
   detectorSet,
   findSensitive,
   JWT_MAX_LENGTH,

@@ -19,6 +19,7 @@
 // - null: a column value becomes SQL NULL; a text value with a match becomes
 //   NULL as a whole (the gateway cannot return part of a NULL). A stream has
 //   no NULL: there `null` behaves like `redact`.
+import { Buffer } from 'node:buffer'
 import { createHmac } from 'node:crypto'
 import { DETECTORS, type Detector, type MaskStrategy } from '../types.js'
 import { detectorSet, findSensitive, latin1, type DetectorSet, type Match } from './detectors.js'

@@ -15,6 +15,7 @@
 // until the END line or PRIVATE_KEY_MAX_LENGTH bytes, then emits one marker.
 // So memory stays bounded by a small tail however long the block, and no byte
 // of it (up to that cap) is ever emitted.
+import { Buffer } from 'node:buffer'
 import { createHmac, type Hmac } from 'node:crypto'
 import { findKeyFooter, MAX_CANDIDATE_LENGTH, PRIVATE_KEY_MAX_LENGTH, scanText } from './detectors.js'
 import { MASK_ERROR_CODES, MaskError } from './errors.js'

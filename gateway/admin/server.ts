@@ -2,6 +2,7 @@
 // `/v1/self` for an identity's bearer token, and approvals, the audit trail,
 // sessions and SSH recordings for operators (admin token), for when the store
 // is embedded and only this process can open it.
+import { Buffer } from 'node:buffer'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { getApproval, listApprovals, voteOnApproval, type ApprovalStatus } from '../../store/approvals.js'

@@ -1,6 +1,7 @@
 // Where bundles come from: a file (watched, with a polling fallback, since
 // editors and deploy tools replace files in ways fs.watch can miss) or an
 // HTTP(S) URL polled with ETag so an unchanged bundle costs one 304.
+import { Buffer } from 'node:buffer'
 import { watch, type FSWatcher } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'

@@ -2,6 +2,7 @@
 // embedded one no gateway is running on) or through a running gateway's
 // admin API (an embedded store can only be opened by the process that owns
 // it). Both paths answer the same questions with the same store functions.
+import { Buffer } from 'node:buffer'
 import { UsageError } from '../../cli/command.js'
 import { getApproval, listApprovals, voteOnApproval, type ApprovalRequest, type ApprovalStatus, type VoteResult } from '../../store/approvals.js'
 import type { StoredEvent } from '../../store/audit-log.js'

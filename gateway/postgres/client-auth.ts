@@ -4,6 +4,7 @@
 // against the token's SHA-256 digest. Unknown identities go through the same
 // exchange with a decoy verifier, so the answer does not reveal which names
 // exist. Failures are rate-limited per identity and per source address.
+import { Buffer } from 'node:buffer'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Bundle } from '../../engine/types.js'
 import type { RateLimiter } from '../rate-limit.js'

@@ -10,7 +10,7 @@
 // A masked value of a type whose text form must parse (numbers, dates,
 // JSON...) would break clients, so such columns are re-described as text; a
 // masked value requested in binary format is sent as NULL, never in clear.
-import { maskBytes, maskValueBytes, type MaskRules } from '../../engine/masks/index.js'
+import { asBuffer, maskBytes, maskValueBytes, type MaskRules } from '../../engine/masks/index.js'
 import { splitLineageSource, type StatementLineage } from '../../engine/sql/index.js'
 import type { MaskRef, MaskStrategy } from '../../engine/types.js'
 import { detectorMasks } from '../detector-masks.js'
@@ -175,10 +175,10 @@ export function maskField(plan: MaskingPlan, index: number, value: Buffer | null
   if (action?.mask) {
     if (binary) return null
     const masked = maskValueBytes(value, action.strategy, { hashKey })
-    return masked === null ? null : Buffer.from(masked.buffer, masked.byteOffset, masked.byteLength)
+    return masked === null ? null : asBuffer(masked)
   }
   if (!plan.detectors) return undefined
   const masked = maskBytes(value, plan.detectors)
   if (masked === value) return undefined
-  return masked === null ? null : Buffer.from(masked.buffer, masked.byteOffset, masked.byteLength)
+  return masked === null ? null : asBuffer(masked)
 }

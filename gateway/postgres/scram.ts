@@ -2,6 +2,7 @@
 // for automation (checking a client's proof against the verifier in the
 // bundle, never seeing the token) and the client of the real database (with
 // the resource's password, read at connection time).
+import { Buffer } from 'node:buffer'
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto'
 
 const hmac = (key: Buffer, text: string) => createHmac('sha256', key).update(text).digest()

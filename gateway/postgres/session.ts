@@ -13,6 +13,7 @@
 // (a FIFO of expectations, the server answering in order), so each result set
 // is masked with the plan of its statement, each outcome is audited, and no
 // result leaves before its audit event is durable in `sync` mode.
+import { Buffer } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'

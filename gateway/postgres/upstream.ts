@@ -2,6 +2,7 @@
 // resource's credentials (read at connection time, never shown to the
 // client): TLS as the resource says, then startup and whatever
 // authentication the server asks for (SCRAM-SHA-256, MD5, cleartext, trust).
+import { Buffer } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import { connect as connectTcp, isIP, type Socket } from 'node:net'
 import { connect as connectTls, type TLSSocket } from 'node:tls'

@@ -5,6 +5,7 @@
 // maskers and into the recording; exit status, exit signal, window changes
 // and signals pass through. Environment variables are refused: no rule can
 // see them, and some (LD_PRELOAD, BASH_ENV) change what a command does.
+import { Buffer } from 'node:buffer'
 import type { Client, ClientChannel, ExecOptions, PseudoTtyInfo, ServerChannel, Session } from 'ssh2'
 import { classifyExec, quoteArgv, type SshChannelRequest } from '../../engine/ssh/index.js'
 import { detectorMasks } from '../detector-masks.js'

@@ -1,6 +1,7 @@
 // The gateway's own SSH host key: made on first start (Ed25519) and kept in
 // the data directory, readable by the gateway's user only, so clients can pin
 // it across restarts.
+import { Buffer } from 'node:buffer'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'

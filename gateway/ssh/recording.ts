@@ -10,6 +10,7 @@
 // digest for the bytes, so a replay gives back exactly the bytes the client
 // got, whatever their encoding and wherever a chunk cut a character.
 // `ssh.outcome` closes the recording with the exit status or signal.
+import { Buffer } from 'node:buffer'
 import { StringDecoder } from 'node:string_decoder'
 import type { StoredEvent } from '../../store/audit-log.js'
 import { sealRecordingChunk } from '../../store/recording-sealer.js'

@@ -11,6 +11,7 @@
 // Not relayed: creating symbolic links (a link inside an allowed tree could
 // point anywhere, and reads through it would be decided on the link's path)
 // and extended requests (answered "unsupported" by the protocol layer).
+import { Buffer } from 'node:buffer'
 import ssh2, { type Attributes, type Client, type FileEntry, type SFTPWrapper } from 'ssh2'
 import { sftpOperation } from '../../engine/ssh/index.js'
 import type { ChannelHost } from './channel.js'

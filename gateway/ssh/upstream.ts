@@ -1,6 +1,7 @@
 // The gateway's connection to an SSH resource: the resource's own key (read
 // from its secret reference now, so rotation needs no restart) and its pinned
 // host key, compared byte for byte; any other host key refuses the connection.
+import { Buffer } from 'node:buffer'
 import { timingSafeEqual } from 'node:crypto'
 import { connect as connectTcp } from 'node:net'
 import { Client, type BaseAgent } from 'ssh2'

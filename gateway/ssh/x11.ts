@@ -3,6 +3,7 @@
 // one and swaps in the real one on its side, so the gateway never sees the
 // display's credentials. Each X11 connection the host opens comes back to the
 // client (see towards-client.ts).
+import { Buffer } from 'node:buffer'
 import type { ClientChannel, Connection, ServerChannel, X11Details, X11Info, X11Options } from 'ssh2'
 import type { ChannelHost } from './channel.js'
 import { admitTowardsClient, joinChannels } from './towards-client.js'

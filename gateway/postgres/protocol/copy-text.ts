@@ -18,6 +18,7 @@
 //
 // Values are strings (UTF-8: the gateway pins client_encoding to UTF8);
 // escapes that decode to invalid UTF-8 are reported, not replaced.
+import { Buffer } from 'node:buffer'
 
 export type CopyTextFormat = 'text' | 'csv'
 

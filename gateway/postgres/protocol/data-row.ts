@@ -1,6 +1,7 @@
 // Rewriting result rows in place of masking. Both functions return the very
 // Buffer they were given when nothing changes, so the unmasked path costs one
 // walk over the lengths and no allocation beyond the field views.
+import { Buffer } from 'node:buffer'
 import type { FieldDescription } from './backend.js'
 import { decodeDataRow, decodeRowDescription } from './backend.js'
 import { ProtocolError } from './errors.js'

@@ -7,6 +7,7 @@
 // its body as declared by a length field that has already passed `checkLength`
 // (so memory is bounded by the cap, whatever the peer sends), and the buffer
 // holding them is at most twice what has arrived.
+import { Buffer } from 'node:buffer'
 import { ProtocolError, malformed } from './errors.js'
 
 export interface FramerLimits {

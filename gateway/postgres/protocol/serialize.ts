@@ -14,6 +14,7 @@
 // Every builder returns a fresh Buffer and refuses a string with a NUL byte:
 // the receiver would end the string there and read the rest as the next
 // field (a gateway deciding on `SELECT 1\0; DROP …` must not send it).
+import { Buffer } from 'node:buffer'
 import { ProtocolError } from './errors.js'
 import type { FieldDescription, NoticeFields, TransactionStatus } from './backend.js'
 import { NOTICE_FIELD_CODES } from './backend.js'
