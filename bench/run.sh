@@ -25,4 +25,4 @@ echo; echo "## PostgreSQL data path"
 node dist/bench/postgres.js --seconds 10 --rounds 3
 
 echo; echo "## SSH data path"
-node dist/bench/ssh.js
+node dist/bench/ssh.js --rounds 9
