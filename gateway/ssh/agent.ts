@@ -6,7 +6,7 @@
 import ssh2, { type Connection, type ServerChannel } from 'ssh2'
 import type { Duplex } from 'node:stream'
 import type { ChannelHost } from './channel.js'
-import { admitTowardsClient } from './towards-client.js'
+import { admitTowardsClient, type ReserveChannel } from './towards-client.js'
 
 /** ssh2's server offers no call to open this channel type, though its protocol layer writes it (ssh2 is pinned to an exact version). */
 interface ServerInternals {
@@ -36,11 +36,11 @@ export class ClientAgentRelay extends ssh2.BaseAgent {
   /** Set once a session channel's agent request was allowed: the client has agreed to lend its agent. */
   private offered = false
 
-  /** `reserve` takes one of the connection's channel slots, returning its release, or undefined when all are in use. */
+  /** `reserve` takes a channel slot for each agent channel. */
   constructor(
     private readonly connection: Connection,
     private readonly host: ChannelHost,
-    private readonly reserve: () => (() => void) | undefined,
+    private readonly reserve: ReserveChannel,
   ) {
     super()
   }
@@ -58,9 +58,8 @@ export class ClientAgentRelay extends ssh2.BaseAgent {
   }
 
   override getStream(cb: (err: Error | undefined, stream?: Duplex) => void): void {
-    if (!this.offered || !admitTowardsClient(this.host, { type: 'agent' }, 'ssh.agent', {})) return cb(new Error('agent forwarding is not allowed'))
-    const release = this.reserve()
-    if (!release) return cb(new Error('too many open channels'))
+    const release = this.offered ? admitTowardsClient(this.host, this.reserve, { type: 'agent' }, 'ssh.agent', {}) : undefined
+    if (!release) return cb(new Error('agent forwarding is not allowed'))
     openAgentChannel(this.connection).then(
       (channel) => {
         channel.on('error', () => undefined)

@@ -7,7 +7,7 @@ import type { ClientChannel, Connection, ServerChannel, TcpConnectionDetails, Tc
 import { formatTarget, listenHost } from '../../engine/ssh/index.js'
 import type { ChannelHost } from './channel.js'
 import { admit } from './judge.js'
-import { admitTowardsClient, joinChannels } from './towards-client.js'
+import { admitTowardsClient, joinChannels, type ReserveChannel } from './towards-client.js'
 
 /** Remote forwards one connection may hold at once. */
 const MAX_LISTENS = 10
@@ -29,37 +29,44 @@ export interface RemoteForwards {
   relay(details: TcpConnectionDetails, accept: () => ClientChannel, reject: () => void): void
 }
 
-/**
- * `reserve` takes one of the connection's channel slots, returning its
- * release, or undefined when all are in use.
- */
-export function remoteForwards(host: ChannelHost, client: Connection, reserve: () => (() => void) | undefined): RemoteForwards {
+export function remoteForwards(host: ChannelHost, client: Connection, reserve: ReserveChannel): RemoteForwards {
   /** By the address and port the host listens on, as it names them when a connection arrives. */
   const listening = new Map<string, Listening>()
+  /** Requests being decided or set up: they count against the cap too, or requests arriving together could pass it. */
+  let starting = 0
+
+  async function startListening(info: TcpipBindInfo, accept: (port?: number) => void, reject: () => void): Promise<void> {
+    const address = listenHost(info.bindAddr)
+    const shown = formatTarget(address ?? info.bindAddr, info.bindPort)
+    const admission = await admit(host.ctx, host.who, { type: 'listen', host: info.bindAddr, port: info.bindPort }, {
+      kind: 'ssh.listen',
+      data: { address: shown },
+      text: `listen on ${shown}`,
+      notify: () => undefined,
+      signal: host.signal,
+    })
+    if (!admission.ok || address === undefined || host.signal.aborted) return reject()
+    try {
+      const upstream = await host.upstream()
+      const bare = address.replace(/^\[|\]$/g, '')
+      const port = await new Promise<number>((resolve, fail) => upstream.forwardIn(bare, info.bindPort, (err, bound) => (err ? fail(err) : resolve(bound || info.bindPort))))
+      listening.set(formatTarget(bare, port), { requested: info, address: bare, port })
+      accept(port)
+    } catch (err) {
+      host.log.warn('the host would not listen for a remote forward', { error: err as Error, address: shown })
+      reject()
+    }
+  }
 
   return {
     async listen(info, accept, reject) {
       // The cap comes before the decision, so no event says "allow" for a listener that is then refused.
-      if (listening.size >= MAX_LISTENS) return reject()
-      const address = listenHost(info.bindAddr)
-      const shown = formatTarget(address ?? info.bindAddr, info.bindPort)
-      const admission = await admit(host.ctx, host.who, { type: 'listen', host: info.bindAddr, port: info.bindPort }, {
-        kind: 'ssh.listen',
-        data: { address: shown },
-        text: `listen on ${shown}`,
-        notify: () => undefined,
-        signal: host.signal,
-      })
-      if (!admission.ok || address === undefined || host.signal.aborted) return reject()
+      if (listening.size + starting >= MAX_LISTENS) return reject()
+      starting++
       try {
-        const upstream = await host.upstream()
-        const bare = address.replace(/^\[|\]$/g, '')
-        const port = await new Promise<number>((resolve, fail) => upstream.forwardIn(bare, info.bindPort, (err, bound) => (err ? fail(err) : resolve(bound || info.bindPort))))
-        listening.set(formatTarget(bare, port), { requested: info, address: bare, port })
-        accept(port)
-      } catch (err) {
-        host.log.warn('the host would not listen for a remote forward', { error: err as Error, address: shown })
-        reject()
+        await startListening(info, accept, reject)
+      } finally {
+        starting--
       }
     },
 
@@ -83,7 +90,7 @@ export function remoteForwards(host: ChannelHost, client: Connection, reserve: (
       if (!forward) return reject()
       const request = { type: 'listen', host: forward.requested.bindAddr, port: forward.requested.bindPort } as const
       const data = { address: formatTarget(details.destIP, details.destPort), from: formatTarget(details.srcIP, details.srcPort) }
-      const release = admitTowardsClient(host, request, 'ssh.listen.connection', data) ? reserve() : undefined
+      const release = admitTowardsClient(host, reserve, request, 'ssh.listen.connection', data)
       if (!release) return reject()
       client.forwardOut(forward.requested.bindAddr, forward.port, details.srcIP, details.srcPort, (err, channel: ServerChannel) => {
         if (err) return (release(), reject())

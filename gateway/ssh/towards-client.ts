@@ -7,17 +7,30 @@ import type { SshChannelRequest } from '../../engine/ssh/index.js'
 import type { ChannelHost } from './channel.js'
 import { decideRequest } from './judge.js'
 
-/** Whether the host may open this channel now; an unrecordable one may not. */
-export function admitTowardsClient(host: ChannelHost, request: SshChannelRequest, kind: string, data: Record<string, unknown>): boolean {
+/** Takes one of the connection's channel slots, returning its release, or undefined when all are in use. */
+export type ReserveChannel = () => (() => void) | undefined
+
+/**
+ * Whether the host may open this channel now: the release of the channel
+ * slot it takes when it may, undefined when it may not. The slot is taken
+ * before deciding, so no event says "allow" for a channel the cap then
+ * refuses; an unrecordable channel is refused too.
+ */
+export function admitTowardsClient(host: ChannelHost, reserve: ReserveChannel, request: SshChannelRequest, kind: string, data: Record<string, unknown>): (() => void) | undefined {
+  const release = reserve()
+  if (!release) return undefined
   const { ctx, who } = host
   const { decision, bundle } = decideRequest(ctx, who, request)
   const allowed = decision.effect === 'allow' && !host.signal.aborted
   try {
     ctx.audit.append({ kind, sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', ...data, decision: allowed ? 'allow' : 'deny', rule: decision.rule, revision: bundle?.revision ?? null } }, 'async')
-    return allowed
   } catch {
-    return false
+    release()
+    return undefined
   }
+  if (allowed) return release
+  release()
+  return undefined
 }
 
 /** Relays between the host's channel and the client's until either closes; `release` runs once, at the end. */

@@ -5,8 +5,9 @@
 // client (see towards-client.ts).
 import { Buffer } from 'node:buffer'
 import type { ClientChannel, Connection, ServerChannel, X11Details, X11Info, X11Options } from 'ssh2'
+import { formatTarget } from '../../engine/ssh/index.js'
 import type { ChannelHost } from './channel.js'
-import { admitTowardsClient, joinChannels } from './towards-client.js'
+import { admitTowardsClient, joinChannels, type ReserveChannel } from './towards-client.js'
 
 /** The upstream request for a client's x11-req, as the client made it. */
 export function upstreamX11(info: X11Info): X11Options {
@@ -16,8 +17,8 @@ export function upstreamX11(info: X11Info): X11Options {
 }
 
 /** An X11 connection the host opened: decided, recorded, then relayed to the client's display. */
-export function relayX11(host: ChannelHost, client: Connection, reserve: () => (() => void) | undefined, details: X11Details, accept: () => ClientChannel, reject: () => void): void {
-  const release = admitTowardsClient(host, { type: 'x11' }, 'ssh.x11', { from: `${details.srcIP}:${details.srcPort}` }) ? reserve() : undefined
+export function relayX11(host: ChannelHost, client: Connection, reserve: ReserveChannel, details: X11Details, accept: () => ClientChannel, reject: () => void): void {
+  const release = admitTowardsClient(host, reserve, { type: 'x11' }, 'ssh.x11', { from: formatTarget(details.srcIP, details.srcPort) })
   if (!release) return reject()
   client.x11(details.srcIP, details.srcPort, (err, channel: ServerChannel) => {
     if (err) return (release(), reject())

@@ -140,6 +140,18 @@ test('remote forwards listen only where a rule allows, and bring the host\'s con
   }
 })
 
+test('remote forwards asked for all at once stop at the cap of ten', async () => {
+  const client = await gw.connect('deployer', 'web-1')
+  try {
+    const answers = await Promise.all(
+      Array.from({ length: 14 }, () => new Promise<boolean>((resolve) => client.forwardIn('localhost', 0, (err) => resolve(!err)))),
+    )
+    assert.equal(answers.filter(Boolean).length, 10)
+  } finally {
+    client.end()
+  }
+})
+
 /** Runs `body` with an ssh-agent holding the outsider's key as the caller's agent; gives the key's fingerprint. */
 async function withAgent(body: (fingerprint: string) => Promise<void>): Promise<void> {
   const socket = path.join(gw.dir, `agent-${Date.now()}.sock`)
