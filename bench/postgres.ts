@@ -1,17 +1,19 @@
 // The PostgreSQL data path, side by side in one run against one real server:
-// direct, through PgBouncer (session pooling, the reference proxy) and through
+// direct, through PgBouncer (session pooling, the reference proxy), through a
+// bare Node.js byte relay (the floor for any proxy in this runtime) and through
 // the gateway with enforcement, audit (sync and async) and masking on.
 //   npm run build && node dist/bench/postgres.js [--seconds 10] [--rounds 3]
 // Prints, as medians of the rounds (runs interleaved so noise hits all alike):
 // pgbench -S throughput at 1 and 8 clients, simple and extended protocol, as
-// ratios to PgBouncer; added median latency at 1 client; masking throughput
+// ratios to PgBouncer, and at 8 clients split over two gateway replicas;
+// added median latency at 1 client; masking throughput
 // on a 200,000-row result; memory of 500 idle connections; and 100 bundle
 // reloads under load.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
+import { parseArgs, promisify } from 'node:util'
 import pg from 'pg'
 import { compileRepository } from '../compiler/compile.js'
 import { generateToken, scramVerifier, tokenDigest } from '../compiler/credentials.js'
@@ -31,6 +33,8 @@ const children: ChildProcess[] = []
 function run(program: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
   return execFileSync(program, args, { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
 }
+
+const execFileAsync = promisify(execFile)
 
 async function main(): Promise<void> {
   await ensureCommands([...SERVICE_COMMANDS, { command: 'pgbouncer', package: 'pgbouncer' }])
@@ -59,7 +63,11 @@ async function main(): Promise<void> {
     execFileSync('chown', ['-R', 'postgres', work])
     const bouncer = spawn('runuser', ['-u', 'postgres', '--', 'pgbouncer', path.join(work, 'pgbouncer.ini')], { stdio: 'ignore' })
     children.push(bouncer)
+    // A bare Node.js relay: what any proxy in this runtime pays before doing any work of its own.
+    const relayPort = await freePort()
+    children.push(spawn(process.execPath, [path.join(root, 'dist', 'bench', 'byte-relay.js'), String(relayPort), String(server.port)], { stdio: 'ignore' }))
     await waitForPort(bouncerPort)
+    await waitForPort(relayPort)
 
     // The gateway: two resources on the same database, one per audit mode.
     const repo = path.join(work, 'repo')
@@ -84,34 +92,46 @@ async function main(): Promise<void> {
     if (!compiled.bundleText) throw new Error(compiled.diagnostics.map((d) => d.message).join('\n'))
     const bundlePath = path.join(work, 'bundle.json')
     writeFileSync(bundlePath, compiled.bundleText)
-    const gatewayPort = await freePort()
     // --profile DIR: CPU profile of the gateway during one async, simple, 8-client run (or, with
     // BENCH_PROFILE_RUN=masking, the masking measurement), and nothing else.
     const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []
-    const gateway = spawn(process.execPath, [...profileArgs, path.join(root, 'dist', 'bin', 'gatehouse.js'), 'gateway', '--bundle', bundlePath, '--store', server.url('gatehouse_store'), '--data-dir', path.join(work, 'gateway'), '--postgres-listen', `127.0.0.1:${gatewayPort}`, '--log-level', 'warn', '--audit-flush-ms', '50'], {
-      env: { ...process.env, BENCH_DB_PASSWORD: benchPassword },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    })
-    children.push(gateway)
-    await waitForPort(gatewayPort)
+    const startGateway = async (dataDir: string, nodeArgs: string[] = []) => {
+      const port = await freePort()
+      const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'dist', 'bin', 'gatehouse.js'), 'gateway', '--bundle', bundlePath, '--store', server.url('gatehouse_store'), '--data-dir', path.join(work, dataDir), '--postgres-listen', `127.0.0.1:${port}`, '--log-level', 'warn', '--audit-flush-ms', '50'], {
+        env: { ...process.env, BENCH_DB_PASSWORD: benchPassword },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      })
+      children.push(child)
+      await waitForPort(port)
+      return { child, port }
+    }
+    const { child: gateway, port: gatewayPort } = await startGateway('gateway', profileArgs)
+    // A second replica (own data directory and audit chain, same store) answers whether more
+    // processes would help on this machine: each takes half of the clients.
+    const { port: replicaPort } = await startGateway('replica')
 
     type Target = { name: string; port: number; user: string; db: string; password: string }
     const targets: Target[] = [
       { name: 'direct', port: server.port, user: 'bench', db: 'bench', password: benchPassword },
       { name: 'pgbouncer', port: bouncerPort, user: 'bench', db: 'bench', password: benchPassword },
+      { name: 'node relay', port: relayPort, user: 'bench', db: 'bench', password: benchPassword },
       { name: 'gateway async', port: gatewayPort, user: 'bench', db: 'bench-async', password: token },
       { name: 'gateway sync', port: gatewayPort, user: 'bench', db: 'bench-sync', password: token },
     ]
-    const pgbench = (t: Target, clients: number, mode: string, extra: string[] = []) => {
-      const out = run(path.join(bin, 'pgbench'), ['-h', '127.0.0.1', '-p', String(t.port), '-U', t.user, '-S', '-M', mode, '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(SECONDS), '-n', ...extra, t.db], { PGPASSWORD: t.password, PGSSLMODE: 'disable' })
-      const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1])
-      const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0)
-      return { tps, failed, out }
+    /** Transactions per second of `pgbench -S` against one target. */
+    const pgbench = async (t: Target, clients: number, mode: string, extra: string[] = []) => {
+      const { stdout } = await execFileAsync(path.join(bin, 'pgbench'), ['-h', '127.0.0.1', '-p', String(t.port), '-U', t.user, '-S', '-M', mode, '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(SECONDS), '-n', ...extra, t.db], {
+        env: { ...process.env, PGPASSWORD: t.password, PGSSLMODE: 'disable' },
+      })
+      return Number(/tps = ([\d.]+)/.exec(stdout)?.[1])
     }
+    const gateways = targets.filter((t) => t.name.startsWith('gateway'))
+    /** Eight clients split over the gateway and its replica, four each, at the same time. */
+    const replicated = async (t: Target, mode: string) => (await Promise.all([pgbench(t, 4, mode), pgbench({ ...t, port: replicaPort }, 4, mode)])).reduce((a, b) => a + b)
     /** Median per-transaction latency at one client, from pgbench's transaction log. */
-    const medianLatency = (t: Target, mode: string) => {
+    const medianLatency = async (t: Target, mode: string) => {
       const dir = mkdtempSync(path.join(work, 'log-'))
-      pgbench(t, 1, mode, ['-l', '--log-prefix', path.join(dir, 'tx')])
+      await pgbench(t, 1, mode, ['-l', '--log-prefix', path.join(dir, 'tx')])
       const latencies: number[] = []
       for (const file of readdirSync(dir)) for (const line of readFileSync(path.join(dir, file), 'utf8').split('\n')) if (line) latencies.push(Number(line.split(' ')[2]))
       rmSync(dir, { recursive: true, force: true })
@@ -134,7 +154,7 @@ async function main(): Promise<void> {
     if (values.profile) {
       // BENCH_PROFILE_RUN=masking profiles the 200,000-row result instead.
       if (process.env.BENCH_PROFILE_RUN === 'masking') console.log(await rowsPerSecond('bench', token), 'rows/s masked,', await rowsPerSecond('plain', plainToken), 'unmasked')
-      else console.log(pgbench(targets[2]!, 8, process.env.BENCH_MODE ?? 'simple').tps, 'tps')
+      else console.log(await pgbench(targets[3]!, 8, process.env.BENCH_MODE ?? 'simple'), 'tps')
       gateway.kill('SIGTERM')
       await new Promise((r) => gateway.once('exit', r))
       return
@@ -143,29 +163,31 @@ async function main(): Promise<void> {
     const add = (key: string, value: number) => results.set(key, [...(results.get(key) ?? []), value])
     for (let round = 0; round < ROUNDS; round++) {
       for (const mode of ['simple', 'extended']) {
-        for (const clients of [1, 8]) for (const t of targets) add(`tps ${mode} ${clients} ${t.name}`, pgbench(t, clients, mode).tps)
-        for (const t of targets) add(`latency ${mode} ${t.name}`, medianLatency(t, mode))
+        for (const clients of [1, 8]) for (const t of targets) add(`tps ${mode} ${clients} ${t.name}`, await pgbench(t, clients, mode))
+        for (const t of gateways) add(`tps ${mode} replicas ${t.name}`, await replicated(t, mode))
+        for (const t of targets) add(`latency ${mode} ${t.name}`, await medianLatency(t, mode))
       }
       console.error(`round ${round + 1}/${ROUNDS} done`)
     }
     const m = (key: string) => median(results.get(key) ?? [NaN])
     console.log(`\npgbench -S, scale 10, ${SECONDS} s per run, median of ${ROUNDS} rounds`)
-    console.log('| protocol | clients | direct tps | PgBouncer tps | gateway async tps (× PgBouncer) | gateway sync tps (× PgBouncer) |')
-    console.log('| --- | --- | --- | --- | --- | --- |')
+    console.log('| protocol | clients | direct tps | PgBouncer tps | Node.js byte relay tps (× PgBouncer) | gateway async tps (× PgBouncer) | gateway sync tps (× PgBouncer) |')
+    console.log('| --- | --- | --- | --- | --- | --- | --- |')
     for (const mode of ['simple', 'extended']) {
-      for (const clients of [1, 8]) {
-        const bouncer = m(`tps ${mode} ${clients} pgbouncer`)
+      for (const clients of [1, 8, 'replicas']) {
+        const bouncer = m(`tps ${mode} ${clients === 'replicas' ? 8 : clients} pgbouncer`)
         const cell = (name: string) => `${m(`tps ${mode} ${clients} ${name}`).toFixed(0)} (${(m(`tps ${mode} ${clients} ${name}`) / bouncer).toFixed(2)}×)`
-        console.log(`| ${mode} | ${clients} | ${m(`tps ${mode} ${clients} direct`).toFixed(0)} | ${bouncer.toFixed(0)} | ${cell('gateway async')} | ${cell('gateway sync')} |`)
+        if (clients === 'replicas') console.log(`| ${mode} | 8, over two gateway replicas | | | | ${cell('gateway async')} | ${cell('gateway sync')} |`)
+        else console.log(`| ${mode} | ${clients} | ${m(`tps ${mode} ${clients} direct`).toFixed(0)} | ${bouncer.toFixed(0)} | ${cell('node relay')} | ${cell('gateway async')} | ${cell('gateway sync')} |`)
       }
     }
     console.log('\nmedian latency at 1 client (ms), and what each proxy adds to direct')
-    console.log('| protocol | direct | PgBouncer (+) | gateway async (+) | gateway sync (+) |')
-    console.log('| --- | --- | --- | --- | --- |')
+    console.log('| protocol | direct | PgBouncer (+) | Node.js byte relay (+) | gateway async (+) | gateway sync (+) |')
+    console.log('| --- | --- | --- | --- | --- | --- |')
     for (const mode of ['simple', 'extended']) {
       const direct = m(`latency ${mode} direct`)
       const cell = (name: string) => `${m(`latency ${mode} ${name}`).toFixed(3)} (+${(m(`latency ${mode} ${name}`) - direct).toFixed(3)})`
-      console.log(`| ${mode} | ${direct.toFixed(3)} | ${cell('pgbouncer')} | ${cell('gateway async')} | ${cell('gateway sync')} |`)
+      console.log(`| ${mode} | ${direct.toFixed(3)} | ${cell('pgbouncer')} | ${cell('node relay')} | ${cell('gateway async')} | ${cell('gateway sync')} |`)
     }
 
     const masked = await rowsPerSecond('bench', token)
