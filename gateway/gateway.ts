@@ -78,8 +78,17 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
   const publicKey: KeyObject | undefined = config.publicKey ? createPublicKey(await readFile(config.publicKey)) : undefined
   const db = await openDatabase(config.store)
   const metrics = new Metrics()
+  const commits = metrics.counter('gatehouse_audit_commits_total', 'Audit batches committed to the store, by durability: sync when a statement waited for the commit.')
+  const commitSeconds = metrics.counter('gatehouse_audit_commit_seconds_total', 'Seconds spent committing audit batches, by durability; over gatehouse_audit_commits_total, the mean commit latency.')
+  const eventsWritten = metrics.counter('gatehouse_audit_events_written_total', 'Audit events committed to the store.')
   const audit = await AuditWriter.open(db, {
     flushIntervalMs: config.auditFlushMs,
+    onCommit: ({ events, seconds, sync }) => {
+      const labels = { durability: sync ? 'sync' : 'async' }
+      commits.inc(labels)
+      commitSeconds.inc(labels, seconds)
+      eventsWritten.inc({}, events)
+    },
     onHealthChange: (healthy, error) =>
       healthy ? log.info('audit store is back; accepting statements again') : log.error('audit store unavailable; refusing statements until it is back', { error }),
   })

@@ -61,6 +61,8 @@ export interface AuditWriterOptions {
   /** Events per transaction. */
   batchSize?: number
   onHealthChange?: (healthy: boolean, error?: Error) => void
+  /** After each batch the store committed: how many events, how long the write took, and whether a statement waited for it. */
+  onCommit?: (commit: { events: number; seconds: number; sync: boolean }) => void
 }
 
 export const GENESIS_HASH = '0'.repeat(64)
@@ -270,7 +272,10 @@ export class AuditWriter {
       if (this.retryDelay > 0 && (await this.alreadyCommitted(startSeq + rows.length))) {
         // The previous attempt committed but its acknowledgement was lost.
       } else {
-        await this.write(rows, batch, startSeq)
+        const started = performance.now()
+        const sync = batch.some((p) => p.urgent)
+        await this.write(rows, batch, startSeq, sync)
+        this.options.onCommit?.({ events: rows.length, seconds: (performance.now() - started) / 1000, sync })
       }
       this.seq = seq
       this.head = head
@@ -314,7 +319,7 @@ export class AuditWriter {
     return Number(rows[0]?.last_seq ?? 0) >= lastSeq
   }
 
-  private async write(rows: StoredEvent[], batch: Pending[], startSeq: number): Promise<void> {
+  private async write(rows: StoredEvent[], batch: Pending[], startSeq: number, sync: boolean): Promise<void> {
     // Usage per batch: one row per identity and per rule, whatever the number of events.
     const identities = new Map<string, { first: string; last: string; count: number }>()
     const rules = new Map<string, { rule: string; identity: string; last: string; count: number }>()
@@ -335,7 +340,7 @@ export class AuditWriter {
       [
         this.chain,
         startSeq,
-        batch.some((p) => p.urgent),
+        sync,
         rows.map((r) => r.seq),
         rows.map((r) => r.id),
         rows.map((r) => r.time),

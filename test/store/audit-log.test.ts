@@ -12,11 +12,15 @@ for (const backend of BACKENDS) {
     test('events are committed in groups, chained, and verify', async () => {
       const { db, cleanup } = await backend.open()
       try {
-        const writer = await AuditWriter.open(db, { chain: 'test-chain', flushIntervalMs: 20 })
+        const commits: Array<{ events: number; seconds: number; sync: boolean }> = []
+        const writer = await AuditWriter.open(db, { chain: 'test-chain', flushIntervalMs: 20, onCommit: (commit) => commits.push(commit) })
         const appended = Array.from({ length: 250 }, (_, i) =>
           writer.append({ kind: 'statement', sessionId: `s${i % 3}`, identity: 'ci', resource: 'db', data: { statement: `SELECT ${i}`, nul: 'a\0b', lone: 'x\uD800y' }, usage: { rule: 'p/r' } }, i % 10 === 0 ? 'sync' : 'async'),
         )
         await Promise.all(appended.map((a) => a.durable))
+        assert.equal(commits.reduce((sum, c) => sum + c.events, 0), 250, 'every event is reported committed once')
+        assert.ok(commits.length < 250, 'events share commits')
+        assert.ok(commits.some((c) => c.sync) && commits.every((c) => c.seconds > 0))
         const report = await verifyAudit(db)
         assert.deepEqual(report.problems, [])
         assert.equal(report.events, 250)

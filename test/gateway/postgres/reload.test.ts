@@ -84,7 +84,12 @@ test('an invalid bundle is refused; the bundle in force stays and is reported', 
   assert.ok(status.lastRejection.code)
   const ready = await fetch(`${admin()}/readyz`)
   assert.equal(ready.status, 200)
-  assert.match(await (await fetch(`${admin()}/metrics`)).text(), /gatehouse_bundle_info\{revision="[^"]+"\} 1/)
+  const metrics = await (await fetch(`${admin()}/metrics`)).text()
+  assert.match(metrics, /gatehouse_bundle_info\{revision="[^"]+"\} 1/)
+  const sample = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1])
+  assert.ok(sample('gatehouse_audit_commits_total\\{durability="sync"\\}') > 0, 'statements of sync resources waited for commits')
+  assert.ok(sample('gatehouse_audit_commit_seconds_total\\{durability="sync"\\}') > 0)
+  assert.ok(sample('gatehouse_audit_events_written_total') >= sample('gatehouse_audit_commits_total\\{durability="sync"\\}'))
 })
 
 test('a restart with an unreachable source uses the persisted bundle; with none, everything is denied', async () => {
