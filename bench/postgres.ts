@@ -97,15 +97,23 @@ async function main(): Promise<void> {
     const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []
     const startGateway = async (dataDir: string, nodeArgs: string[] = []) => {
       const port = await freePort()
-      const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'dist', 'bin', 'gatehouse.js'), 'gateway', '--bundle', bundlePath, '--store', server.url('gatehouse_store'), '--data-dir', path.join(work, dataDir), '--postgres-listen', `127.0.0.1:${port}`, '--log-level', 'warn', '--audit-flush-ms', '50'], {
+      const adminPort = await freePort()
+      const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'dist', 'bin', 'gatehouse.js'), 'gateway', '--bundle', bundlePath, '--store', server.url('gatehouse_store'), '--data-dir', path.join(work, dataDir), '--postgres-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`, '--log-level', 'warn', '--audit-flush-ms', '50'], {
         env: { ...process.env, BENCH_DB_PASSWORD: benchPassword },
         stdio: ['ignore', 'ignore', 'inherit'],
       })
       children.push(child)
       await waitForPort(port)
-      return { child, port }
+      await waitForPort(adminPort)
+      return { child, port, adminPort }
     }
-    const { child: gateway, port: gatewayPort } = await startGateway('gateway', profileArgs)
+    const { child: gateway, port: gatewayPort, adminPort } = await startGateway('gateway', profileArgs)
+    /** The gateway's own count of the store commits sync statements waited for, and their total time. */
+    const syncCommits = async () => {
+      const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text()
+      const sample = (name: string) => Number(new RegExp(`^${name}\\{durability="sync"\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0)
+      return { commits: sample('gatehouse_audit_commits_total'), seconds: sample('gatehouse_audit_commit_seconds_total') }
+    }
     // A second replica (own data directory and audit chain, same store) answers whether more
     // processes would help on this machine: each takes half of the clients.
     const { port: replicaPort } = await startGateway('replica')
@@ -163,7 +171,14 @@ async function main(): Promise<void> {
     const add = (key: string, value: number) => results.set(key, [...(results.get(key) ?? []), value])
     for (let round = 0; round < ROUNDS; round++) {
       for (const mode of ['simple', 'extended']) {
-        for (const clients of [1, 8]) for (const t of targets) add(`tps ${mode} ${clients} ${t.name}`, await pgbench(t, clients, mode))
+        for (const clients of [1, 8]) {
+          for (const t of targets) {
+            const before = await syncCommits()
+            add(`tps ${mode} ${clients} ${t.name}`, await pgbench(t, clients, mode))
+            const after = await syncCommits()
+            if (t.name === 'gateway sync') add(`commit ${mode} ${clients}`, ((after.seconds - before.seconds) / (after.commits - before.commits)) * 1000)
+          }
+        }
         for (const t of gateways) add(`tps ${mode} replicas ${t.name}`, await replicated(t, mode))
         for (const t of targets) add(`latency ${mode} ${t.name}`, await medianLatency(t, mode))
       }
@@ -189,6 +204,9 @@ async function main(): Promise<void> {
       const cell = (name: string) => `${m(`latency ${mode} ${name}`).toFixed(3)} (+${(m(`latency ${mode} ${name}`) - direct).toFixed(3)})`
       console.log(`| ${mode} | ${direct.toFixed(3)} | ${cell('pgbouncer')} | ${cell('node relay')} | ${cell('gateway async')} | ${cell('gateway sync')} |`)
     }
+
+    const commit = (mode: string) => `${m(`commit ${mode} 1`).toFixed(2)} / ${m(`commit ${mode} 8`).toFixed(2)} ms`
+    console.log(`\nstore commits sync statements waited for (the gateway's metrics), mean at 1 / 8 clients: simple ${commit('simple')}, extended ${commit('extended')}`)
 
     const masked = await rowsPerSecond('bench', token)
     const unmasked = await rowsPerSecond('plain', plainToken)
