@@ -26,11 +26,19 @@ import { Buffer } from 'node:buffer'
 import { DETECTORS, type Detector } from '../types.js'
 
 export interface Match {
+  /** The detector of the match; of a union, the one that starts first. */
   detector: Detector
   /** Offset of the first character (a code unit for strings, a byte for bytes). */
   start: number
   /** Offset just past the last character. */
   end: number
+  /**
+   * Present on a union: matches of different detectors (or of one detector,
+   * neither containing the other) that overlap, masked as one span. Their
+   * detectors, in order of start. Masking each alone would show one through
+   * the other's partial form: `c***@4111111111111111.example.com`.
+   */
+  union?: readonly Detector[]
 }
 
 /**
@@ -172,7 +180,11 @@ function triggerTable(set: DetectorSet): Uint8Array {
 // The scanner.
 
 export interface ScanResult {
-  /** Sorted, non-overlapping, all ending at or before `stop`. */
+  /**
+   * Sorted, non-overlapping (overlapping matches merged into unions), all
+   * ending at or before `stop`; except that a private key may begin inside
+   * the match before it (both are masked, the key from its header on).
+   */
   matches: Match[]
   /**
    * Everything before `stop` is decided. `stop === text.length` when `final`;
@@ -196,7 +208,12 @@ export function scanText(s: Uint8Array, from: number, set: DetectorSet, final: b
   const n = s.length
   const table = triggerTable(set)
   const matches: Match[] = []
-  let lastEnd = from
+  // An email's local part is read backwards from its `@`, never past the floor: the end of a private key (a key
+  // is redacted whole, in a stream as well as at once) or of a union closed at its span limit.
+  let floor = from
+  // A JWT's later segments also start with `eyJ` (the payload is JSON too): read as another JWT they would only
+  // stretch it by a trailing dot. They are not tried again.
+  let jwtEnd = from
   let i = from
   while (i < n) {
     const c = s[i]!
@@ -255,13 +272,16 @@ export function scanText(s: Uint8Array, from: number, set: DetectorSet, final: b
         }
         break
       case T_E:
+        if (i < jwtEnd) break
         end = matchJwt(s, i, n, final)
         detector = 'jwt'
+        if (end >= 0) jwtEnd = end
         break
       case T_DASH:
         end = matchKeyHeader(s, i, n, final)
         detector = 'private-key'
         if (end >= 0) {
+          // The stream masker suppresses from the header on; a value overlapping the header is masked up to it.
           if (!final) return { matches, stop: i, keyOpen: { start: i, headerEnd: end } }
           const limit = Math.min(n, i + PRIVATE_KEY_MAX_LENGTH)
           const footer = findKeyFooter(s, end, limit, true)
@@ -269,7 +289,7 @@ export function scanText(s: Uint8Array, from: number, set: DetectorSet, final: b
         }
         break
       case T_AT:
-        end = matchEmail(s, i, n, final, lastEnd)
+        end = matchEmail(s, i, n, final, floor)
         start = emailStart
         detector = 'email'
         break
@@ -281,16 +301,107 @@ export function scanText(s: Uint8Array, from: number, set: DetectorSet, final: b
     // invariant: MORE only happens when not final, and everything before `start` is decided.
     if (end === MORE) {
       // The run before an undecided candidate may also be an email's local part (`.A|` may become `.AKIA...@x.io`).
-      const stop = set & B_EMAIL ? Math.min(start, emailHoldback(s, n, lastEnd)) : start
-      return { matches, stop, keyOpen: null }
+      const stop = set & B_EMAIL ? Math.min(start, emailHoldback(s, n, floor)) : start
+      return { ...settle(s, matches, stop, floor, set), keyOpen: null }
     }
-    matches.push({ detector, start, end })
-    lastEnd = end
-    i = end
+    const closed = addMatch(matches, { detector, start, end })
+    if (closed >= 0) {
+      // The union reached its span limit: it ends here, and the scan goes on after it.
+      floor = closed
+      i = Math.max(closed, CLS[c]! & WORD ? skipWord(s, i + 1, n) : i + 1)
+      continue
+    }
+    if (detector === 'private-key') {
+      // Nothing inside a key is shown, so nothing inside it need be found; and the footer search is paid for
+      // only because the scan resumes after the block.
+      floor = end
+      i = end
+      continue
+    }
+    // Another value may start inside this one (a card in an email's domain) or run on past its end: the scan
+    // goes on inside it as after a failed candidate. Still linear: every matcher reads a bounded window.
+    i = CLS[c]! & WORD ? skipWord(s, i + 1, n) : i + 1
   }
   let stop = n
-  if (!final && set & B_EMAIL) stop = emailHoldback(s, n, lastEnd)
-  return { matches, stop, keyOpen: null }
+  if (!final && set & B_EMAIL) stop = emailHoldback(s, n, floor)
+  return { ...settle(s, matches, stop, floor, set), keyOpen: null }
+}
+
+/**
+ * The longest stretch from a union's start to the start of a value that can
+ * still join it. Values chained so that each overlaps the next (`eyJ...`
+ * segments, emails whose local part is the previous domain) would otherwise
+ * make one union of a whole stream, held back whole. Past it, the union ends
+ * and the scan resumes after it, at once and in a stream alike.
+ */
+const UNION_SPAN_MAX = MAX_CANDIDATE_LENGTH
+
+/** The longest tail a scan that is not final leaves undecided: a union up to its span limit, then a candidate. */
+export const MAX_UNDECIDED_LENGTH = UNION_SPAN_MAX + MAX_CANDIDATE_LENGTH
+
+/**
+ * Adds a decided match to `matches` (sorted, non-overlapping), merging it
+ * with the unions it overlaps. Returns the end of the last union when the
+ * match would have stretched it past UNION_SPAN_MAX (the match is dropped and
+ * the union closed there), else -1.
+ */
+function addMatch(matches: Match[], m: Match): number {
+  let last = matches[matches.length - 1]
+  if (!last || last.end <= m.start) {
+    matches.push(m)
+    return -1
+  }
+  // A private key is kept apart, overlapping the value before it: the stream masker masks that value whole and
+  // suppresses from the key's header on, and masking at once must give the same.
+  if (m.detector === 'private-key') {
+    matches.push(m)
+    return -1
+  }
+  if (m.start - last.start > UNION_SPAN_MAX) return last.end
+  // Only an email can start before a union found earlier (its local part is read backwards).
+  let merged = m
+  while (last && last.end > merged.start) {
+    matches.pop()
+    merged = joinMatches(last, merged)
+    last = matches[matches.length - 1]
+  }
+  matches.push(merged)
+  return -1
+}
+
+/** Two overlapping matches as one; a match inside another of the same detector is part of it. */
+function joinMatches(a: Match, b: Match): Match {
+  const [first, second] = a.start <= b.start ? [a, b] : [b, a]
+  if (!first.union && first.detector === second.detector && second.end <= first.end) return first
+  const detectors = [...(first.union ?? [first.detector])]
+  for (const d of second.union ?? [second.detector]) if (!detectors.includes(d)) detectors.push(d)
+  return { detector: first.detector, start: first.start, end: Math.max(first.end, second.end), union: detectors }
+}
+
+/**
+ * Not final: `stop` moved back to the start of a union that reaches past it
+ * (a candidate still undecided may join it), unless the candidate is too far
+ * from the union's start to join it (UNION_SPAN_MAX): then the union is
+ * settled as it is and `stop` moves to its end, where the next scan begins.
+ */
+function settle(s: Uint8Array, matches: Match[], stop: number, floor: number, set: DetectorSet): { matches: Match[]; stop: number } {
+  for (;;) {
+    // An email's local part may reach back over several matches: those are scanned again with it.
+    while (matches.length > 0 && matches[matches.length - 1]!.start >= stop) matches.pop()
+    const last = matches[matches.length - 1]
+    if (!last || last.end <= stop) return { matches, stop }
+    if (stop - last.start > UNION_SPAN_MAX) return { matches, stop: last.end }
+    matches.pop()
+    // The scan begins again where an email's local part could begin (a scan never reads one back past its start).
+    stop = set & B_EMAIL ? localRunStart(s, last.start, floor) : last.start
+  }
+}
+
+/** Where the run of local-part characters before `at` begins, when that is at most EMAIL_LOCAL_MAX back; else `at`. */
+function localRunStart(s: Uint8Array, at: number, floor: number): number {
+  let k = at
+  while (k > floor && at - k <= EMAIL_LOCAL_MAX && cls(s[k - 1]!) & LOCAL) k--
+  return at - k > EMAIL_LOCAL_MAX ? at : k
 }
 
 /**
@@ -339,7 +450,9 @@ function toCodeUnits(text: string, bytes: Buffer, matches: Match[]): Match[] {
   for (const m of matches) {
     let end = m.end
     while (end < bytes.length && (bytes[end]! & 0xc0) === 0x80) end++
-    unit += bytes.toString('utf8', byte, m.start).length
+    // A private key may begin inside the match before it.
+    if (m.start < byte) unit -= bytes.toString('utf8', m.start, byte).length
+    else unit += bytes.toString('utf8', byte, m.start).length
     const start = unit
     unit += bytes.toString('utf8', m.start, end).length
     byte = end

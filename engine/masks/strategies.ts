@@ -19,6 +19,9 @@
 // - null: a column value becomes SQL NULL; a text value with a match becomes
 //   NULL as a whole (the gateway cannot return part of a NULL). A stream has
 //   no NULL: there `null` behaves like `redact`.
+// Matches that overlap are masked as one union, with the strongest strategy
+// among them (`partial` there acts as `redact`): no value is ever shown
+// through another's partial form.
 import { Buffer } from 'node:buffer'
 import { createHmac } from 'node:crypto'
 import { DETECTORS, type Detector, type MaskStrategy } from '../types.js'
@@ -47,8 +50,9 @@ export const COLUMN_REDACTION = '***'
 export const HASH_KEY_MIN_BYTES = 16
 const HASH_HEX_DIGITS = 16
 
-export function redactionMarker(detector: Detector): string {
-  return `[redacted:${detector}]`
+/** A union of overlapping matches names each detector: `[redacted:email+credit-card]`. */
+export function redactionMarker(detector: Detector | readonly Detector[]): string {
+  return `[redacted:${typeof detector === 'string' ? detector : detector.join('+')}]`
 }
 
 // ---------------------------------------------------------------------------
@@ -171,7 +175,7 @@ const ALL_DETECTORS = detectorSet(DETECTORS)
 function soleMatch(value: string | Uint8Array, length: number): Match | undefined {
   const matches = findSensitive(value, ALL_DETECTORS)
   const only = matches.length === 1 ? matches[0] : undefined
-  return only && only.start === 0 && only.end === length ? only : undefined
+  return only && !only.union && only.start === 0 && only.end === length ? only : undefined
 }
 
 function partialValue(value: string): string {
@@ -209,6 +213,31 @@ export function replacementFor(
     case 'partial':
       return partialMatch(detector, text)
   }
+}
+
+/**
+ * The strategy of a match: of a union, the strongest of its detectors'; and
+ * `partial` becomes `redact` there, since the part one detector would show
+ * may be the middle of another's value.
+ */
+function matchStrategy(rules: MaskRules, m: Match): MaskStrategy {
+  if (!m.union) return strategyOf(rules, m.detector)
+  let strongest: MaskStrategy = 'partial'
+  for (const d of m.union) {
+    const s = strategyOf(rules, d)
+    if (STRATEGY_STRENGTH[s] > STRATEGY_STRENGTH[strongest]) strongest = s
+  }
+  return strongest === 'partial' ? 'redact' : strongest
+}
+
+/** What replaces a match found in text; `value` is its bytes, or its text. */
+function replaceMatch(m: Match, rules: MaskRules, value: string | Uint8Array): string {
+  const strategy = matchStrategy(rules, m)
+  // `null` reaches here only in a stream, where it acts as `redact`.
+  if (m.union && (strategy === 'redact' || strategy === 'null')) return redactionMarker(m.union)
+  // Only `partial` reads the text (and a private key's is never shown).
+  const text = strategy !== 'partial' || m.detector === 'private-key' ? '' : typeof value === 'string' ? value : latin1(value)
+  return replacementFor(m.detector, strategy, text, value, rules.hashKey)
 }
 
 function partialMatch(detector: Detector, m: string): string {
@@ -276,12 +305,11 @@ export function maskText(text: string, detectors: readonly DetectorSpec[] | Mask
   const rules = toRules(detectors, options)
   const matches = findSensitive(text, rules.set)
   if (matches.length === 0) return text
-  if (matches.some((m) => strategyOf(rules, m.detector) === 'null')) return null
+  if (matches.some((m) => matchStrategy(rules, m) === 'null')) return null
   let out = ''
   let pos = 0
   for (const m of matches) {
-    const value = text.slice(m.start, m.end)
-    out += text.slice(pos, m.start) + replacementFor(m.detector, strategyOf(rules, m.detector), value, value, rules.hashKey)
+    out += text.slice(pos, m.start) + replaceMatch(m, rules, text.slice(m.start, m.end))
     pos = m.end
   }
   return out + text.slice(pos)
@@ -296,7 +324,7 @@ export function maskBytes(bytes: Uint8Array, detectors: readonly DetectorSpec[] 
   const rules = toRules(detectors, options)
   const matches = findSensitive(bytes, rules.set)
   if (matches.length === 0) return bytes
-  if (matches.some((m) => strategyOf(rules, m.detector) === 'null')) return null
+  if (matches.some((m) => matchStrategy(rules, m) === 'null')) return null
   const out: Uint8Array[] = []
   const end = appendMasked(bytes, 0, matches, rules, out)
   out.push(bytes.subarray(end))
@@ -314,11 +342,7 @@ export function appendMasked(bytes: Uint8Array, offset: number, matches: readonl
     const start = m.start - offset
     const end = m.end - offset
     if (start > pos) out.push(bytes.subarray(pos, start))
-    const value = bytes.subarray(start, end)
-    const strategy = strategyOf(rules, m.detector)
-    // Only `partial` reads the text (and a private key's is never shown).
-    const text = strategy === 'partial' && m.detector !== 'private-key' ? latin1(value) : ''
-    out.push(Buffer.from(replacementFor(m.detector, strategy, text, value, rules.hashKey), 'latin1'))
+    out.push(Buffer.from(replaceMatch(m, rules, bytes.subarray(start, end)), 'latin1'))
     pos = end
   }
   return pos

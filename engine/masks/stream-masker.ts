@@ -6,9 +6,10 @@
 // that the text is not final. Everything the scanner has decided is emitted
 // at once; only the tail from the first undecided candidate on is held back:
 // a digit run that may still become a card, a word that may still become the
-// local part of an email, `eyJ...` that may still become a JWT. That tail is
-// at most MAX_CANDIDATE_LENGTH bytes; text with no candidate at its end is
-// emitted whole.
+// local part of an email, `eyJ...` that may still become a JWT, and a value
+// such a candidate may still overlap (overlapping values are masked as one).
+// That tail is at most MAX_UNDECIDED_LENGTH bytes; text with no candidate at
+// its end is emitted whole.
 //
 // A private key is not held back: once its BEGIN line is complete the masker
 // drops what follows (feeding it to the HMAC when the strategy is `hash`)
@@ -17,7 +18,7 @@
 // of it (up to that cap) is ever emitted.
 import { Buffer } from 'node:buffer'
 import { createHmac, type Hmac } from 'node:crypto'
-import { findKeyFooter, MAX_CANDIDATE_LENGTH, PRIVATE_KEY_MAX_LENGTH, scanText } from './detectors.js'
+import { findKeyFooter, MAX_UNDECIDED_LENGTH, PRIVATE_KEY_MAX_LENGTH, scanText } from './detectors.js'
 import { MASK_ERROR_CODES, MaskError } from './errors.js'
 import {
   appendMasked,
@@ -51,7 +52,7 @@ export interface StreamMasker {
 /** Bytes of left context kept from what was emitted: boundaries look at most 2 characters back. */
 const CONTEXT = 8
 /** The most a stream masker holds between pushes. */
-export const MAX_STREAM_HOLD = Math.ceil((MAX_CANDIDATE_LENGTH * 9) / 8) + 128
+export const MAX_STREAM_HOLD = Math.ceil((MAX_UNDECIDED_LENGTH * 9) / 8) + 128
 
 const EMPTY = Buffer.alloc(0)
 
@@ -153,7 +154,8 @@ export function createStreamMasker(options: StreamMaskerOptions): StreamMasker {
       }
       const stop = r.stop - offset
       if (stop > done) out.push(data.subarray(done, stop))
-      // invariant: the scanner holds back at most MAX_CANDIDATE_LENGTH bytes (every matcher reads a bounded window).
+      // invariant: the scanner holds back at most MAX_UNDECIDED_LENGTH bytes (every matcher reads a bounded window,
+      // and a union of overlapping values is settled once it spans UNION_SPAN_MAX).
       // Copies: what is kept must not pin the caller's chunk.
       pending = stop < data.length ? Buffer.from(data.subarray(stop)) : EMPTY
       context = Buffer.from(units.subarray(Math.max(0, r.stop - CONTEXT), r.stop))
