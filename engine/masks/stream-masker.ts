@@ -47,6 +47,8 @@ export interface StreamMasker {
   end(): Buffer[]
   /** Bytes currently held back between calls (at most MAX_STREAM_HOLD). */
   readonly held: number
+  /** Values masked so far (a union of overlapping values counts once). */
+  readonly masked: number
 }
 
 /** Bytes of left context kept from what was emitted: boundaries look at most 2 characters back. */
@@ -115,6 +117,7 @@ export function createStreamMasker(options: StreamMaskerOptions): StreamMasker {
   let context: Buffer = EMPTY
   let key: KeyState | null = null
   let ended = false
+  let masked = 0
 
   /**
    * `input` is `base` bytes of left context (already emitted) followed by
@@ -139,6 +142,7 @@ export function createStreamMasker(options: StreamMaskerOptions): StreamMasker {
       }
       const r = scanText(units, offset, rules.set, final)
       const done = appendMasked(data, offset, r.matches, rules, out)
+      masked += r.matches.length
       if (r.keyOpen) {
         const start = r.keyOpen.start - offset
         if (start > done) out.push(data.subarray(done, start))
@@ -183,6 +187,7 @@ export function createStreamMasker(options: StreamMaskerOptions): StreamMasker {
     const strategy = keyStrategy('private-key')
     const marker = k.hmac ? formatHash(k.hmac.digest('hex')) : replacementFor('private-key', strategy, '', '', rules.hashKey)
     out.push(Buffer.from(marker, 'latin1'))
+    masked++
     context = k.recent
     key = null
     return win.subarray(end)
@@ -259,6 +264,9 @@ export function createStreamMasker(options: StreamMaskerOptions): StreamMasker {
     },
     get held(): number {
       return pending.length + deferredLength + (key ? key.tail.length : 0)
+    },
+    get masked(): number {
+      return masked
     },
   }
 }

@@ -23,6 +23,8 @@ import { upstreamX11 } from './x11.js'
 const REFUSED_STATUS = 126
 /** What a request exits with when the gateway cannot run it (upstream unreachable). */
 const FAILED_STATUS = 255
+/** Environment requests recorded one by one per channel; OpenSSH sends a few (`SendEnv`). */
+const MAX_ENV_REQUESTS = 64
 
 /** What a channel needs from its connection. */
 export interface ChannelHost {
@@ -120,7 +122,14 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
     upstreamChannel.signal(info.name)
     accept?.()
   })
-  session.on('env', (_accept, reject) => reject?.())
+  let envRefused = 0
+  session.on('env', (_accept, reject, info) => {
+    // The name is recorded, never the value (it may be a secret); a flood of them is recorded as one event.
+    envRefused++
+    if (envRefused <= MAX_ENV_REQUESTS) recordRefusal(host, `environment variable \`${String(info.key).slice(0, 128)}\``, 'environment variables are refused')
+    else if (envRefused === MAX_ENV_REQUESTS + 1) recordRefusal(host, 'environment variables', `more than ${MAX_ENV_REQUESTS} on one channel: all refused, the rest not recorded one by one`)
+    reject?.()
+  })
   session.on('auth-agent', (accept, reject) => {
     if (started || !judgeExtra(host, { type: 'agent' }, 'agent forwarding')) return reject?.()
     forwarding.agentForward = true
@@ -228,7 +237,9 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
     if (request.type === 'exec' && classified?.ok && isWhoami(operations[0]?.argv) && !operations[0]?.shellSyntax) {
       return whoami(output, data, finish)
     }
-    const admission = await admit(ctx, who, request, { kind, data, text: request.type === 'exec' ? request.command : 'interactive shell', notify: (line) => output.line(line), signal: ended.signal })
+    // The event keeps what the client asked for and what the host is sent: the argv re-quoted, or the text as it came.
+    const sent = command === undefined ? {} : { sent: command, ...(transfer || plain ? { argv: operations[0]!.argv } : {}) }
+    const admission = await admit(ctx, who, request, { kind, data: { ...data, ...sent }, text: request.type === 'exec' ? request.command : 'interactive shell', notify: (line) => output.line(line), signal: ended.signal })
     if (admission.eventId) recorder?.attach(admission.eventId)
     else recorder?.discard()
     if (!admission.ok) {
@@ -258,10 +269,14 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
       void until.then(() => --holds === 0 && (channel.resume(), channel.stderr.resume()))
     }
     const relay = (kind: 'o' | 'e', source: NodeJS.ReadableStream) => {
-      const masked = createMaskedStream(rules, (bytes) => {
-        if (!output.send(kind, bytes)) hold(new Promise((resolve) => (kind === 'o' ? stream : stream.stderr).once('drain', resolve)))
-        if (recorder?.congested) hold(recorder.relieved())
-      })
+      const masked = createMaskedStream(
+        rules,
+        (bytes) => {
+          if (!output.send(kind, bytes)) hold(new Promise((resolve) => (kind === 'o' ? stream : stream.stderr).once('drain', resolve)))
+          if (recorder?.congested) hold(recorder.relieved())
+        },
+        (values) => ctx.counters.maskedValues.inc({ protocol: 'ssh' }, values),
+      )
       source.on('data', (chunk: Buffer) => masked.push(chunk))
       return masked
     }
@@ -318,6 +333,16 @@ function openUpstream(upstream: Client, command: string | undefined, pty: Pseudo
     if (command !== undefined) upstream.exec(command, { ...(terminal ? { pty: terminal } : {}), ...forwarding }, done)
     else upstream.shell(terminal ?? false, forwarding, done)
   })
+}
+
+/** A request the gateway refuses whatever the policies say, on record. */
+export function recordRefusal(host: Pick<ChannelHost, 'ctx' | 'who'>, request: string, outcome: string): void {
+  const { ctx, who } = host
+  try {
+    ctx.audit.append({ kind: 'ssh.request', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', request, decision: 'deny', rule: null, outcome } }, 'async')
+  } catch {
+    // The refusal stands whether or not it could be recorded.
+  }
 }
 
 /**

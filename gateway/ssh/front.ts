@@ -16,7 +16,7 @@ import type { Front, GatewayContext } from '../gateway.js'
 import { createRateLimiter } from '../rate-limit.js'
 import { checkPublicKey, fingerprint } from './authenticate.js'
 import { ClientAgentRelay } from './agent.js'
-import { handleSessionChannel, type ChannelHost } from './channel.js'
+import { handleSessionChannel, recordRefusal, type ChannelHost } from './channel.js'
 import { forwardTcp } from './forward.js'
 import { loadOrCreateHostKey } from './host-key.js'
 import { remoteForwards } from './remote-forward.js'
@@ -185,12 +185,13 @@ export function createSshFront(ctx: GatewayContext): Front {
       const answer = { accept: (port?: number) => accept?.(port), reject: () => reject?.() }
       if (name === 'tcpip-forward') return void remote.listen(info, answer.accept, answer.reject).catch(answer.reject)
       if (name === 'cancel-tcpip-forward') return void remote.cancel(info, answer.accept, answer.reject).catch(answer.reject)
-      try {
-        ctx.audit.append({ kind: 'ssh.request', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', request: name, decision: 'deny', rule: null, outcome: 'not relayed by the gateway' } }, 'async')
-      } catch {
-        // The refusal stands whether or not it could be recorded.
-      }
+      recordRefusal(host, name, 'not relayed by the gateway')
       reject?.()
+    })
+    // Unix-socket forwarding (`ssh -L PATH:PATH`): no rule can name a socket, so it is refused, on record.
+    client.on('openssh.streamlocal', (_accept, reject, info) => {
+      recordRefusal(host, `Unix-socket forward to \`${String(info.socketPath).slice(0, 256)}\``, 'Unix-socket forwarding is not relayed by the gateway')
+      reject()
     })
     client.once('close', () => {
       closed.abort()

@@ -17,19 +17,29 @@ export interface MaskedStream {
   end(): void
 }
 
-export function createMaskedStream(rules: MaskRules | undefined, emit: (bytes: Buffer) => void): MaskedStream {
+/** `counted` hears how many values were masked, as they are. */
+export function createMaskedStream(rules: MaskRules | undefined, emit: (bytes: Buffer) => void, counted: (values: number) => void): MaskedStream {
   if (!rules) return { push: emit, end: () => undefined }
   let masker: StreamMasker = createStreamMasker({ detectors: rules })
   let timer: NodeJS.Timeout | undefined
+  let reported = 0
+  const report = () => {
+    if (masker.masked > reported) counted(masker.masked - reported)
+    reported = masker.masked
+  }
   const release = () => {
     timer = undefined
     const rest = masker.end()
+    report()
     masker = createStreamMasker({ detectors: rules })
+    reported = 0
     for (const piece of rest) emit(piece)
   }
   return {
     push(chunk) {
-      for (const piece of masker.push(chunk)) emit(piece)
+      const pieces = masker.push(chunk)
+      report()
+      for (const piece of pieces) emit(piece)
       if (timer) clearTimeout(timer)
       timer = masker.held > 0 ? setTimeout(release, HOLD_MS) : undefined
     },
