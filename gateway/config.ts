@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { load } from 'js-yaml'
+import { parseSshSettings, type SshSettings } from './ssh/settings.js'
 
 export interface ListenAddress {
   host: string
@@ -33,6 +34,8 @@ export interface GatewayConfig {
   /** Shown to a client whose request is held: where people approve it. */
   approvalsUrl?: string
   logLevel: 'debug' | 'info' | 'warn' | 'error'
+  /** The SSH front's timeouts and buffer limits (defaults when absent). */
+  ssh?: SshSettings
 }
 
 export class ConfigError extends Error {}
@@ -44,7 +47,7 @@ export function parseListen(text: string, option: string): ListenAddress {
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port }
 }
 
-const KEYS = ['bundle', 'publicKey', 'dataDir', 'store', 'postgresListen', 'sshListen', 'adminListen', 'adminTokenFile', 'tls', 'requireTls', 'cleartextOverTls', 'auditFlushMs', 'approvalsUrl', 'logLevel'] as const
+const KEYS = ['bundle', 'publicKey', 'dataDir', 'store', 'postgresListen', 'sshListen', 'adminListen', 'adminTokenFile', 'tls', 'requireTls', 'cleartextOverTls', 'auditFlushMs', 'approvalsUrl', 'logLevel', 'ssh'] as const
 
 /** Reads the config file (if any) and applies flags over it. Relative paths in the file are relative to the file. */
 export async function loadConfig(file: string | undefined, flags: Partial<Record<(typeof KEYS)[number], string | boolean>>): Promise<GatewayConfig> {
@@ -95,6 +98,7 @@ export async function loadConfig(file: string | undefined, flags: Partial<Record
     cleartextOverTls: pick('cleartextOverTls') === true || pick('cleartextOverTls') === 'true',
     auditFlushMs: flushMs,
     logLevel: level as GatewayConfig['logLevel'],
+    ssh: parseSshSettings(fromFile.ssh, (message) => new ConfigError(message)),
   }
   const optional = { publicKey: filePath('publicKey'), adminTokenFile: filePath('adminTokenFile'), approvalsUrl: string('approvalsUrl'), postgresListen: listen('postgresListen'), sshListen: listen('sshListen'), adminListen: listen('adminListen'), tls }
   for (const [key, value] of Object.entries(optional)) if (value !== undefined) Object.assign(config, { [key]: value })

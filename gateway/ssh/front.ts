@@ -7,7 +7,8 @@
 // logins, global requests other than remote forwarding, channel types other
 // than sessions and direct-tcpip. A broken or hostile client ends its own
 // connection only: every connection carries its own error handlers, a
-// deadline to authenticate and a cap on open channels.
+// deadline to log in that starts at the accept (before the banner), an idle
+// timeout once logged in, and a cap on open channels.
 import { randomBytes } from 'node:crypto'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import ssh2, { type AuthContext, type Client, type Connection } from 'ssh2'
@@ -22,9 +23,9 @@ import { loadOrCreateHostKey } from './host-key.js'
 import { remoteForwards } from './remote-forward.js'
 import type { SshWho } from './judge.js'
 import { connectUpstream, HostKeyMismatchError } from './upstream.js'
+import { SSH_DEFAULTS } from './settings.js'
 import { relayX11 } from './x11.js'
 
-const AUTH_TIMEOUT_MS = 15_000
 /** Open channels per connection, as OpenSSH's MaxSessions. */
 export const MAX_CHANNELS = 10
 
@@ -35,25 +36,43 @@ function newSshSessionId(): string {
 
 export function createSshFront(ctx: GatewayContext): Front {
   const limiter = createRateLimiter({ maxFailures: 5, windowMs: 60_000 })
+  const settings = ctx.config.ssh ?? SSH_DEFAULTS
+  const timeouts = ctx.metrics.counter('gatehouse_ssh_timeouts_total', 'SSH connections and channels closed by a timeout, by phase: login (accept to authenticated), idle, stalled (a client that stopped reading).')
   const sockets = new Set<Socket>()
+  /** Accepted sockets by remote address and port, until the client has logged in, with the end of their login deadline. */
+  const loggingIn = new Map<string, { socket: Socket; loggedIn: () => void }>()
   let server: Server | undefined
 
-  const handle = (client: Connection, source: string) => {
+  const accept = (socket: Socket) => {
+    const key = `${socket.remoteAddress}:${socket.remotePort}`
+    // invariant: the login deadline runs from the accept, so a client that sends no banner, or one byte at a time, is
+    // closed like one that stalls later in the key exchange or the login.
+    const deadline = setTimeout(() => {
+      timeouts.inc({ phase: 'login' })
+      socket.destroy()
+    }, settings.loginTimeoutMs)
+    const loggedIn = () => (clearTimeout(deadline), loggingIn.delete(key))
+    loggingIn.set(key, { socket, loggedIn })
+    socket.once('close', loggedIn)
+  }
+
+  const handle = (client: Connection, info: { ip: string; port: number }) => {
+    const accepted = loggingIn.get(`${info.ip}:${info.port}`)
+    // invariant: ssh2 reports a connection only for a socket handed to it on accept, still open.
+    if (!accepted) return void client.end()
     const id = newSshSessionId()
     const log = ctx.log.child({ session: id })
-    const deadline = setTimeout(() => client.end(), AUTH_TIMEOUT_MS)
     let who: SshWho | undefined
     client.on('error', (err) => log.debug('connection error', { error: err }))
-    client.on('close', () => clearTimeout(deadline))
     client.on('authentication', (auth) => {
-      const identity = authenticate(auth, source, id)
+      const identity = authenticate(auth, info.ip, id)
       if (!identity) return
       who = identity
       auth.accept()
     })
     client.once('ready', () => {
-      clearTimeout(deadline)
-      if (who) serve(client, who, log)
+      accepted.loggedIn()
+      if (who) serve(client, accepted.socket, who, log)
       else client.end()
     })
   }
@@ -91,8 +110,10 @@ export function createSshFront(ctx: GatewayContext): Front {
     return { id, identity: check.identity, owner: bundle.bundle.identities[check.identity]!.owner, resource: target.resource, source }
   }
 
-  const serve = (client: Connection, who: SshWho, log: GatewayContext['log']) => {
+  const serve = (client: Connection, socket: Socket, who: SshWho, log: GatewayContext['log']) => {
     const closed = new AbortController()
+    let endReason = 'client disconnected'
+
     const closers = new Set<(reason: string) => void>()
     let upstream: Promise<Client> | undefined
     let channels = 0
@@ -140,17 +161,27 @@ export function createSshFront(ctx: GatewayContext): Front {
     /** One of the connection's channel slots, for a channel the host opens back towards the client. */
     const reserve = () => (opened() ? () => channels-- : undefined)
     const agent = new ClientAgentRelay(client, host, reserve)
+    const closeSession = (reason: string) => {
+      endReason = reason
+      for (const close of [...closers]) close(reason)
+      setTimeout(() => client.end(), 100).unref()
+    }
     const unregister = ctx.sessions.add({
       id: who.id,
       protocol: 'ssh',
       identity: who.identity,
       resource: who.resource.name,
       startedAt: new Date(),
-      close(reason) {
-        for (const close of [...closers]) close(reason)
-        setTimeout(() => client.end(), 100).unref()
-      },
+      close: closeSession,
     })
+    if (settings.idleTimeoutMs > 0) {
+      // Any byte either way is activity (keepalives included): a command that prints nothing for this long ends too.
+      socket.setTimeout(settings.idleTimeoutMs, () => {
+        timeouts.inc({ phase: 'idle' })
+        log.info('closing an idle session', { idleMs: settings.idleTimeoutMs })
+        closeSession(`the session was idle for ${Math.round(settings.idleTimeoutMs / 1000)} s; it is closed`)
+      })
+    }
     try {
       ctx.audit.append({ kind: 'session.start', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', source: who.source }, usage: {} }, 'async')
     } catch {
@@ -198,7 +229,7 @@ export function createSshFront(ctx: GatewayContext): Front {
       unregister()
       void upstream?.then((connection) => connection.end(), () => undefined)
       try {
-        ctx.audit.append({ kind: 'session.end', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', reason: 'client disconnected' } }, 'async')
+        ctx.audit.append({ kind: 'session.end', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', reason: endReason } }, 'async')
       } catch {
         log.warn('the end of a session could not be recorded: the audit store is unavailable')
       }
@@ -210,12 +241,13 @@ export function createSshFront(ctx: GatewayContext): Front {
       const key = await loadOrCreateHostKey(ctx.config.dataDir)
       const ssh = new ssh2.Server({ hostKeys: [key.privateKey], ident: 'gatehouse' })
       ssh.on('error', (err: Error) => ctx.log.warn('SSH listener error', { error: err }))
-      ssh.on('connection', (client, info) => handle(client, info.ip))
+      ssh.on('connection', (client, info) => handle(client, info))
       server = createServer({ noDelay: true }, (socket) => {
         socket.setNoDelay(true)
         sockets.add(socket)
         socket.once('close', () => sockets.delete(socket))
         socket.on('error', () => undefined)
+        accept(socket)
         ssh.injectSocket(socket)
       })
       server.on('error', (err) => ctx.log.error('SSH listener error', { error: err }))
