@@ -39,16 +39,29 @@ export interface ChannelHost {
   track(close: (reason: string) => void): () => void
   /** The client lent its agent (a rule allowed it): upstream agent requests may now reach it. */
   lendAgent(): void
+  /** How much output a channel may hold for a client that is not reading, and for how long. */
+  limits: { bufferBytes: number; stallMs: number }
+  /** A channel's client read nothing of what was held for it, over the limit, for too long: the connection ends. */
+  stalled(detail: { channel: number; bufferedBytes: number }): void
 }
 
 type Exit = { code: number } | { signal: string; coreDumped: boolean; message: string }
 
-/** Writes to the client and records what it wrote. */
+/**
+ * Writes to the client and records what it wrote. Holding more than the
+ * limit for the client with no byte of it going out for `stallMs` is a
+ * stall: the upstream is paused long before (backpressure), so what is held
+ * stays bounded, and the stall ends the connection so that it is released.
+ */
 class ClientOutput {
   /** Writes not yet handed to the transport, per stream; `settled` runs when both reach zero. */
   private unsent = 0
   private settled: (() => void) | undefined
+  private stall: NodeJS.Timeout | undefined
   private readonly written = () => {
+    // Progress: a write went out to the client.
+    this.clearStall()
+    this.watch()
     if (--this.unsent === 0) this.settled?.()
   }
 
@@ -56,13 +69,37 @@ class ClientOutput {
     private readonly stream: ServerChannel,
     private readonly recorder: ChannelRecorder | undefined,
     private readonly terminal: boolean,
-  ) {}
+    private readonly limits: ChannelHost['limits'],
+    private readonly onStall: (bufferedBytes: number) => void,
+  ) {
+    stream.once('close', () => this.clearStall())
+  }
 
   /** Returns false when the client is not keeping up. */
   send(kind: 'o' | 'e', bytes: Buffer): boolean {
     this.recorder?.output(kind, bytes)
     this.unsent++
-    return (kind === 'o' ? this.stream : this.stream.stderr).write(bytes, this.written)
+    const more = (kind === 'o' ? this.stream : this.stream.stderr).write(bytes, this.written)
+    this.watch()
+    return more
+  }
+
+  /** Bytes written for the client that have not gone out yet (its window is closed). */
+  private get buffered(): number {
+    return this.stream.writableLength + this.stream.stderr.writableLength
+  }
+
+  private watch(): void {
+    if (this.stall || this.buffered <= this.limits.bufferBytes || this.stream.destroyed) return
+    this.stall = setTimeout(() => {
+      this.stall = undefined
+      this.onStall(this.buffered)
+    }, this.limits.stallMs)
+  }
+
+  private clearStall(): void {
+    if (this.stall) clearTimeout(this.stall)
+    this.stall = undefined
   }
 
   /** A gateway message on stderr; a terminal in raw mode needs the carriage return. */
@@ -191,7 +228,11 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
     const plain = operations.length === 1 && !operations[0]!.shellSyntax && operations[0]!.argv !== undefined
     const command = request.type === 'exec' ? (transfer || plain ? quoteArgv(operations[0]!.argv!) : request.command) : undefined
     recorder = transfer ? undefined : new ChannelRecorder({ ctx, sessionId: who.id, identity: who.identity, resource: who.resource.name, onFailure: () => abortUnrecorded() })
-    const output = new ClientOutput(stream, recorder, pty !== undefined)
+    const output = new ClientOutput(stream, recorder, pty !== undefined, host.limits, (bufferedBytes) => {
+      output.line(`gatehouse: the client read none of ${bufferedBytes} bytes of output for ${Math.round(host.limits.stallMs / 1000)} s; the connection is closed`)
+      upstreamChannel?.close()
+      host.stalled({ channel: number, bufferedBytes })
+    })
     const startedAt = performance.now()
     let unrecordable = false
     const abortUnrecorded = () => {

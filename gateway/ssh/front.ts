@@ -157,6 +157,20 @@ export function createSshFront(ctx: GatewayContext): Front {
         return () => closers.delete(close)
       },
       lendAgent: () => agent.offer(),
+      limits: { bufferBytes: settings.channelBufferBytes, stallMs: settings.stallTimeoutMs },
+      stalled({ channel, bufferedBytes }) {
+        timeouts.inc({ phase: 'stalled' })
+        log.warn('closing a connection whose client stopped reading', { channel, bufferedBytes })
+        try {
+          ctx.audit.append({ kind: 'ssh.stalled', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', channel, bufferedBytes, stallMs: settings.stallTimeoutMs } }, 'async')
+        } catch {
+          // Logged above; the connection ends either way.
+        }
+        endReason = 'the client stopped reading its output'
+        // Not a polite end: a client that reads nothing would never take the disconnect either, and what is queued
+        // for it must be released now.
+        socket.destroy()
+      },
     }
     /** One of the connection's channel slots, for a channel the host opens back towards the client. */
     const reserve = () => (opened() ? () => channels-- : undefined)
