@@ -39,8 +39,8 @@ export interface ChannelHost {
   track(close: (reason: string) => void): () => void
   /** The client lent its agent (a rule allowed it): upstream agent requests may now reach it. */
   lendAgent(): void
-  /** How much output a channel may hold for a client that is not reading, and for how long. */
-  limits: { bufferBytes: number; stallMs: number }
+  /** How much output a channel may hold for a client that is not reading, and for how long; how long the masker waits. */
+  limits: { bufferBytes: number; stallMs: number; maskHoldMs: number }
   /** A channel's client read nothing of what was held for it, over the limit, for too long: the connection ends. */
   stalled(detail: { channel: number; bufferedBytes: number }): void
 }
@@ -312,6 +312,7 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
     const relay = (kind: 'o' | 'e', source: NodeJS.ReadableStream) => {
       const masked = createMaskedStream(
         rules,
+        host.limits.maskHoldMs,
         (bytes) => {
           if (!output.send(kind, bytes)) hold(new Promise((resolve) => (kind === 'o' ? stream : stream.stderr).once('drain', resolve)))
           if (recorder?.congested) hold(recorder.relieved())

@@ -157,7 +157,7 @@ export function createSshFront(ctx: GatewayContext): Front {
         return () => closers.delete(close)
       },
       lendAgent: () => agent.offer(),
-      limits: { bufferBytes: settings.channelBufferBytes, stallMs: settings.stallTimeoutMs },
+      limits: { bufferBytes: settings.channelBufferBytes, stallMs: settings.stallTimeoutMs, maskHoldMs: settings.maskHoldMs },
       stalled({ channel, bufferedBytes }) {
         timeouts.inc({ phase: 'stalled' })
         log.warn('closing a connection whose client stopped reading', { channel, bufferedBytes })

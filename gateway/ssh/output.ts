@@ -3,13 +3,11 @@
 //
 // A masker holds back the tail of a chunk that may still become a value (a
 // digit run that may become a card number). When nothing more arrives within
-// HOLD_MS, the held tail is released as final: a program that prints half a
-// card number and then waits would otherwise leave its output stuck. A value
-// whose halves arrive further apart than that is masked in neither half:
-// documented, and the price of interactive use.
+// `holdMs` (the `maskHoldMs` setting), the held tail is released as final: a
+// program that prints half a card number and then waits would otherwise leave
+// its output stuck. A value whose halves arrive further apart than that is
+// masked in neither half: documented, and the price of interactive use.
 import { createStreamMasker, type MaskRules, type StreamMasker } from '../../engine/masks/index.js'
-
-const HOLD_MS = 100
 
 export interface MaskedStream {
   push(chunk: Buffer): void
@@ -18,7 +16,7 @@ export interface MaskedStream {
 }
 
 /** `counted` hears how many values were masked, as they are. */
-export function createMaskedStream(rules: MaskRules | undefined, emit: (bytes: Buffer) => void, counted: (values: number) => void): MaskedStream {
+export function createMaskedStream(rules: MaskRules | undefined, holdMs: number, emit: (bytes: Buffer) => void, counted: (values: number) => void): MaskedStream {
   if (!rules) return { push: emit, end: () => undefined }
   let masker: StreamMasker = createStreamMasker({ detectors: rules })
   let timer: NodeJS.Timeout | undefined
@@ -41,7 +39,7 @@ export function createMaskedStream(rules: MaskRules | undefined, emit: (bytes: B
       report()
       for (const piece of pieces) emit(piece)
       if (timer) clearTimeout(timer)
-      timer = masker.held > 0 ? setTimeout(release, HOLD_MS) : undefined
+      timer = masker.held > 0 ? setTimeout(release, holdMs) : undefined
     },
     end() {
       if (timer) clearTimeout(timer)

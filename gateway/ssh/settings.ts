@@ -5,6 +5,7 @@
 //     idleTimeoutMs: 1800000       # no byte either way on an open session; 0 turns it off
 //     channelBufferBytes: 1048576  # output waiting for a slow client, per channel
 //     stallTimeoutMs: 60000        # how long a channel may stay over that before it is closed
+//     maskHoldMs: 100              # how long output that may be the start of a value waits for the rest
 
 export interface SshSettings {
   /**
@@ -19,6 +20,12 @@ export interface SshSettings {
   channelBufferBytes: number
   /** A channel whose client drains nothing of what is held this long is closed. */
   stallTimeoutMs: number
+  /**
+   * Output that may be the start of a value to mask (half a card number) is
+   * held this long for the rest, then released as it is: a value whose halves
+   * arrive further apart is masked in neither.
+   */
+  maskHoldMs: number
 }
 
 export const SSH_DEFAULTS: SshSettings = {
@@ -26,6 +33,7 @@ export const SSH_DEFAULTS: SshSettings = {
   idleTimeoutMs: 30 * 60_000,
   channelBufferBytes: 1024 * 1024,
   stallTimeoutMs: 60_000,
+  maskHoldMs: 100,
 }
 
 const RANGES: Record<keyof SshSettings, [number, number]> = {
@@ -33,6 +41,7 @@ const RANGES: Record<keyof SshSettings, [number, number]> = {
   idleTimeoutMs: [0, 7 * 24 * 3_600_000],
   channelBufferBytes: [64 * 1024, 64 * 1024 * 1024],
   stallTimeoutMs: [100, 3_600_000],
+  maskHoldMs: [10, 60_000],
 }
 
 /** The `ssh` mapping checked, with the defaults for what it leaves out; `problem` gets the message of an error. */

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process'
 import { after, before, test } from 'node:test'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import { SSH_DEFAULTS } from '../../../gateway/ssh/settings.js'
 import { startSshGateway, type SshGateway } from './harness.js'
 
 setFlagsFromString('--expose-gc')
@@ -19,7 +20,7 @@ const OUTPUT_BYTES = 400 * 1024 * 1024
 
 let gw: SshGateway
 before(async () => {
-  gw = await startSshGateway({ config: { ssh: { loginTimeoutMs: 20_000, idleTimeoutMs: 0, channelBufferBytes: 256 * 1024, stallTimeoutMs: STALL_MS } } })
+  gw = await startSshGateway({ config: { ssh: { ...SSH_DEFAULTS, idleTimeoutMs: 0, channelBufferBytes: 256 * 1024, stallTimeoutMs: STALL_MS } } })
 })
 after(async () => {
   await gw?.stop()

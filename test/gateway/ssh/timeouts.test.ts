@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { after, before, test } from 'node:test'
+import { SSH_DEFAULTS } from '../../../gateway/ssh/settings.js'
 import { startSshGateway, type SshGateway } from './harness.js'
 
 const LOGIN_TIMEOUT_MS = 4000
@@ -15,7 +16,7 @@ const IDLE_TIMEOUT_MS = 3000
 let gw: SshGateway
 before(async () => {
   gw = await startSshGateway({
-    config: { ssh: { loginTimeoutMs: LOGIN_TIMEOUT_MS, idleTimeoutMs: IDLE_TIMEOUT_MS, channelBufferBytes: 1024 * 1024, stallTimeoutMs: 60_000 } },
+    config: { ssh: { ...SSH_DEFAULTS, loginTimeoutMs: LOGIN_TIMEOUT_MS, idleTimeoutMs: IDLE_TIMEOUT_MS } },
   })
 })
 after(async () => {
