@@ -26,9 +26,12 @@ import type { GatewayContext } from '../gateway.js'
 import type { Logger } from '../../runtime/log.js'
 import { approveHint, denialMessage, holdDetail, holdOutcomeMessage } from '../messages.js'
 import type { Catalog } from './catalog.js'
+import { maskNotice } from './notice-masking.js'
 import { NamedObjects, objectEffects, readsElsewhere, type ObjectEffect } from './named-objects.js'
 import { judgeSql, PERMISSIONS_HINT, type SessionIdentity, type Verdict } from './judge.js'
-import { maskField, planMasking, type MaskingPlan } from './masking.js'
+import { maskField, planMasking, tableKey, type MaskingPlan } from './masking.js'
+import { detectorMasks } from '../detector-masks.js'
+import type { MaskRules } from '../../engine/masks/index.js'
 import {
   decodeCommandComplete,
   decodeCopyResponse,
@@ -157,6 +160,7 @@ export class PostgresSession {
   /** Named objects as the server has confirmed them: results are attributed (and masked) with these. */
   private readonly confirmed = new NamedObjects<PreparedStatement, Portal>(true)
   private lastTag = ''
+  private noticeMaskCache: { revision: string; masks: { tables: Set<string>; detectors: MaskRules | undefined } | undefined } | undefined
   private failedSinceReady = false
   private readonly sqlSession: SqlSessionState = { prepared: new Map() }
   /** Masking plans by statement shape, masks and result layout (cleared with the catalog on DDL). */
@@ -745,6 +749,9 @@ export class PostgresSession {
         return this.onCopyOut(message)
       case 'd':
         return this.onCopyData(message)
+      case 'N':
+        this.client.write(this.maskedNotice(message.raw))
+        return undefined
       default:
         break
     }
@@ -933,7 +940,7 @@ export class PostgresSession {
     const error = decodeErrorOrNotice(message.raw)
     if (head && (head.kind === 'query' || head.kind === 'execute')) this.outcome(head, undefined, denial ? { code: denial.code, message: denial.message } : { code: error.fields.code ?? '', message: error.fields.message ?? '' })
     // The server's error for a denial is replaced by ours.
-    this.client.write(denial ? buildErrorResponse({ severity: 'ERROR', code: denial.code, message: denial.message, ...(denial.code === '42501' ? { hint: PERMISSIONS_HINT } : {}) }) : message.raw)
+    this.client.write(denial ? buildErrorResponse({ severity: 'ERROR', code: denial.code, message: denial.message, ...(denial.code === '42501' ? { hint: PERMISSIONS_HINT } : {}) }) : this.maskedNotice(message.raw))
     if (!head || head.kind === 'query' || head.kind === 'sync') return
     // Extended protocol: the server skips everything up to the next Sync.
     while (this.expectations.length > 0 && this.expectations[0]!.kind !== 'sync') this.expectations.shift()
@@ -1023,6 +1030,46 @@ export class PostgresSession {
       // The store is failing: the next request will be refused; this outcome cannot be kept.
       this.options.log.warn('an outcome could not be recorded: the audit store is unavailable', { session: this.options.who.id, event: run.eventId })
     }
+  }
+
+  /** The decision of the statement an error or notice comes from; undefined when it cannot be told. */
+  private verdictOfHead(): Verdict | undefined {
+    const head = this.expectations[0]
+    if (head?.kind === 'query') {
+      const effect = head.effects?.[head.statement]
+      const source = readsElsewhere(effect) ? this.confirmed.rowSource(effect) : 'self'
+      return source === 'self' ? head.verdict : source?.verdict
+    }
+    if (head?.kind === 'execute') return head.source?.verdict ?? head.portal?.statement.verdict
+    if (head?.kind === 'parse') return head.statement?.verdict
+    if (head?.kind === 'bind') return head.portal?.statement.verdict
+    return undefined
+  }
+
+  /** An ErrorResponse or NoticeResponse with the values it quotes masked (see notice-masking.ts). */
+  private maskedNotice(raw: Buffer): Buffer {
+    const masks = this.noticeMasks()
+    if (!masks) return raw
+    // A statement of no known origin may have touched any masked table.
+    const verdict = this.verdictOfHead()
+    const touches = (object: string) => masks.tables.has(tableKey(object))
+    const quotesData = masks.tables.size > 0 && (!verdict || verdict.statements.length === 0 || verdict.statements.some((s) => s.reads.some(touches) || s.operations.some((op) => op.object !== undefined && touches(op.object))))
+    const masked = maskNotice(raw, { detectors: masks.detectors, quotesData })
+    if (masked !== raw) this.maskedValues.inc(1)
+    return masked
+  }
+
+  /** The identity's masks in the bundle in force: tables with masked columns, and detectors; undefined when it has none. */
+  private noticeMasks(): { tables: Set<string>; detectors: MaskRules | undefined } | undefined {
+    const bundle = this.ctx.state.current
+    if (!bundle) return undefined
+    if (this.noticeMaskCache?.revision !== bundle.revision) {
+      const pair = bundle.engine.pair(this.options.who.identity, this.options.who.resource.name)
+      const tables = new Set([...(pair?.columnMasks ?? [])].filter(([, entries]) => entries.some((e) => e.mode === 'enforce')).map(([table]) => tableKey(table)))
+      const detectors = detectorMasks((pair?.detectors ?? []).filter((d) => d.mode === 'enforce'), this.ctx.maskKey)
+      this.noticeMaskCache = { revision: bundle.revision, masks: tables.size > 0 || detectors ? { tables, detectors } : undefined }
+    }
+    return this.noticeMaskCache.masks
   }
 
   /** ParseComplete, BindComplete, CloseComplete: the server now has (or no longer has) the object. */
