@@ -128,7 +128,8 @@ const freshName = (prefix: string) => `${prefix}${++nameCounter}`
 const resultFormats = () => (chance(0.5) ? [] : chance(0.5) ? [1] : [0, 1, 0, 1])
 
 function generate(): Case {
-  const kind = pick(['simple', 'extended', 'cursor', 'portal-fetch', 'cursor-execute', 'copy', 'error', 'constraint', 'notice', 'statement-reuse', 'portal-reuse', 'sql-execute'] as const)
+  // Name reuse has the most combinations (protocol or SQL to create, drop, create again and run): drawn more often.
+  const kind = pick(['simple', 'extended', 'cursor', 'portal-fetch', 'cursor-execute', 'copy', 'error', 'constraint', 'notice', 'statement-reuse', 'statement-reuse', 'statement-reuse', 'portal-reuse', 'sql-execute'] as const)
   switch (kind) {
     case 'simple':
       return { label: kind, steps: [select()] }
