@@ -12,7 +12,9 @@ import type { BundleResource } from '../../engine/types.js'
 import { recordAuthFailure, resolveTarget } from '../access.js'
 import type { Front, GatewayContext } from '../gateway.js'
 import { createRateLimiter } from '../rate-limit.js'
+import type { Logger } from '../../runtime/log.js'
 import { CancelKeys } from './cancel-keys.js'
+import { clientParameterStatus, upstreamIsSuperuser } from './parameter-status.js'
 import { createCatalog, type Catalog } from './catalog.js'
 import { authenticateClient } from './client-auth.js'
 import { createFrontendReader, type AuthenticationResponse, type FrontendMessage, type FrontendReader, type StartupMessage } from './protocol/frontend.js'
@@ -106,6 +108,13 @@ class HandshakeReader {
     this.failer = undefined
     failer?.(err)
   }
+}
+
+/** A superuser upstream account can do anything a statement slips past the policy: said once per resource, and on /status. */
+function reportSuperuser(ctx: GatewayContext, log: Logger, resource: string): void {
+  if (ctx.superuserResources.has(resource)) return
+  ctx.superuserResources.add(resource)
+  log.warn('the upstream account is a superuser: give it only the grants the policies can use', { resource })
 }
 
 export function createPostgresFront(ctx: GatewayContext): Front {
@@ -213,13 +222,14 @@ export function createPostgresFront(ctx: GatewayContext): Front {
         upstream.socket.destroy()
         throw new Refusal('53000', 'gatehouse: the audit store is unavailable, so nothing is let through; try again shortly')
       }
+      if (upstreamIsSuperuser(upstream.parameterStatus)) reportSuperuser(ctx, log, resource.name)
       reader.setMaxMessageBytes(MAX_CLIENT_MESSAGE_BYTES)
       const pending = handshake.detach()
       clearTimeout(timer)
       let session: PostgresSession | undefined
       const key = cancelKeys.issue({ cancel: () => session?.cancel() })
       socket.cork()
-      for (const status of upstream.parameterStatus) socket.write(status)
+      for (const status of upstream.parameterStatus) socket.write(clientParameterStatus(status, identity))
       socket.write(buildBackendKeyData(key.processId, key.secretKey))
       socket.write(buildReadyForQuery('I'))
       socket.uncork()

@@ -13,7 +13,7 @@
 // The session keeps two of these: one updated as the client's messages are
 // forwarded (to decide before anything runs), and one updated as the server
 // confirms each message (to mask results exactly, whatever failed upstream).
-import { parseStatements } from '../../engine/sql/parser.js'
+import { statementFacts } from './statement-facts.js'
 
 /** What one SQL statement does to the named objects (undefined: nothing). */
 export type ObjectEffect =
@@ -39,26 +39,11 @@ const CURSOR_OPT_BINARY = 0x1
 const CURSOR_OPT_HOLD = 0x20
 /** FETCH of a FETCH of ...: deeper than any real chain (a protocol FETCH portal read by SQL FETCH is two). */
 const MAX_INDIRECTION = 4
-const KEYWORDS = /\b(declare|fetch|move|close|prepare|execute|deallocate|discard)\b/i
-const EFFECTS_CACHE_SIZE = 1_000
-const effectsCache = new Map<string, ReadonlyArray<ObjectEffect | undefined>>()
-const NONE: ReadonlyArray<ObjectEffect | undefined> = Object.freeze([])
-
 /**
  * The effect of each statement of `sql`, by position (an empty list when no
- * statement has one). Throws when the text does not parse: it has been
- * judged before, so that does not happen for text that is forwarded.
+ * statement has one).
  */
-export function objectEffects(sql: string): ReadonlyArray<ObjectEffect | undefined> {
-  if (!KEYWORDS.test(sql)) return NONE
-  const cached = effectsCache.get(sql)
-  if (cached) return cached
-  const effects = parseStatements(sql).map((s) => effectOf(s.kind, s.body, s.text))
-  const result = effects.some((e) => e !== undefined) ? Object.freeze(effects) : NONE
-  if (effectsCache.size >= EFFECTS_CACHE_SIZE) effectsCache.delete(effectsCache.keys().next().value!)
-  effectsCache.set(sql, result)
-  return result
-}
+export const objectEffects = statementFacts(/\b(declare|fetch|move|close|prepare|execute|deallocate|discard)\b/i, effectOf)
 
 function name(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined

@@ -27,6 +27,8 @@ import type { Logger } from '../../runtime/log.js'
 import { approveHint, denialMessage, holdDetail, holdOutcomeMessage } from '../messages.js'
 import type { Catalog } from './catalog.js'
 import { maskNotice } from './notice-masking.js'
+import { copyOuts } from './copy-out.js'
+import { clientParameterStatus } from './parameter-status.js'
 import { NamedObjects, objectEffects, readsElsewhere, type ObjectEffect } from './named-objects.js'
 import { judgeSql, PERMISSIONS_HINT, type SessionIdentity, type Verdict } from './judge.js'
 import { maskField, planMasking, tableKey, type MaskingPlan } from './masking.js'
@@ -103,6 +105,13 @@ interface Run {
   denial?: Denial
 }
 
+/** How the rows of a COPY out are masked; `header`: a header line (column names only) is still to come. */
+interface CopyMasking {
+  plan: MaskingPlan
+  format: 'text' | 'csv'
+  header: boolean
+}
+
 /** What a PREPARE or DECLARE statement of a request creates, made once for both views of the named objects. */
 type Created = { statement: PreparedStatement; cursor?: Portal } | undefined
 
@@ -116,7 +125,7 @@ interface QueryRun extends Run {
   formats?: number[]
   plan?: MaskingPlan | undefined
   lineage?: Array<StatementLineage | null> | null
-  copy?: { plan: MaskingPlan; format: 'text' | 'csv' }
+  copy?: CopyMasking
 }
 
 type Expectation =
@@ -124,7 +133,7 @@ type Expectation =
   | { kind: 'parse'; denial?: Denial; name?: string; statement?: PreparedStatement }
   | { kind: 'bind'; denial?: Denial; name?: string; portal?: Portal }
   | { kind: 'describe'; target: 'S' | 'P'; statement?: PreparedStatement; portal?: Portal }
-  | ({ kind: 'execute'; name: string; portal: Portal | undefined; source?: PreparedStatement; created?: Created; attributed?: boolean; copy?: { plan: MaskingPlan; format: 'text' | 'csv' } } & Run)
+  | ({ kind: 'execute'; name: string; portal: Portal | undefined; source?: PreparedStatement; created?: Created; attributed?: boolean; copy?: CopyMasking } & Run)
   | { kind: 'internal-describe'; portal: Portal }
   | { kind: 'close'; target: 'S' | 'P'; name: string }
   | { kind: 'sync' }
@@ -328,7 +337,8 @@ export class PostgresSession {
       if (verdict.kind !== 'deny') {
         const effects = objectEffects(message.sql)
         const traced = this.traceSources(effects, verdict)
-        if (traced.unknown) verdict = unattributable(verdict, traced.unknown)
+        if (traced.unknown) verdict = refusal(verdict, unattributable(traced.unknown))
+        else if (verdict.decision.masks.length > 0 && copyOuts(message.sql).some((c) => c?.format === 'binary')) verdict = refusal(verdict, BINARY_COPY)
         else {
           Object.assign(run, { effects, created: traced.created })
           if (traced.sources.length > 0) extra = { sources: traced.sources }
@@ -386,7 +396,8 @@ export class PostgresSession {
       this.deny({ code: '54000', message: `gatehouse: more than ${MAX_STATEMENTS} prepared statements in one session` }, 'parse')
       return undefined
     }
-    return when(judgeSql(this.ctx, this.options.who, message.query, this.sqlSession), (verdict) => {
+    return when(judgeSql(this.ctx, this.options.who, message.query, this.sqlSession), (judged) => {
+      const verdict = judged.kind !== 'deny' && judged.decision.masks.length > 0 && copyOuts(message.query).some((c) => c?.format === 'binary') ? refusal(judged, BINARY_COPY) : judged
       if (verdict.kind === 'deny') {
         this.record(verdict, message.query, 'async')
         this.deny({ code: '42501', message: verdict.message }, 'parse')
@@ -428,7 +439,7 @@ export class PostgresSession {
     if (!portal || !source) {
       // A portal opened elsewhere (a function's cursor) or a FETCH from one: its rows could not be masked.
       const effect = portal?.statement.effects[0]
-      const verdict = unattributable(undefined, effect && readsElsewhere(effect) ? effect : { kind: 'fetch', name: message.portal, move: false }, this.ctx.state.current)
+      const verdict = refusal(undefined, unattributable(effect && readsElsewhere(effect) ? effect : { kind: 'fetch', name: message.portal, move: false }), this.ctx.state.current)
       return when(this.admit(verdict, portal?.statement.text ?? `Execute ${JSON.stringify(message.portal)}`, [], run), () => {
         this.expectations.push(run)
         this.discardUntilSync = true
@@ -752,6 +763,9 @@ export class PostgresSession {
       case 'N':
         this.client.write(this.maskedNotice(message.raw))
         return undefined
+      case 'S':
+        this.client.write(clientParameterStatus(message.raw, this.options.who.identity))
+        return undefined
       default:
         break
     }
@@ -954,15 +968,15 @@ export class PostgresSession {
       this.client.write(message.raw)
       return undefined
     }
-    const text = head.kind === 'query' ? head.text : head.portal!.statement.text
-    const format = /\b(FORMAT\s+"?csv"?|CSV)\b/i.test(text) ? 'csv' : 'text'
-    if (response.format === 1) {
-      // Binary COPY cannot be masked row by row: refuse to pass it.
-      this.fatal('42501', 'permission denied by gatehouse: binary COPY of data with masks is not allowed', 'binary copy with masks')
+    const copy = head.kind === 'query' ? copyOuts(head.text)[head.statement] : copyOuts(head.portal!.statement.text)[0]
+    if (response.format === 1 || !copy || copy.format === 'binary') {
+      // Refused before it ran when the gateway could tell (binary COPY cannot be masked row by row); never passed on.
+      this.fatal('42501', `permission denied by gatehouse: ${BINARY_COPY}`, 'binary copy with masks')
       return undefined
     }
+    const format = copy.format
     return this.plan(undefined, verdict, head.kind === 'query' ? head.statement : 0, head.kind === 'execute' ? head.portal!.statement : undefined, head.kind === 'query' ? head : undefined, response.columnFormats.length).then((plan) => {
-      if (plan) head.copy = { plan, format }
+      if (plan) head.copy = { plan, format, header: copy.header }
       this.client.write(message.raw)
     })
   }
@@ -970,7 +984,9 @@ export class PostgresSession {
   private onCopyData(message: BackendMessage): undefined {
     const head = this.expectations[0]
     const copy = head && (head.kind === 'query' || head.kind === 'execute') ? head.copy : undefined
-    if (!copy?.plan.active) {
+    if (!copy?.plan.active || copy.header) {
+      // The server sends the header line as its own CopyData ("COPY": one message per row).
+      if (copy) copy.header = false
       this.client.write(message.raw)
       return undefined
     }
@@ -1128,10 +1144,16 @@ export class PostgresSession {
 
 type Admitted = Exclude<Verdict, { kind: 'deny' }> | undefined
 
-/** The refusal of a FETCH or EXECUTE whose name the gateway did not see created: its rows could not be masked. */
-function unattributable(verdict: Verdict | undefined, effect: Extract<ObjectEffect, { kind: 'fetch' | 'execute' }>, bundle = verdict?.bundle): Verdict {
+const BINARY_COPY = 'binary COPY of data with masks is not allowed, as its values cannot be masked; use FORMAT text or csv'
+
+/** Why a FETCH or EXECUTE of a name the gateway did not see created is refused: its rows could not be masked. */
+function unattributable(effect: Extract<ObjectEffect, { kind: 'fetch' | 'execute' }>): string {
   const what = effect.kind === 'fetch' ? `cursor \`${effect.name}\`` : `prepared statement \`${effect.name}\``
-  const reason = `${what} was not created through the gateway in this session, so its rows could not be masked`
+  return `${what} was not created through the gateway in this session, so its rows could not be masked`
+}
+
+/** A refusal the gateway makes before the statement runs, for a reason of its own rather than a rule. */
+function refusal(verdict: Verdict | undefined, reason: string, bundle = verdict?.bundle): Verdict {
   const decision = { effect: 'deny' as const, rule: null, reasons: [reason], errors: [], masks: [] }
   return { kind: 'deny', decision, statements: verdict?.statements ?? [], message: denialMessage(decision), bundle }
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { editYaml, SEED, startShop, type Shop } from '../harness.js'
+import { recompiled } from '../recompiled.js'
 import { connectRaw, errorsOf } from './raw-client.js'
 
 const SECRETS = ['ada@example.com', 'grace@example.org', '7946 0001', '123-45-6789', '4111 1111 1111 1111', '4111111111111111']
@@ -22,7 +23,7 @@ before(async () => {
       CREATE FUNCTION fail(t text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'failed on %', t USING DETAIL = t, HINT = t; END $$;`,
   })
   // The writer may also update customers, whose email it reads masked.
-  await shop.recompile((repo) => editYaml(path.join(repo, 'policies', 'write.yaml'), (doc) => doc.setIn(['rules', 0, 'tables'], doc.createNode(['public.orders', 'public.customers']))))
+  await recompiled(shop, (repo) => editYaml(path.join(repo, 'policies', 'write.yaml'), (doc) => doc.setIn(['rules', 0, 'tables'], doc.createNode(['public.orders', 'public.customers']))))
 })
 after(() => shop?.stop())
 

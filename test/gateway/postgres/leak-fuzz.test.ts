@@ -15,6 +15,7 @@ import { buildBind, buildClose, buildDescribe, buildExecute, buildParse } from '
 import { fuzzOptions } from '../../helpers/fuzz-options.js'
 import { editYaml, SEED, startShop, type Shop } from '../harness.js'
 import { createRng, randomInt } from './protocol/helpers.js'
+import { recompiled } from '../recompiled.js'
 import { connectRaw, type RawClient } from './raw-client.js'
 
 const { seed, count } = fuzzOptions({ seed: 20261206, count: 300 })
@@ -223,7 +224,7 @@ before(async () => {
       INSERT INTO vault VALUES ${values};
       CREATE FUNCTION shout(t text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'saw %', t; RETURN 'ok'; END $$;`,
   })
-  await shop.recompile((repo) => {
+  await recompiled(shop, (repo) => {
     editYaml(path.join(repo, 'policies', 'read.yaml'), (doc) => {
       for (const [column, strategy] of [['secret', 'redact'], ['card', 'hash'], ['note', 'partial'], ['extra', 'null']] as const) {
         ;(doc.get('masks') as { add(v: unknown): void }).add(doc.createNode({ column: `public.vault.${column}`, strategy }))

@@ -10,6 +10,8 @@ import { buildQuery, buildSync } from '../../../gateway/postgres/protocol/serial
 import type { Shop } from '../harness.js'
 
 export interface RawClient {
+  /** ParameterStatus values received at startup. */
+  readonly parameters: ReadonlyMap<string, string>
   /** Every byte received since the connection was taken over. */
   readonly received: Buffer[]
   send(...messages: Buffer[]): void
@@ -23,6 +25,9 @@ export interface RawClient {
 export async function connectRaw(shop: Shop, identity: string): Promise<RawClient> {
   const client = new pg.Client({ host: '127.0.0.1', port: shop.port, user: identity, password: shop.tokens[identity] ?? 'wrong', database: 'shop' })
   client.on('error', () => undefined)
+  const parameters = new Map<string, string>()
+  const connection = (client as unknown as { connection: { on(event: string, listener: (m: { parameterName: string; parameterValue: string }) => void): void } }).connection
+  connection.on('parameterStatus', (m) => parameters.set(m.parameterName, m.parameterValue))
   await client.connect()
   const socket = (client as unknown as { connection: { stream: Socket } }).connection.stream
   socket.removeAllListeners('data')
@@ -55,6 +60,7 @@ export async function connectRaw(shop: Shop, identity: string): Promise<RawClien
     }
   }
   const raw: RawClient = {
+    parameters,
     received,
     send: (...messages) => {
       for (const m of messages) socket.write(m)
