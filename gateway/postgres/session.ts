@@ -105,6 +105,14 @@ interface Run {
   denial?: Denial
 }
 
+/** An allowed query string after the gateway's own checks. */
+interface QueryInspection {
+  verdict: Verdict
+  effects?: ReadonlyArray<ObjectEffect | undefined>
+  created?: Created[]
+  extra: Record<string, unknown>
+}
+
 /** How the rows of a COPY out are masked; `header`: a header line (column names only) is still to come. */
 interface CopyMasking {
   plan: MaskingPlan
@@ -330,21 +338,9 @@ export class PostgresSession {
   }
 
   private onQuery(message: Query): Promise<void> | void {
-    return when(judgeSql(this.ctx, this.options.who, message.sql, this.sqlSession), (judged) => {
-      let verdict = judged
-      const run: { kind: 'query' } & QueryRun = { kind: 'query', text: message.sql, verdict, statement: 0, settled: true, started: performance.now(), rows: 0 }
-      let extra: Record<string, unknown> = {}
-      if (verdict.kind !== 'deny') {
-        const effects = objectEffects(message.sql)
-        const traced = this.traceSources(effects, verdict)
-        if (traced.unknown) verdict = refusal(verdict, unattributable(traced.unknown))
-        else if (verdict.decision.masks.length > 0 && copyOuts(message.sql).some((c) => c?.format === 'binary')) verdict = refusal(verdict, BINARY_COPY)
-        else {
-          Object.assign(run, { effects, created: traced.created })
-          if (traced.sources.length > 0) extra = { sources: traced.sources }
-        }
-        run.verdict = verdict
-      }
+    const judged = when(judgeSql(this.ctx, this.options.who, message.sql, this.sqlSession), (verdict) => this.inspectQuery(verdict, message.sql))
+    return when(judged, ({ verdict, effects, created, extra }) => {
+      const run: { kind: 'query' } & QueryRun = { kind: 'query', text: message.sql, verdict, statement: 0, settled: true, started: performance.now(), rows: 0, ...(effects ? { effects, created } : {}) }
       return when(this.admit(verdict, message.sql, [], run, extra), (admitted) => {
         this.expectations.push(run)
         if (!admitted) {
@@ -359,13 +355,46 @@ export class PostgresSession {
   }
 
   /**
+   * What the gateway refuses of an allowed query string on its own (a FETCH
+   * or EXECUTE of rows it cannot attribute, binary COPY of masked data), and
+   * what its statements do to named objects. The statements behind its
+   * FETCHes and EXECUTEs are judged again under a new bundle, as at Execute.
+   */
+  private inspectQuery(judged: Verdict, sql: string): QueryInspection | Promise<QueryInspection> {
+    if (judged.kind === 'deny') return { verdict: judged, extra: {} }
+    const effects = objectEffects(sql)
+    const traced = this.traceSources(effects, judged)
+    if (traced.unknown) return { verdict: refusal(judged, unattributable(traced.unknown)), extra: {} }
+    if (judged.decision.masks.length > 0 && copyOuts(sql).some((c) => c?.format === 'binary')) return { verdict: refusal(judged, BINARY_COPY), extra: {} }
+    const freshened = traced.sources.reduce<Verdict | undefined | Promise<Verdict | undefined>>(
+      (previous, { statement }) => when(previous, (denied) => (denied ? denied : when(this.freshen(statement), (v) => (v.kind === 'deny' ? v : undefined)))),
+      undefined,
+    )
+    return when(freshened, (denied): QueryInspection => {
+      if (denied?.kind === 'deny') return { verdict: refusal(judged, `the statement behind it is no longer allowed: ${denied.message}`), extra: {} }
+      const sources = traced.sources.map(({ reads, statement }) => ({ reads, statement: statement.text, masks: statement.verdict.decision.masks.map((m) => m.id) }))
+      return { verdict: judged, effects, created: traced.created, extra: sources.length > 0 ? { sources } : {} }
+    })
+  }
+
+  /** The statement's decision under the bundle in force: judged again when the bundle changed since. */
+  private freshen(statement: PreparedStatement): Verdict | Promise<Verdict> {
+    if (statement.verdict.kind === 'deny' || this.ctx.state.current?.revision === statement.revision) return statement.verdict
+    return when(judgeSql(this.ctx, this.options.who, statement.text, this.sqlSession), (verdict) => {
+      statement.verdict = verdict
+      if (verdict.kind !== 'deny') statement.revision = verdict.bundle.revision
+      return verdict
+    })
+  }
+
+  /**
    * Follows each FETCH and EXECUTE of a request to the statement whose rows
    * it returns, as the named objects will be when it runs, and makes what
    * its PREPAREs and DECLAREs create. `unknown`: a name that leads nowhere.
    */
   private traceSources(effects: ReadonlyArray<ObjectEffect | undefined>, verdict: Exclude<Verdict, { kind: 'deny' }>) {
     const created: Created[] = []
-    const sources: Array<{ reads: string; statement: string; masks: string[] }> = []
+    const sources: Array<{ reads: string; statement: PreparedStatement }> = []
     if (effects.length === 0) return { created, sources }
     const scratch = new NamedObjects<PreparedStatement, Portal>(false)
     scratch.copyFrom(this.predicted)
@@ -374,7 +403,7 @@ export class PostgresSession {
       if (readsElsewhere(effect)) {
         const source = scratch.rowSource(effect)
         if (!source) return { created, sources, unknown: effect }
-        if (source !== 'self') sources.push({ reads: effect.name, statement: source.text, masks: source.verdict.decision.masks.map((m) => m.id) })
+        if (source !== 'self') sources.push({ reads: effect.name, statement: source })
       }
       created[i] = this.create(effect, verdict)
       scratch.apply(effect, created[i])
@@ -448,13 +477,9 @@ export class PostgresSession {
     }
     const statement = portal.statement
     run.source = source === 'self' ? statement : source
-    // The bundle changed since the statement was judged: judge it again.
-    const judged = statement.verdict.kind !== 'deny' && this.ctx.state.current?.revision !== statement.revision ? judgeSql(this.ctx, this.options.who, statement.text, this.sqlSession) : statement.verdict
+    // The bundle changed since the statement (or the one whose rows it reads) was judged: judge it again.
+    const judged = when(this.freshen(statement), (verdict) => (run.source === statement || verdict.kind === 'deny' ? verdict : when(this.freshen(run.source!), (behind) => (behind.kind === 'deny' ? refusal(verdict, `the statement behind it is no longer allowed: ${behind.message}`) : verdict))))
     return when(judged, (verdict) => {
-      if (verdict !== statement.verdict) {
-        statement.verdict = verdict
-        if (verdict.kind !== 'deny') statement.revision = verdict.bundle.revision
-      }
       const extra = run.source !== statement ? { sources: [{ reads: (statement.effects[0] as { name: string }).name, statement: run.source!.text, masks: run.source!.verdict.decision.masks.map((m) => m.id) }] } : {}
       return when(this.admit(verdict, statement.text, portal.params, run, extra), (admitted) => {
         if (!admitted) {

@@ -4,10 +4,12 @@
 // form, protocol portals read with SQL FETCH, SQL cursors read with Execute,
 // and statement names reused across the protocol and SQL.
 import assert from 'node:assert/strict'
+import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { buildBind, buildExecute, buildParse } from '../../../gateway/postgres/protocol/serialize.js'
 import { queryEvents } from '../../../store/audit-read.js'
-import { startShop, type Shop } from '../harness.js'
+import { editYaml, startShop, type Shop } from '../harness.js'
+import { recompiled } from '../recompiled.js'
 import { connectRaw, errorsOf, type RawClient } from './raw-client.js'
 
 const SECRETS = ['ada@example.com', 'grace@example.org', '+44 20 7946 0001', '+1 202 555 0102', '123-45-6789', '234-56-7890', '4111 1111 1111 1111']
@@ -146,3 +148,17 @@ test('the audit of a FETCH names the statement behind it and its masks', async (
   assert.equal(sources[0]?.statement, 'DECLARE audited CURSOR FOR SELECT email FROM customers')
   assert.ok(sources[0]?.masks.includes('public.customers.email'), JSON.stringify(sources))
 })
+
+test('a cursor opened before the bundle changed is read with the masks of the bundle in force', () =>
+  withRaw(async (raw) => {
+    await raw.query('DECLARE later CURSOR WITH HOLD FOR SELECT name FROM customers ORDER BY id')
+    const before = await raw.query('FETCH 1 FROM later')
+    assert.match(Buffer.concat(before.map((m) => m.raw)).toString('latin1'), /Ada/)
+    await recompiled(shop, (repo) =>
+      editYaml(path.join(repo, 'policies', 'read.yaml'), (doc) => (doc.get('masks') as { add(v: unknown): void }).add(doc.createNode({ column: 'public.customers.name', strategy: 'redact' }))),
+    )
+    const after = await raw.query('FETCH 1 FROM later')
+    assert.equal(rowsOf(after), 1)
+    assert.doesNotMatch(Buffer.concat(after.map((m) => m.raw)).toString('latin1'), /Grace/)
+    await raw.query('CLOSE later')
+  }))
