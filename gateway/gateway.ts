@@ -39,6 +39,8 @@ export interface GatewayContext {
   maskKey: Buffer
   /** Holds waiting for approval, for the metric. */
   approvalsWaiting: { count: number }
+  /** PostgreSQL resources whose upstream account turned out to be a superuser (on /status). */
+  superuserResources: Set<string>
 }
 
 export interface Front {
@@ -111,6 +113,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     classifier: createSqlClassifier({ cacheSize: 10_000 }),
     maskKey: await loadOrCreateKey(path.join(config.dataDir, 'mask-key')),
     approvalsWaiting: { count: 0 },
+    superuserResources: new Set(),
   }
   metrics.gauge('gatehouse_sessions', 'Open client sessions by protocol.', () => [
     { labels: { protocol: 'postgres' }, value: sessions.count('postgres') },
@@ -151,7 +154,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     if (config.sshListen) await serve('ssh', createSshFront(context), config.sshListen)
     if (config.adminListen) {
       const digest = await adminTokenDigest(config)
-      admin = createAdminServer({ state, db, audit, metrics, sessions, log, listening: () => listening, ...(digest ? { adminTokenDigest: digest } : {}) })
+      admin = createAdminServer({ state, db, audit, metrics, sessions, log, listening: () => listening, superuserResources: context.superuserResources, ...(digest ? { adminTokenDigest: digest } : {}) })
       const address = await listenHttp(admin, config.adminListen)
       addresses.admin = address
       log.info('admin listening', { address: `${address.address}:${address.port}` })

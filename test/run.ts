@@ -5,6 +5,8 @@
 //   npm test                          every test/**/*.test.ts
 //   npm test -- test/gateway          the test files under these folders or files
 //   npm test -- --test-name-pattern=x options for `node --test` (use the `=` form)
+//   npm test -- FILE --seed=7 --count=5000
+//                                     a longer fuzzer run by hand (GATEHOUSE_FUZZ_SEED/_COUNT)
 //
 // Steps: the system tools are installed from Debian's archive when missing
 // (test/services/packages.ts); a PostgreSQL server and an OpenSSH server are
@@ -42,9 +44,19 @@ const ROOT = path.resolve(import.meta.dirname, '..')
 interface Selection {
   files: string[]
   testOptions: string[]
+  fuzz: Record<string, string>
 }
 
+/** `--seed=N` and `--count=N` are for the fuzzers (test/helpers/fuzz-options.ts), not for `node --test`. */
+const FUZZ_OPTION = /^--(seed|count)=(\d+)$/
+
 function selectTests(args: string[]): Selection {
+  const fuzz: Record<string, string> = {}
+  for (const arg of args) {
+    const m = FUZZ_OPTION.exec(arg)
+    if (m) fuzz[`GATEHOUSE_FUZZ_${m[1]!.toUpperCase()}`] = m[2]!
+  }
+  args = args.filter((arg) => !FUZZ_OPTION.test(arg))
   const testOptions = args.filter((arg) => arg.startsWith('-'))
   const paths = args.filter((arg) => !arg.startsWith('-'))
   const files = new Set<string>()
@@ -60,7 +72,7 @@ function selectTests(args: string[]): Selection {
     }
   }
   if (files.size === 0) throw new Error(`no *.test.ts files under ${paths.map((p) => `\`${p}\``).join(', ') || '`test`'}`)
-  return { files: [...files].sort(), testOptions }
+  return { files: [...files].sort(), testOptions, fuzz }
 }
 
 /** Resolves to the exit status; streams the output. */
@@ -119,7 +131,7 @@ async function provision(): Promise<Services> {
 }
 
 async function main(): Promise<number> {
-  const { files, testOptions } = selectTests(process.argv.slice(2))
+  const { files, testOptions, fuzz } = selectTests(process.argv.slice(2))
   const provisioning = provision()
   provisioning.catch(() => undefined) // handled below, after tsc
   const checked = await typecheckAndBuild()
@@ -132,7 +144,7 @@ async function main(): Promise<number> {
   }
   try {
     if (checked !== 0) return checked
-    const env = { ...process.env, ...postgresEnv(services.postgres), ...sshdEnv(services.sshd) }
+    const env = { ...process.env, ...postgresEnv(services.postgres), ...sshdEnv(services.sshd), ...fuzz }
     return await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...testOptions, ...files], { env, ownGroup: true })
   } finally {
     await services.postgres.stop()

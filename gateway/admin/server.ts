@@ -27,6 +27,8 @@ export interface AdminContext {
   adminTokenDigest?: Buffer
   /** Whether every front is listening. */
   listening: () => boolean
+  /** PostgreSQL resources whose upstream account is a superuser. */
+  superuserResources: ReadonlySet<string>
 }
 
 const MAX_BODY_BYTES = 16 * 1024
@@ -98,6 +100,8 @@ export function createAdminServer(ctx: AdminContext): Server {
         lastRejection: ctx.state.lastRejection ? { ...ctx.state.lastRejection, at: ctx.state.lastRejection.at.toISOString() } : null,
         store: { kind: ctx.db.kind, healthy: ctx.audit.healthy, queuedEvents: ctx.audit.queued },
         sessions: { postgres: ctx.sessions.count('postgres'), ssh: ctx.sessions.count('ssh') },
+        // Resources reached with a superuser account: the policies are then the only limit.
+        upstream: { superuser: [...ctx.superuserResources].sort() },
       })
     }
     if (route === 'GET /metrics') return send(res, 200, ctx.metrics.render(), 'text/plain; version=0.0.4')

@@ -12,7 +12,9 @@ import type { BundleResource } from '../../engine/types.js'
 import { recordAuthFailure, resolveTarget } from '../access.js'
 import type { Front, GatewayContext } from '../gateway.js'
 import { createRateLimiter } from '../rate-limit.js'
+import type { Logger } from '../../runtime/log.js'
 import { CancelKeys } from './cancel-keys.js'
+import { clientParameterStatus, upstreamIsSuperuser } from './parameter-status.js'
 import { createCatalog, type Catalog } from './catalog.js'
 import { authenticateClient } from './client-auth.js'
 import { createFrontendReader, type AuthenticationResponse, type FrontendMessage, type FrontendReader, type StartupMessage } from './protocol/frontend.js'
@@ -108,6 +110,30 @@ class HandshakeReader {
   }
 }
 
+/**
+ * Every connection refused after its startup message ends on record: a
+ * `session.end` naming the refusal (so no refused session looks open), and a
+ * log line (authentication failures have theirs already).
+ */
+function recordRefusal(ctx: GatewayContext, log: Logger, refusal: { sessionId: string; identity: string; resource: string; source: string; code: string; message: string }): void {
+  if (refusal.code !== '28P01') log.warn('connection refused', { identity: refusal.identity, resource: refusal.resource, source: refusal.source, code: refusal.code, reason: refusal.message })
+  try {
+    ctx.audit.append(
+      { kind: 'session.end', sessionId: refusal.sessionId, ...(refusal.identity ? { identity: refusal.identity } : {}), ...(refusal.resource ? { resource: refusal.resource } : {}), data: { protocol: 'postgres', source: refusal.source, reason: `refused: ${refusal.message}`, code: refusal.code } },
+      'async',
+    )
+  } catch {
+    log.warn('a refused connection could not be recorded: the audit store is unavailable', { source: refusal.source })
+  }
+}
+
+/** A superuser upstream account can do anything a statement slips past the policy: said once per resource, and on /status. */
+function reportSuperuser(ctx: GatewayContext, log: Logger, resource: string): void {
+  if (ctx.superuserResources.has(resource)) return
+  ctx.superuserResources.add(resource)
+  log.warn('the upstream account is a superuser: give it only the grants the policies can use', { resource })
+}
+
 export function createPostgresFront(ctx: GatewayContext): Front {
   const limiter = createRateLimiter({ maxFailures: 5, windowMs: 60_000 })
   const cancelKeys = new CancelKeys()
@@ -137,9 +163,12 @@ export function createPostgresFront(ctx: GatewayContext): Front {
     const reader = createFrontendReader({ maxMessageBytes: STARTUP_MESSAGE_BYTES })
     const handshake = new HandshakeReader(raw, reader)
     const timer = setTimeout(() => raw.destroy(), STARTUP_TIMEOUT_MS)
+    // What the client claimed at startup (not authenticated until it is): for the record of a refusal.
+    const claimed = { identity: '', resource: '' }
     const refuse = (code: string, message: string) => {
       socket.end(buildErrorResponse({ severity: 'FATAL', code, message }))
       setTimeout(() => socket.destroy(), 1000).unref()
+      recordRefusal(ctx, log, { sessionId: id, ...claimed, source, code, message })
     }
     try {
       let startup: StartupMessage | undefined
@@ -173,6 +202,8 @@ export function createPostgresFront(ctx: GatewayContext): Front {
       const parameters = startup.parameters
       const identity = parameters.get('user') ?? ''
       const resourceName = parameters.get('database') ?? identity
+      claimed.identity = identity
+      claimed.resource = resourceName
       if (parameters.has('replication')) throw new Refusal('42501', 'replication connections are not allowed through gatehouse')
       if (parameters.has('options')) throw new Refusal('42501', 'startup options are not allowed through gatehouse; use SET, which policies decide')
       const encoding = parameters.get('client_encoding')
@@ -213,13 +244,14 @@ export function createPostgresFront(ctx: GatewayContext): Front {
         upstream.socket.destroy()
         throw new Refusal('53000', 'gatehouse: the audit store is unavailable, so nothing is let through; try again shortly')
       }
+      if (upstreamIsSuperuser(upstream.parameterStatus)) reportSuperuser(ctx, log, resource.name)
       reader.setMaxMessageBytes(MAX_CLIENT_MESSAGE_BYTES)
       const pending = handshake.detach()
       clearTimeout(timer)
       let session: PostgresSession | undefined
       const key = cancelKeys.issue({ cancel: () => session?.cancel() })
       socket.cork()
-      for (const status of upstream.parameterStatus) socket.write(status)
+      for (const status of upstream.parameterStatus) socket.write(clientParameterStatus(status, identity))
       socket.write(buildBackendKeyData(key.processId, key.secretKey))
       socket.write(buildReadyForQuery('I'))
       socket.uncork()

@@ -33,8 +33,8 @@ const VIRTUAL_OBJECTS = new Set(['gatehouse.permissions', 'gatehouse.activity'])
 
 export const PERMISSIONS_HINT = 'SELECT * FROM gatehouse.permissions shows what this identity may do here'
 
-function deny(decision: Decision, statements: SqlStatement[], bundle: ActiveBundle | undefined): Verdict {
-  return { kind: 'deny', decision, statements, message: denialMessage(decision), bundle }
+function deny(decision: Decision, statements: SqlStatement[], bundle: ActiveBundle | undefined, deciding = decision): Verdict {
+  return { kind: 'deny', decision, statements, message: denialMessage(deciding), bundle }
 }
 
 function refused(reason: string): Decision {
@@ -54,13 +54,14 @@ export function judgeSql(ctx: GatewayContext, who: SessionIdentity, sql: string,
     if (!classified.ok) return deny(refused(`the statement cannot be classified: ${classified.error.message}`), [], bundle)
     const references = findVirtualTables(sql)
     const statements = references.length === 0 ? classified.statements : classified.statements.map(withoutVirtualReads)
-    const { decision } = decideStatements(bundle.engine, {
+    const { decision, statements: decided } = decideStatements(bundle.engine, {
       identity: who.identity,
       resource: who.resource.name,
       statements,
       context: { time: new Date(), source: who.source, session: { id: who.id, application: who.application } },
     })
-    if (decision.effect === 'deny') return deny(decision, statements, bundle)
+    // The message names the statement that was denied, not the first reason of the string (`SELECT 1; DELETE ...`).
+    if (decision.effect === 'deny') return deny(decision, statements, bundle, decided.find((d) => d.decision.effect === 'deny')?.decision)
     session.prepared = scratch.prepared
     const verdict = (text: string): Verdict => ({
       kind: decision.effect === 'approve' ? 'hold' : 'forward',

@@ -24,10 +24,16 @@ import { AuditUnavailableError, type Durability } from '../../store/audit-log.js
 import { holdForApproval, requestDigest, type HoldOutcome } from '../approvals.js'
 import type { GatewayContext } from '../gateway.js'
 import type { Logger } from '../../runtime/log.js'
-import { approveHint, holdDetail, holdOutcomeMessage } from '../messages.js'
+import { approveHint, denialMessage, holdDetail, holdOutcomeMessage } from '../messages.js'
 import type { Catalog } from './catalog.js'
+import { maskNotice } from './notice-masking.js'
+import { copyOuts } from './copy-out.js'
+import { clientParameterStatus } from './parameter-status.js'
+import { NamedObjects, objectEffects, readsElsewhere, type ObjectEffect } from './named-objects.js'
 import { judgeSql, PERMISSIONS_HINT, type SessionIdentity, type Verdict } from './judge.js'
-import { maskField, planMasking, type MaskingPlan } from './masking.js'
+import { maskField, planMasking, tableKey, type MaskingPlan } from './masking.js'
+import { detectorMasks } from '../detector-masks.js'
+import type { MaskRules } from '../../engine/masks/index.js'
 import {
   decodeCommandComplete,
   decodeCopyResponse,
@@ -68,15 +74,18 @@ interface Denial {
   code: string
 }
 
-/** A statement the client prepared (Parse), with the decision made for it. */
+/** A statement the client prepared (Parse, PREPARE, or the query of a DECLARE), with the decision made for it. */
 interface PreparedStatement {
   text: string
   verdict: Verdict
   revision: string
+  /** What the statement does to named objects when it runs (a FETCH reads a cursor's rows). */
+  effects: ReadonlyArray<ObjectEffect | undefined>
   lineage?: StatementLineage | null
   fields?: FieldDescription[]
 }
 
+/** A protocol portal or an SQL cursor. */
 interface Portal {
   statement: PreparedStatement
   params: (Buffer | null)[]
@@ -96,23 +105,45 @@ interface Run {
   denial?: Denial
 }
 
+/** An allowed query string after the gateway's own checks. */
+interface QueryInspection {
+  verdict: Verdict
+  effects?: ReadonlyArray<ObjectEffect | undefined>
+  created?: Created[]
+  extra: Record<string, unknown>
+}
+
+/** How the rows of a COPY out are masked; `header`: a header line (column names only) is still to come. */
+interface CopyMasking {
+  plan: MaskingPlan
+  format: 'text' | 'csv'
+  header: boolean
+}
+
+/** What a PREPARE or DECLARE statement of a request creates, made once for both views of the named objects. */
+type Created = { statement: PreparedStatement; cursor?: Portal } | undefined
+
 interface QueryRun extends Run {
   text: string
   verdict?: Verdict
   statement: number
+  effects?: ReadonlyArray<ObjectEffect | undefined>
+  created?: Created[]
+  /** Result format of each column of the current result (a BINARY cursor's FETCH is binary). */
+  formats?: number[]
   plan?: MaskingPlan | undefined
   lineage?: Array<StatementLineage | null> | null
-  copy?: { plan: MaskingPlan; format: 'text' | 'csv' }
+  copy?: CopyMasking
 }
 
 type Expectation =
   | ({ kind: 'query' } & QueryRun)
-  | { kind: 'parse'; denial?: Denial; statement?: PreparedStatement }
-  | { kind: 'bind'; denial?: Denial }
+  | { kind: 'parse'; denial?: Denial; name?: string; statement?: PreparedStatement }
+  | { kind: 'bind'; denial?: Denial; name?: string; portal?: Portal }
   | { kind: 'describe'; target: 'S' | 'P'; statement?: PreparedStatement; portal?: Portal }
-  | ({ kind: 'execute'; portal: Portal | undefined; copy?: { plan: MaskingPlan; format: 'text' | 'csv' } } & Run)
+  | ({ kind: 'execute'; name: string; portal: Portal | undefined; source?: PreparedStatement; created?: Created; attributed?: boolean; copy?: CopyMasking } & Run)
   | { kind: 'internal-describe'; portal: Portal }
-  | { kind: 'close' }
+  | { kind: 'close'; target: 'S' | 'P'; name: string }
   | { kind: 'sync' }
 
 export interface SessionOptions {
@@ -141,8 +172,13 @@ export class PostgresSession {
   private readonly expectations: Expectation[] = []
   private readonly clientQueue: FrontendMessage[] = []
   private readonly upstreamQueue: BackendMessage[] = []
-  private readonly statements = new Map<string, PreparedStatement>()
-  private readonly portals = new Map<string, Portal>()
+  /** Named objects as they will be once the server has the messages forwarded so far: decisions use these. */
+  private readonly predicted = new NamedObjects<PreparedStatement, Portal>(false)
+  /** Named objects as the server has confirmed them: results are attributed (and masked) with these. */
+  private readonly confirmed = new NamedObjects<PreparedStatement, Portal>(true)
+  private lastTag = ''
+  private noticeMaskCache: { revision: string; masks: { tables: Set<string>; detectors: MaskRules | undefined } | undefined } | undefined
+  private failedSinceReady = false
   private readonly sqlSession: SqlSessionState = { prepared: new Map() }
   /** Masking plans by statement shape, masks and result layout (cleared with the catalog on DDL). */
   private readonly plans = new Map<string, MaskingPlan | undefined>()
@@ -259,17 +295,19 @@ export class PostgresSession {
       case 'Execute':
         return this.onExecute(message)
       case 'Describe': {
-        const statement = message.target === 'S' ? this.statements.get(message.name) : undefined
-        const portal = message.target === 'P' ? this.portals.get(message.name) : undefined
+        const statement = message.target === 'S' ? this.predicted.statement(message.name) : undefined
+        const portal = message.target === 'P' ? this.predicted.portal(message.name) : undefined
         if (portal) portal.described = true
         this.expectations.push({ kind: 'describe', target: message.target, ...(statement ? { statement } : {}), ...(portal ? { portal } : {}) })
         this.forward(message.raw)
         return undefined
       }
       case 'Close':
-        if (message.target === 'S') this.statements.delete(message.name)
-        else this.portals.delete(message.name)
-        this.expectations.push({ kind: 'close' })
+        if (message.target === 'S') {
+          this.predicted.deallocate(message.name)
+          this.sqlSession.prepared.delete(message.name)
+        } else this.predicted.close(message.name)
+        this.expectations.push({ kind: 'close', target: message.target, name: message.name })
         this.forward(message.raw)
         return undefined
       case 'Sync':
@@ -300,79 +338,160 @@ export class PostgresSession {
   }
 
   private onQuery(message: Query): Promise<void> | void {
-    return when(judgeSql(this.ctx, this.options.who, message.sql, this.sqlSession), (verdict) => {
-      const run: { kind: 'query' } & QueryRun = { kind: 'query', text: message.sql, verdict, statement: 0, settled: true, started: performance.now(), rows: 0 }
-      return when(this.admit(verdict, message.sql, [], run), (admitted) => {
+    const judged = when(judgeSql(this.ctx, this.options.who, message.sql, this.sqlSession), (verdict) => this.inspectQuery(verdict, message.sql))
+    return when(judged, ({ verdict, effects, created, extra }) => {
+      const run: { kind: 'query' } & QueryRun = { kind: 'query', text: message.sql, verdict, statement: 0, settled: true, started: performance.now(), rows: 0, ...(effects ? { effects, created } : {}) }
+      return when(this.admit(verdict, message.sql, [], run, extra), (admitted) => {
         this.expectations.push(run)
-        if (!admitted) this.forward(buildQuery(DENIED_SQL))
-        else this.forward(admitted.text === message.sql ? message.raw : buildQuery(admitted.text))
+        if (!admitted) {
+          this.forward(buildQuery(DENIED_SQL))
+          return
+        }
+        this.predicted.forgetUnnamed()
+        run.effects?.forEach((effect, i) => this.predicted.apply(effect, run.created?.[i]))
+        this.forward(admitted.text === message.sql ? message.raw : buildQuery(admitted.text))
       })
     })
   }
 
+  /**
+   * What the gateway refuses of an allowed query string on its own (a FETCH
+   * or EXECUTE of rows it cannot attribute, binary COPY of masked data), and
+   * what its statements do to named objects. The statements behind its
+   * FETCHes and EXECUTEs are judged again under a new bundle, as at Execute.
+   */
+  private inspectQuery(judged: Verdict, sql: string): QueryInspection | Promise<QueryInspection> {
+    if (judged.kind === 'deny') return { verdict: judged, extra: {} }
+    const effects = objectEffects(sql)
+    const traced = this.traceSources(effects, judged)
+    if (traced.unknown) return { verdict: refusal(judged, unattributable(traced.unknown)), extra: {} }
+    if (judged.decision.masks.length > 0 && copyOuts(sql).some((c) => c?.format === 'binary')) return { verdict: refusal(judged, BINARY_COPY), extra: {} }
+    const freshened = traced.sources.reduce<Verdict | undefined | Promise<Verdict | undefined>>(
+      (previous, { statement }) => when(previous, (denied) => (denied ? denied : when(this.freshen(statement), (v) => (v.kind === 'deny' ? v : undefined)))),
+      undefined,
+    )
+    return when(freshened, (denied): QueryInspection => {
+      if (denied?.kind === 'deny') return { verdict: refusal(judged, `the statement behind it is no longer allowed: ${denied.message}`), extra: {} }
+      const sources = traced.sources.map(({ reads, statement }) => ({ reads, statement: statement.text, masks: statement.verdict.decision.masks.map((m) => m.id) }))
+      return { verdict: judged, effects, created: traced.created, extra: sources.length > 0 ? { sources } : {} }
+    })
+  }
+
+  /** The statement's decision under the bundle in force: judged again when the bundle changed since. */
+  private freshen(statement: PreparedStatement): Verdict | Promise<Verdict> {
+    if (statement.verdict.kind === 'deny' || this.ctx.state.current?.revision === statement.revision) return statement.verdict
+    return when(judgeSql(this.ctx, this.options.who, statement.text, this.sqlSession), (verdict) => {
+      statement.verdict = verdict
+      if (verdict.kind !== 'deny') statement.revision = verdict.bundle.revision
+      return verdict
+    })
+  }
+
+  /**
+   * Follows each FETCH and EXECUTE of a request to the statement whose rows
+   * it returns, as the named objects will be when it runs, and makes what
+   * its PREPAREs and DECLAREs create. `unknown`: a name that leads nowhere.
+   */
+  private traceSources(effects: ReadonlyArray<ObjectEffect | undefined>, verdict: Exclude<Verdict, { kind: 'deny' }>) {
+    const created: Created[] = []
+    const sources: Array<{ reads: string; statement: PreparedStatement }> = []
+    if (effects.length === 0) return { created, sources }
+    const scratch = new NamedObjects<PreparedStatement, Portal>(false)
+    scratch.copyFrom(this.predicted)
+    scratch.forgetUnnamed()
+    for (const [i, effect] of effects.entries()) {
+      if (readsElsewhere(effect)) {
+        const source = scratch.rowSource(effect)
+        if (!source) return { created, sources, unknown: effect }
+        if (source !== 'self') sources.push({ reads: effect.name, statement: source })
+      }
+      created[i] = this.create(effect, verdict)
+      scratch.apply(effect, created[i])
+    }
+    return { created, sources }
+  }
+
+  /** What a PREPARE or DECLARE creates: a statement with the request's decision, and for DECLARE the cursor reading it. */
+  private create(effect: ObjectEffect | undefined, verdict: Exclude<Verdict, { kind: 'deny' }>): Created {
+    if (effect?.kind !== 'prepare' && effect?.kind !== 'declare') return undefined
+    const statement: PreparedStatement = { text: effect.text, verdict, revision: verdict.bundle.revision, effects: objectEffects(effect.text) }
+    if (effect.kind === 'prepare') return { statement }
+    // A cursor's rows are text unless it is BINARY ("DECLARE"); Execute on it takes no format codes.
+    return { statement, cursor: { statement, params: [], resultFormats: [effect.binary ? 1 : 0] } }
+  }
+
   private onParse(message: Parse): Promise<void> | void {
-    if (message.name !== '' && !this.statements.has(message.name) && this.statements.size >= MAX_STATEMENTS) {
+    if (message.name !== '' && !this.predicted.statement(message.name) && this.predicted.statementCount >= MAX_STATEMENTS) {
       this.deny({ code: '54000', message: `gatehouse: more than ${MAX_STATEMENTS} prepared statements in one session` }, 'parse')
       return undefined
     }
-    return when(judgeSql(this.ctx, this.options.who, message.query, this.sqlSession), (verdict) => {
+    return when(judgeSql(this.ctx, this.options.who, message.query, this.sqlSession), (judged) => {
+      const verdict = judged.kind !== 'deny' && judged.decision.masks.length > 0 && copyOuts(message.query).some((c) => c?.format === 'binary') ? refusal(judged, BINARY_COPY) : judged
       if (verdict.kind === 'deny') {
         this.record(verdict, message.query, 'async')
         this.deny({ code: '42501', message: verdict.message }, 'parse')
         return
       }
-      const statement: PreparedStatement = { text: message.query, verdict, revision: verdict.bundle.revision }
-      this.statements.set(message.name, statement)
-      this.expectations.push({ kind: 'parse', statement })
+      const statement: PreparedStatement = { text: message.query, verdict, revision: verdict.bundle.revision, effects: objectEffects(message.query) }
+      // SQL EXECUTE of a protocol statement is decided by what it prepared, as for PREPARE.
+      if (message.name !== '' && !this.predicted.statement(message.name) && verdict.statements.length === 1) this.sqlSession.prepared.set(message.name, verdict.statements[0]!)
+      this.predicted.prepare(message.name, statement)
+      this.expectations.push({ kind: 'parse', name: message.name, statement })
       // Virtual tables are rewritten; anything else goes as the client sent it.
       this.forward(verdict.text === message.query ? message.raw : buildParse(message.name, verdict.text, message.paramTypes))
     })
   }
 
   private onBind(message: Bind): undefined {
-    const statement = this.statements.get(message.statement)
+    const statement = this.predicted.statement(message.statement)
     if (!statement) {
       // Unknown to us means unknown upstream too: the server answers with its own error.
       this.expectations.push({ kind: 'bind' })
       this.forward(message.raw)
       return undefined
     }
-    if (message.portal !== '' && !this.portals.has(message.portal) && this.portals.size >= MAX_PORTALS) {
+    if (message.portal !== '' && !this.predicted.portal(message.portal) && this.predicted.portalCount >= MAX_PORTALS) {
       this.deny({ code: '54000', message: `gatehouse: more than ${MAX_PORTALS} portals in one session` }, 'bind')
       return undefined
     }
     const portal: Portal = { statement, params: message.params.map((p) => (p ? Buffer.from(p) : null)), resultFormats: message.resultFormats }
-    this.portals.set(message.portal, portal)
-    this.expectations.push({ kind: 'bind' })
+    this.predicted.open(message.portal, portal)
+    this.expectations.push({ kind: 'bind', name: message.portal, portal })
     this.forward(message.raw)
     return undefined
   }
 
   private onExecute(message: Execute): Promise<void> | void {
-    const portal = this.portals.get(message.portal)
-    const run: { kind: 'execute' } & Run & { portal: Portal | undefined } = { kind: 'execute', portal, settled: true, started: performance.now(), rows: 0 }
-    if (!portal) {
-      // The server knows no such portal either and will say so.
-      this.expectations.push(run)
-      this.forward(message.raw)
-      return undefined
+    const portal = this.predicted.portal(message.portal)
+    const run: Extract<Expectation, { kind: 'execute' }> = { kind: 'execute', name: message.portal, portal, settled: true, started: performance.now(), rows: 0 }
+    const source = portal ? this.predicted.rowSource(portal.statement.effects[0]) : undefined
+    if (!portal || !source) {
+      // A portal opened elsewhere (a function's cursor) or a FETCH from one: its rows could not be masked.
+      const effect = portal?.statement.effects[0]
+      const verdict = refusal(undefined, unattributable(effect && readsElsewhere(effect) ? effect : { kind: 'fetch', name: message.portal, move: false }), this.ctx.state.current)
+      return when(this.admit(verdict, portal?.statement.text ?? `Execute ${JSON.stringify(message.portal)}`, [], run), () => {
+        this.expectations.push(run)
+        this.discardUntilSync = true
+        this.forward(buildBind({ portal: '', statement: DENIED_STATEMENT, params: [] }))
+      })
     }
     const statement = portal.statement
-    // The bundle changed since the statement was judged: judge it again.
-    const judged = statement.verdict.kind !== 'deny' && this.ctx.state.current?.revision !== statement.revision ? judgeSql(this.ctx, this.options.who, statement.text, this.sqlSession) : statement.verdict
+    run.source = source === 'self' ? statement : source
+    // The bundle changed since the statement (or the one whose rows it reads) was judged: judge it again.
+    const judged = when(this.freshen(statement), (verdict) => (run.source === statement || verdict.kind === 'deny' ? verdict : when(this.freshen(run.source!), (behind) => (behind.kind === 'deny' ? refusal(verdict, `the statement behind it is no longer allowed: ${behind.message}`) : verdict))))
     return when(judged, (verdict) => {
-      if (verdict !== statement.verdict) {
-        statement.verdict = verdict
-        if (verdict.kind !== 'deny') statement.revision = verdict.bundle.revision
-      }
-      return when(this.admit(verdict, statement.text, portal.params, run), (admitted) => {
+      const extra = run.source !== statement ? { sources: [{ reads: (statement.effects[0] as { name: string }).name, statement: run.source!.text, masks: run.source!.verdict.decision.masks.map((m) => m.id) }] } : {}
+      return when(this.admit(verdict, statement.text, portal.params, run, extra), (admitted) => {
         if (!admitted) {
           this.expectations.push(run)
           this.discardUntilSync = true
           this.forward(buildBind({ portal: '', statement: DENIED_STATEMENT, params: [] }))
           return undefined
         }
-        return when(this.planExecution(portal, admitted, message.portal), () => {
+        const rowVerdict = run.source === statement ? admitted : run.source!.verdict
+        return when(rowVerdict.kind === 'deny' ? undefined : this.planExecution(portal, rowVerdict, message.portal, run.source!), () => {
+          run.created = this.create(statement.effects[0], admitted)
+          this.predicted.apply(statement.effects[0], run.created)
           this.expectations.push(run)
           this.forward(message.raw)
         })
@@ -381,10 +500,10 @@ export class PostgresSession {
   }
 
   /** Makes sure the portal has its masking plan before its rows come back. */
-  private planExecution(portal: Portal, verdict: Exclude<Verdict, { kind: 'deny' }>, portalName: string): Promise<void> | void {
+  private planExecution(portal: Portal, verdict: Exclude<Verdict, { kind: 'deny' }>, portalName: string, source: PreparedStatement): Promise<void> | void {
     if (portal.plan || portal.described) return undefined
     if (!this.needsLayout(verdict)) {
-      return when(this.cachedPlan(`detectors\0${maskSignature(verdict)}`, () => this.plan(undefined, verdict, 0, portal.statement)), (plan) => {
+      return when(this.cachedPlan(`detectors\0${maskSignature(verdict)}`, () => this.plan(undefined, verdict, 0, source)), (plan) => {
         portal.plan = plan
       })
     }
@@ -396,7 +515,7 @@ export class PostgresSession {
       return undefined
     }
     const layout = fields.map((f, i) => ({ ...f, format: formatOf(portal.resultFormats, i) }))
-    return when(this.cachedPlan(`execute\0${literalShape(portal.statement.text)}\0${maskSignature(verdict)}\0${JSON.stringify(layout)}`, () => this.plan(layout, verdict, 0, portal.statement)), (plan) => {
+    return when(this.cachedPlan(`execute\0${literalShape(source.text)}\0${maskSignature(verdict)}\0${JSON.stringify(layout)}`, () => this.plan(layout, verdict, 0, source)), (plan) => {
       portal.plan = plan
     })
   }
@@ -411,16 +530,16 @@ export class PostgresSession {
    * waits for approval when held, and for durability in sync mode. Returns
    * the verdict to forward, or undefined after recording a denial in `run`.
    */
-  private admit(verdict: Verdict, text: string, params: ReadonlyArray<Buffer | null>, run: Run): Admitted | Promise<Admitted> {
+  private admit(verdict: Verdict, text: string, params: ReadonlyArray<Buffer | null>, run: Run, extra: Record<string, unknown> = {}): Admitted | Promise<Admitted> {
     if (verdict.kind === 'deny') {
-      this.record(verdict, text, 'async', run)
+      this.record(verdict, text, 'async', run, extra)
       run.denial = { code: '42501', message: verdict.message }
       return undefined
     }
-    if (verdict.kind !== 'hold') return this.recordAndRelease(verdict, text, run, {})
+    if (verdict.kind !== 'hold') return this.recordAndRelease(verdict, text, run, extra)
     return this.waitForApproval(verdict, text, params).then((outcome) => {
-      if (outcome.outcome === 'approved') return this.recordAndRelease(verdict, text, run, { approval: outcome.id })
-      this.record(verdict, text, 'async', run, { approval: outcome.id, approvalOutcome: outcome.outcome })
+      if (outcome.outcome === 'approved') return this.recordAndRelease(verdict, text, run, { ...extra, approval: outcome.id })
+      this.record(verdict, text, 'async', run, { ...extra, approval: outcome.id, approvalOutcome: outcome.outcome })
       run.denial = { code: outcome.outcome === 'cancelled' && outcome.byClient ? '57014' : '42501', message: outcome.message }
       return undefined
     })
@@ -625,6 +744,7 @@ export class PostgresSession {
       case '2':
       case '3':
         this.expectations.shift()
+        if (head) this.confirm(head)
         break
       case 'n':
         if (head?.kind === 'internal-describe') {
@@ -645,18 +765,32 @@ export class PostgresSession {
       case 'E':
         this.onError(message)
         return undefined
-      case 'Z':
-        this.transaction = decodeReadyForQuery(message.raw)
+      case 'Z': {
+        const status = decodeReadyForQuery(message.raw)
         while (this.expectations.length > 0) {
           const e = this.expectations.shift()!
+          if (e.kind === 'query') this.confirmed.forgetUnnamed()
           if (e.kind === 'sync' || e.kind === 'query') break
         }
+        if (status === 'I') this.confirmed.endTransaction(this.transaction !== 'E' && !this.failedSinceReady && this.lastTag !== 'ROLLBACK')
+        this.transaction = status
+        this.failedSinceReady = false
+        this.lastTag = ''
+        // Nothing in flight: the server's objects are exactly the confirmed ones (a failed creation is forgotten).
+        if (this.expectations.length === 0) this.predicted.copyFrom(this.confirmed)
         break
+      }
       case 'H':
       case 'W':
         return this.onCopyOut(message)
       case 'd':
         return this.onCopyData(message)
+      case 'N':
+        this.client.write(this.maskedNotice(message.raw))
+        return undefined
+      case 'S':
+        this.client.write(clientParameterStatus(message.raw, this.options.who.identity))
+        return undefined
       default:
         break
     }
@@ -675,7 +809,9 @@ export class PostgresSession {
     let planning: Promise<MaskingPlan | undefined> | undefined
     if (head?.kind === 'describe') {
       this.expectations.shift()
-      const statement = head.statement ?? head.portal?.statement
+      // A portal's rows may come from elsewhere (FETCH, EXECUTE): plan with the statement behind them.
+      const behind = head.portal ? this.confirmed.rowSource(head.portal.statement.effects[0]) : 'self'
+      const statement = behind === 'self' ? (head.statement ?? head.portal?.statement) : behind
       if (head.statement) head.statement.fields = fields
       if (statement && statement.verdict.kind !== 'deny') {
         const formats = head.portal?.resultFormats ?? []
@@ -694,10 +830,17 @@ export class PostgresSession {
         })
       }
     } else if (head?.kind === 'query' && head.verdict && head.verdict.kind !== 'deny') {
+      head.formats = fields.map((f) => f.format)
+      const effect = head.effects?.[head.statement]
+      const source = readsElsewhere(effect) ? this.confirmed.rowSource(effect) : 'self'
+      if (source === undefined || (source !== 'self' && source.verdict.kind === 'deny')) {
+        this.refuseUnattributed()
+        return undefined
+      }
       // A statement of the same shape and result layout has the same plan: reuse it without waiting.
-      const key = `${literalShape(head.text)}\0${head.statement}\0${maskSignature(head.verdict)}\0${message.raw.toString('latin1')}`
-      const verdict = head.verdict
-      const planned = this.cachedPlan(key, () => this.plan(fields, verdict, head.statement, undefined, head))
+      const verdict = source === 'self' ? head.verdict : source.verdict
+      const key = `${literalShape(source === 'self' ? head.text : source.text)}\0${source === 'self' ? head.statement : 'source'}\0${maskSignature(verdict)}\0${message.raw.toString('latin1')}`
+      const planned = this.cachedPlan(key, () => (source === 'self' ? this.plan(fields, verdict, head.statement, undefined, head) : this.plan(fields, verdict, 0, source)))
       if (!(planned instanceof Promise)) {
         head.plan = planned
         this.writeRowDescription(message.raw, planned)
@@ -730,8 +873,11 @@ export class PostgresSession {
 
   private planPortal(portal: Portal, fields: FieldDescription[]): Promise<void> | undefined {
     const layout = fields.map((f, i) => ({ ...f, format: formatOf(portal.resultFormats, i) }))
-    const verdict = portal.statement.verdict
-    const planned = this.cachedPlan(`execute\0${literalShape(portal.statement.text)}\0${maskSignature(verdict)}\0${JSON.stringify(layout)}`, () => this.plan(layout, verdict, 0, portal.statement))
+    // The rows of a FETCH or EXECUTE portal are those of the statement behind it (unknown: refused at Execute).
+    const behind = this.confirmed.rowSource(portal.statement.effects[0])
+    const source = behind === 'self' || behind === undefined ? portal.statement : behind
+    const verdict = source.verdict
+    const planned = this.cachedPlan(`execute\0${literalShape(source.text)}\0${maskSignature(verdict)}\0${JSON.stringify(layout)}`, () => this.plan(layout, verdict, 0, source))
     if (!(planned instanceof Promise)) {
       portal.plan = planned
       return undefined
@@ -782,16 +928,20 @@ export class PostgresSession {
 
   private onDataRow(message: BackendMessage): undefined {
     const head = this.expectations[0]
+    if (head?.kind === 'execute' && !this.attributed(head)) {
+      this.refuseUnattributed()
+      return undefined
+    }
     const plan = head?.kind === 'query' ? head.plan : head?.kind === 'execute' ? head.portal?.plan : undefined
     if (head && (head.kind === 'query' || head.kind === 'execute')) head.rows++
     if (!plan?.active) {
       this.client.write(message.raw)
       return undefined
     }
-    const formats = head?.kind === 'execute' ? head.portal?.resultFormats ?? [] : []
+    const formats = head?.kind === 'execute' ? (head.portal?.resultFormats ?? []) : head?.kind === 'query' ? (head.formats ?? []) : []
     let masked = 0
     const raw = rewriteDataRow(message.raw, (i, value) => {
-      const binary = head?.kind === 'execute' ? formatOf(formats, i) === 1 : false
+      const binary = head?.kind === 'execute' ? formatOf(formats, i) === 1 : formats[i] === 1
       const result = maskField(plan, i, value, binary, this.ctx.maskKey)
       if (result !== undefined) masked++
       return result
@@ -803,7 +953,9 @@ export class PostgresSession {
 
   private onComplete(message: BackendMessage): void {
     const head = this.expectations[0]
+    if (message.type === 'C') this.lastTag = decodeCommandComplete(message.raw).tag
     if (head?.kind === 'query') {
+      if (message.type === 'C') this.confirmed.apply(head.effects?.[head.statement], head.created?.[head.statement])
       this.outcome(head, message.type === 'C' ? decodeCommandComplete(message.raw).tag : 'EMPTY')
       head.statement++
       head.plan = undefined
@@ -814,6 +966,7 @@ export class PostgresSession {
         this.plans.clear()
       }
     } else if (head?.kind === 'execute') {
+      if (message.type === 'C') this.confirmed.apply(head.portal?.statement.effects[0], head.created)
       this.outcome(head, message.type === 'C' ? decodeCommandComplete(message.raw).tag : message.type === 's' ? 'SUSPENDED' : 'EMPTY')
       this.expectations.shift()
     }
@@ -821,11 +974,12 @@ export class PostgresSession {
 
   private onError(message: BackendMessage): void {
     const head = this.expectations[0]
+    this.failedSinceReady = true
     const denial = head && 'denial' in head ? head.denial : undefined
     const error = decodeErrorOrNotice(message.raw)
     if (head && (head.kind === 'query' || head.kind === 'execute')) this.outcome(head, undefined, denial ? { code: denial.code, message: denial.message } : { code: error.fields.code ?? '', message: error.fields.message ?? '' })
     // The server's error for a denial is replaced by ours.
-    this.client.write(denial ? buildErrorResponse({ severity: 'ERROR', code: denial.code, message: denial.message, ...(denial.code === '42501' ? { hint: PERMISSIONS_HINT } : {}) }) : message.raw)
+    this.client.write(denial ? buildErrorResponse({ severity: 'ERROR', code: denial.code, message: denial.message, ...(denial.code === '42501' ? { hint: PERMISSIONS_HINT } : {}) }) : this.maskedNotice(message.raw))
     if (!head || head.kind === 'query' || head.kind === 'sync') return
     // Extended protocol: the server skips everything up to the next Sync.
     while (this.expectations.length > 0 && this.expectations[0]!.kind !== 'sync') this.expectations.shift()
@@ -839,15 +993,15 @@ export class PostgresSession {
       this.client.write(message.raw)
       return undefined
     }
-    const text = head.kind === 'query' ? head.text : head.portal!.statement.text
-    const format = /\b(FORMAT\s+"?csv"?|CSV)\b/i.test(text) ? 'csv' : 'text'
-    if (response.format === 1) {
-      // Binary COPY cannot be masked row by row: refuse to pass it.
-      this.fatal('42501', 'permission denied by gatehouse: binary COPY of data with masks is not allowed', 'binary copy with masks')
+    const copy = head.kind === 'query' ? copyOuts(head.text)[head.statement] : copyOuts(head.portal!.statement.text)[0]
+    if (response.format === 1 || !copy || copy.format === 'binary') {
+      // Refused before it ran when the gateway could tell (binary COPY cannot be masked row by row); never passed on.
+      this.fatal('42501', `permission denied by gatehouse: ${BINARY_COPY}`, 'binary copy with masks')
       return undefined
     }
+    const format = copy.format
     return this.plan(undefined, verdict, head.kind === 'query' ? head.statement : 0, head.kind === 'execute' ? head.portal!.statement : undefined, head.kind === 'query' ? head : undefined, response.columnFormats.length).then((plan) => {
-      if (plan) head.copy = { plan, format }
+      if (plan) head.copy = { plan, format, header: copy.header }
       this.client.write(message.raw)
     })
   }
@@ -855,7 +1009,9 @@ export class PostgresSession {
   private onCopyData(message: BackendMessage): undefined {
     const head = this.expectations[0]
     const copy = head && (head.kind === 'query' || head.kind === 'execute') ? head.copy : undefined
-    if (!copy?.plan.active) {
+    if (!copy?.plan.active || copy.header) {
+      // The server sends the header line as its own CopyData ("COPY": one message per row).
+      if (copy) copy.header = false
       this.client.write(message.raw)
       return undefined
     }
@@ -917,6 +1073,69 @@ export class PostgresSession {
     }
   }
 
+  /** The decision of the statement an error or notice comes from; undefined when it cannot be told. */
+  private verdictOfHead(): Verdict | undefined {
+    const head = this.expectations[0]
+    if (head?.kind === 'query') {
+      const effect = head.effects?.[head.statement]
+      const source = readsElsewhere(effect) ? this.confirmed.rowSource(effect) : 'self'
+      return source === 'self' ? head.verdict : source?.verdict
+    }
+    if (head?.kind === 'execute') return head.source?.verdict ?? head.portal?.statement.verdict
+    if (head?.kind === 'parse') return head.statement?.verdict
+    if (head?.kind === 'bind') return head.portal?.statement.verdict
+    return undefined
+  }
+
+  /** An ErrorResponse or NoticeResponse with the values it quotes masked (see notice-masking.ts). */
+  private maskedNotice(raw: Buffer): Buffer {
+    const masks = this.noticeMasks()
+    if (!masks) return raw
+    // A statement of no known origin may have touched any masked table.
+    const verdict = this.verdictOfHead()
+    const touches = (object: string) => masks.tables.has(tableKey(object))
+    const quotesData = masks.tables.size > 0 && (!verdict || verdict.statements.length === 0 || verdict.statements.some((s) => s.reads.some(touches) || s.operations.some((op) => op.object !== undefined && touches(op.object))))
+    const masked = maskNotice(raw, { detectors: masks.detectors, quotesData })
+    if (masked !== raw) this.maskedValues.inc(1)
+    return masked
+  }
+
+  /** The identity's masks in the bundle in force: tables with masked columns, and detectors; undefined when it has none. */
+  private noticeMasks(): { tables: Set<string>; detectors: MaskRules | undefined } | undefined {
+    const bundle = this.ctx.state.current
+    if (!bundle) return undefined
+    if (this.noticeMaskCache?.revision !== bundle.revision) {
+      const pair = bundle.engine.pair(this.options.who.identity, this.options.who.resource.name)
+      const tables = new Set([...(pair?.columnMasks ?? [])].filter(([, entries]) => entries.some((e) => e.mode === 'enforce')).map(([table]) => tableKey(table)))
+      const detectors = detectorMasks((pair?.detectors ?? []).filter((d) => d.mode === 'enforce'), this.ctx.maskKey)
+      this.noticeMaskCache = { revision: bundle.revision, masks: tables.size > 0 || detectors ? { tables, detectors } : undefined }
+    }
+    return this.noticeMaskCache.masks
+  }
+
+  /** ParseComplete, BindComplete, CloseComplete: the server now has (or no longer has) the object. */
+  private confirm(head: Expectation): void {
+    if (head.kind === 'parse' && head.statement) this.confirmed.prepare(head.name ?? '', head.statement)
+    else if (head.kind === 'bind' && head.portal) this.confirmed.open(head.name ?? '', head.portal)
+    else if (head.kind === 'close' && head.target === 'S') this.confirmed.deallocate(head.name)
+    else if (head.kind === 'close') this.confirmed.close(head.name)
+  }
+
+  /** Whether an Execute's rows come from the portal and statement it was decided and planned for. */
+  private attributed(head: Extract<Expectation, { kind: 'execute' }>): boolean {
+    if (head.attributed) return true
+    const portal = this.confirmed.portal(head.name)
+    const source = portal ? this.confirmed.rowSource(portal.statement.effects[0]) : undefined
+    head.attributed = !!portal && portal === head.portal && (source === 'self' ? portal.statement : source) === head.source
+    return head.attributed
+  }
+
+  /** Rows the gateway cannot attribute to a statement it decided are never passed on. */
+  private refuseUnattributed(): void {
+    this.options.log.warn('a result could not be attributed to a known statement; the session is closed', { session: this.options.who.id })
+    this.fatal('42501', 'permission denied by gatehouse: a result came from a cursor or prepared statement the gateway did not see created, so it cannot be masked; the session is closed', 'unattributed result')
+  }
+
   // ---------------------------------------------------------------------------
 
   /** Sends a FATAL error to the client (when it can still receive) and ends the session. */
@@ -949,6 +1168,20 @@ export class PostgresSession {
 }
 
 type Admitted = Exclude<Verdict, { kind: 'deny' }> | undefined
+
+const BINARY_COPY = 'binary COPY of data with masks is not allowed, as its values cannot be masked; use FORMAT text or csv'
+
+/** Why a FETCH or EXECUTE of a name the gateway did not see created is refused: its rows could not be masked. */
+function unattributable(effect: Extract<ObjectEffect, { kind: 'fetch' | 'execute' }>): string {
+  const what = effect.kind === 'fetch' ? `cursor \`${effect.name}\`` : `prepared statement \`${effect.name}\``
+  return `${what} was not created through the gateway in this session, so its rows could not be masked`
+}
+
+/** A refusal the gateway makes before the statement runs, for a reason of its own rather than a rule. */
+function refusal(verdict: Verdict | undefined, reason: string, bundle = verdict?.bundle): Verdict {
+  const decision = { effect: 'deny' as const, rule: null, reasons: [reason], errors: [], masks: [] }
+  return { kind: 'deny', decision, statements: verdict?.statements ?? [], message: denialMessage(decision), bundle }
+}
 
 /** Continues with `value` at once when it is ready, after it resolves otherwise: the hot path stays synchronous. */
 function when<T, R>(value: T | Promise<T>, next: (value: T) => R | Promise<R>): R | Promise<R> {
