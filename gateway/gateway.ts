@@ -5,9 +5,11 @@ import { createHash, createPublicKey, randomBytes, type KeyObject } from 'node:c
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { hostname } from 'node:os'
 import path from 'node:path'
 import { createSqlClassifier, loadSqlParser, type SqlClassifier } from '../engine/sql/index.js'
-import { AuditWriter } from '../store/audit-log.js'
+import { AuditWriter, type AuditEventInput } from '../store/audit-log.js'
+import { AuditSpool } from '../store/audit-spool.js'
 import { openDatabase, type Database } from '../store/database.js'
 import { createAdminServer } from './admin/server.js'
 import { createBundleSource, type BundleSource } from './bundle/sources.js'
@@ -72,6 +74,29 @@ function listenHttp(server: Server, address: ListenAddress): Promise<AddressInfo
   })
 }
 
+/** Writes the audit events earlier runs spooled during a store outage, before this run's own. */
+async function resumeSpooledAudit(db: Database, dir: string, log: Logger): Promise<void> {
+  for (const { spool, queue } of await AuditSpool.list(dir)) {
+    try {
+      const events = await AuditWriter.resume(db, queue)
+      await spool.remove()
+      log.info('wrote audit events spooled by an earlier run', { chain: queue.chain, events })
+    } catch (error) {
+      // Kept for the next start (or an operator); this run writes its own chain.
+      log.error('could not write audit events spooled by an earlier run', { file: spool.file, error: error as Error })
+    }
+  }
+}
+
+/** Events about the gateway itself are recorded even while the store fails; if even that is impossible, the log says so. */
+function recordGatewayEvent(audit: AuditWriter, log: Logger, event: AuditEventInput): void {
+  try {
+    audit.appendEvenIfUnavailable(event)
+  } catch (error) {
+    log.error('could not record an audit event', { kind: event.kind, error: error as Error })
+  }
+}
+
 export async function startGateway(config: GatewayConfig, log: Logger = createLogger({ level: config.logLevel })): Promise<RunningGateway> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
   await loadSqlParser()
@@ -81,7 +106,13 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
   const commits = metrics.counter('gatehouse_audit_commits_total', 'Audit batches committed to the store, by durability: sync when a statement waited for the commit.')
   const commitSeconds = metrics.counter('gatehouse_audit_commit_seconds_total', 'Seconds spent committing audit batches, by durability; over gatehouse_audit_commits_total, the mean commit latency.')
   const eventsWritten = metrics.counter('gatehouse_audit_events_written_total', 'Audit events committed to the store.')
+  const spoolDir = path.join(config.dataDir, 'audit-spool')
+  await resumeSpooledAudit(db, spoolDir, log)
+  const chain = `${hostname()}/${process.pid}/${Date.now().toString(36)}`
   const audit = await AuditWriter.open(db, {
+    chain,
+    spool: AuditSpool.forChain(spoolDir, chain),
+    onSpoolError: (error) => log.error('could not spool audit events to local disk; a restart during this outage would lose them', { error }),
     flushIntervalMs: config.auditFlushMs,
     onCommit: ({ events, seconds, sync }) => {
       const labels = { durability: sync ? 'sync' : 'async' }
@@ -127,7 +158,8 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
   metrics.gauge('gatehouse_audit_healthy', '1 while the audit store accepts writes.', () => [{ labels: {}, value: audit.healthy ? 1 : 0 }])
 
   state.onChange((next, previous) => {
-    audit.append({ kind: 'bundle.loaded', data: { revision: next.revision, digest: next.digest, previous: previous?.revision ?? null, origin: next.origin } }, 'async')
+    // Also while the store is failing: the event waits in the spool, the bundle applies.
+    recordGatewayEvent(audit, log, { kind: 'bundle.loaded', data: { revision: next.revision, digest: next.digest, previous: previous?.revision ?? null, origin: next.origin } })
     const closed = sessions.closeRemoved((identity) => Object.hasOwn(next.bundle.identities, identity))
     if (closed > 0) log.info('closed sessions of removed identities', { sessions: closed })
   })
