@@ -30,6 +30,8 @@ export interface GatewayConfig {
   cleartextOverTls?: boolean
   /** How async-mode audit events wait at most before they are flushed. */
   auditFlushMs: number
+  /** How often `/readyz` probes the store and the upstreams. */
+  readinessIntervalMs?: number
   /** Shown to a client whose request is held: where people approve it. */
   approvalsUrl?: string
   logLevel: 'debug' | 'info' | 'warn' | 'error'
@@ -44,7 +46,7 @@ export function parseListen(text: string, option: string): ListenAddress {
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port }
 }
 
-const KEYS = ['bundle', 'publicKey', 'dataDir', 'store', 'postgresListen', 'sshListen', 'adminListen', 'adminTokenFile', 'tls', 'requireTls', 'cleartextOverTls', 'auditFlushMs', 'approvalsUrl', 'logLevel'] as const
+const KEYS = ['bundle', 'publicKey', 'dataDir', 'store', 'postgresListen', 'sshListen', 'adminListen', 'adminTokenFile', 'tls', 'requireTls', 'cleartextOverTls', 'auditFlushMs', 'readinessIntervalMs', 'approvalsUrl', 'logLevel'] as const
 
 /** Reads the config file (if any) and applies flags over it. Relative paths in the file are relative to the file. */
 export async function loadConfig(file: string | undefined, flags: Partial<Record<(typeof KEYS)[number], string | boolean>>): Promise<GatewayConfig> {
@@ -85,6 +87,8 @@ export async function loadConfig(file: string | undefined, flags: Partial<Record
   }
   const flushMs = Number(pick('auditFlushMs') ?? 100)
   if (!(flushMs >= 1 && flushMs <= 60_000)) throw new ConfigError('`auditFlushMs` must be 1 to 60000')
+  const readinessMs = Number(pick('readinessIntervalMs') ?? 2000)
+  if (!(readinessMs >= 100 && readinessMs <= 600_000)) throw new ConfigError('`readinessIntervalMs` must be 100 to 600000')
   const level = string('logLevel') ?? 'info'
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new ConfigError('`logLevel` must be debug, info, warn or error')
   const config: GatewayConfig = {
@@ -94,6 +98,7 @@ export async function loadConfig(file: string | undefined, flags: Partial<Record
     requireTls: pick('requireTls') === true || pick('requireTls') === 'true',
     cleartextOverTls: pick('cleartextOverTls') === true || pick('cleartextOverTls') === 'true',
     auditFlushMs: flushMs,
+    readinessIntervalMs: readinessMs,
     logLevel: level as GatewayConfig['logLevel'],
   }
   const optional = { publicKey: filePath('publicKey'), adminTokenFile: filePath('adminTokenFile'), approvalsUrl: string('approvalsUrl'), postgresListen: listen('postgresListen'), sshListen: listen('sshListen'), adminListen: listen('adminListen'), tls }

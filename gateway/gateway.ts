@@ -18,6 +18,7 @@ import type { GatewayConfig, ListenAddress } from './config.js'
 import { createLogger, type Logger } from '../runtime/log.js'
 import { Metrics, type Counter } from '../runtime/metrics.js'
 import { createPostgresFront } from './postgres/front.js'
+import { createReadinessProbe } from './readiness.js'
 import { SessionRegistry } from './sessions.js'
 import { createSshFront } from './ssh/front.js'
 
@@ -157,6 +158,17 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
   metrics.gauge('gatehouse_audit_queue', 'Audit events waiting to be written.', () => [{ labels: {}, value: audit.queued }])
   metrics.gauge('gatehouse_audit_healthy', '1 while the audit store accepts writes.', () => [{ labels: {}, value: audit.healthy ? 1 : 0 }])
 
+  const probe = createReadinessProbe({
+    db,
+    state,
+    intervalMs: config.readinessIntervalMs,
+    onStoreChange: (ok, error) => (ok ? log.info('the store answers the readiness probe') : log.error('the store does not answer the readiness probe', { reason: error ?? '' })),
+  })
+  metrics.gauge('gatehouse_store_up', '1 while the store answered the last readiness probe.', () => (probe.store ? [{ labels: {}, value: probe.store.ok ? 1 : 0 }] : []))
+  metrics.gauge('gatehouse_upstream_up', '1 while the upstream accepted a connection at the last readiness probe, by resource.', () =>
+    [...probe.upstreams].map(([resource, { ok }]) => ({ labels: { resource }, value: ok ? 1 : 0 })),
+  )
+
   state.onChange((next, previous) => {
     // Also while the store is failing: the event waits in the spool, the bundle applies.
     recordGatewayEvent(audit, log, { kind: 'bundle.loaded', data: { revision: next.revision, digest: next.digest, previous: previous?.revision ?? null, origin: next.origin } })
@@ -166,6 +178,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
   await state.restore()
   const source: BundleSource = createBundleSource(config.bundle, state, log)
   await source.start()
+  await probe.probe()
   if (!state.current) log.error('no valid bundle: every request is denied until one loads', { source: config.bundle })
 
   const fronts: Front[] = []
@@ -183,13 +196,14 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     if (config.sshListen) await serve('ssh', createSshFront(context), config.sshListen)
     if (config.adminListen) {
       const digest = await adminTokenDigest(config)
-      admin = createAdminServer({ state, db, audit, metrics, sessions, log, listening: () => listening, ...(digest ? { adminTokenDigest: digest } : {}) })
+      admin = createAdminServer({ state, db, audit, metrics, sessions, log, probe, listening: () => listening, ...(digest ? { adminTokenDigest: digest } : {}) })
       const address = await listenHttp(admin, config.adminListen)
       addresses.admin = address
       log.info('admin listening', { address: `${address.address}:${address.port}` })
     }
     listening = true
   } catch (err) {
+    probe.stop()
     source.stop()
     for (const front of fronts) await front.close().catch(() => undefined)
     admin?.close()
@@ -204,6 +218,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     addresses,
     stop() {
       stopping ??= (async () => {
+        probe.stop()
         source.stop()
         await Promise.all(fronts.map((f) => f.close()))
         await new Promise<void>((resolve) => (admin ? admin.close(() => resolve()) : resolve()))
