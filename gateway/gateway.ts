@@ -18,6 +18,7 @@ import type { GatewayConfig, ListenAddress } from './config.js'
 import { createLogger, type Logger } from '../runtime/log.js'
 import { Metrics, type Counter } from '../runtime/metrics.js'
 import { createPostgresFront } from './postgres/front.js'
+import { resolveLimits } from './limits.js'
 import { createReadinessProbe } from './readiness.js'
 import { SessionRegistry } from './sessions.js'
 import { createSshFront } from './ssh/front.js'
@@ -140,7 +141,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     db,
     audit,
     sessions,
-    classifier: createSqlClassifier({ cacheSize: 10_000 }),
+    classifier: createSqlClassifier({ cacheSize: 10_000, maxBytes: resolveLimits(config.limits).maxStatementBytes }),
     maskKey: await loadOrCreateKey(path.join(config.dataDir, 'mask-key')),
     approvalsWaiting: { count: 0 },
   }

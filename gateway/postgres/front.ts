@@ -17,13 +17,14 @@ import { createCatalog, type Catalog } from './catalog.js'
 import { authenticateClient } from './client-auth.js'
 import { createFrontendReader, type AuthenticationResponse, type FrontendMessage, type FrontendReader, type StartupMessage } from './protocol/frontend.js'
 import { buildBackendKeyData, buildErrorResponse, buildReadyForQuery } from './protocol/serialize.js'
+import { resolveLimits } from '../limits.js'
+import { BufferBudget } from './flow-control.js'
 import { newSessionId, PostgresSession } from './session.js'
 import { connectUpstream } from './upstream.js'
 
 /** Before authentication, messages are small (PostgreSQL caps them at 64 kB too). */
 const STARTUP_MESSAGE_BYTES = 64 * 1024
 const MAX_CLIENT_MESSAGE_BYTES = 256 * 1024 * 1024
-const STARTUP_TIMEOUT_MS = 15_000
 /** How long closing sessions get to deliver their last message at shutdown. */
 const SHUTDOWN_GRACE_MS = 2000
 
@@ -113,6 +114,10 @@ export function createPostgresFront(ctx: GatewayContext): Front {
   const cancelKeys = new CancelKeys()
   const catalogs = new Map<string, { resource: BundleResource; catalog: Catalog }>()
   const connections = new Set<Socket>()
+  const limits = resolveLimits(ctx.config.limits)
+  const budget = new BufferBudget(limits)
+  const stalled = ctx.metrics.counter('gatehouse_postgres_stalled_sessions_total', 'PostgreSQL sessions closed because their client stopped reading its results.')
+  ctx.metrics.gauge('gatehouse_postgres_unsent_bytes', 'Bytes PostgreSQL sessions hold unsent towards their clients.', () => [{ labels: {}, value: budget.held }])
   let tls: SecureContext | undefined
   let server: Server | undefined
 
@@ -136,7 +141,7 @@ export function createPostgresFront(ctx: GatewayContext): Front {
     let socket: Socket = raw
     const reader = createFrontendReader({ maxMessageBytes: STARTUP_MESSAGE_BYTES })
     const handshake = new HandshakeReader(raw, reader)
-    const timer = setTimeout(() => raw.destroy(), STARTUP_TIMEOUT_MS)
+    const timer = setTimeout(() => raw.destroy(), limits.startupTimeoutMs)
     const refuse = (code: string, message: string) => {
       socket.end(buildErrorResponse({ severity: 'FATAL', code, message }))
       setTimeout(() => socket.destroy(), 1000).unref()
@@ -214,6 +219,7 @@ export function createPostgresFront(ctx: GatewayContext): Front {
         throw new Refusal('53000', 'gatehouse: the audit store is unavailable, so nothing is let through; try again shortly')
       }
       reader.setMaxMessageBytes(MAX_CLIENT_MESSAGE_BYTES)
+      reader.setMaxStatementBytes(limits.maxStatementBytes)
       const pending = handshake.detach()
       clearTimeout(timer)
       let session: PostgresSession | undefined
@@ -234,6 +240,8 @@ export function createPostgresFront(ctx: GatewayContext): Front {
         catalog: catalogFor(resource),
         durability: resource.audit.mode,
         log,
+        budget,
+        onStalled: () => stalled.inc({}),
         onEnd: () => {
           cancelKeys.release(key.processId)
           removeFromRegistry()
