@@ -18,6 +18,7 @@ import type { GatewayConfig, ListenAddress } from './config.js'
 import { createLogger, type Logger } from '../runtime/log.js'
 import { Metrics, type Counter } from '../runtime/metrics.js'
 import { createPostgresFront } from './postgres/front.js'
+import { ConnectionLimiter } from './connection-limits.js'
 import { resolveLimits } from './limits.js'
 import { createReadinessProbe } from './readiness.js'
 import { SessionRegistry } from './sessions.js'
@@ -43,6 +44,8 @@ export interface GatewayContext {
   maskKey: Buffer
   /** Holds waiting for approval, for the metric. */
   approvalsWaiting: { count: number }
+  /** Open client connections of both fronts, against their caps. */
+  connections: ConnectionLimiter
 }
 
 export interface Front {
@@ -127,6 +130,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
   })
   const state = new BundleState({ ...(publicKey ? { publicKey } : {}), persistDir: config.dataDir, log })
   const sessions = new SessionRegistry()
+  const limits = resolveLimits(config.limits)
   const context: GatewayContext = {
     config,
     log,
@@ -141,14 +145,16 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     db,
     audit,
     sessions,
-    classifier: createSqlClassifier({ cacheSize: 10_000, maxBytes: resolveLimits(config.limits).maxStatementBytes }),
+    classifier: createSqlClassifier({ cacheSize: 10_000, maxBytes: limits.maxStatementBytes }),
     maskKey: await loadOrCreateKey(path.join(config.dataDir, 'mask-key')),
     approvalsWaiting: { count: 0 },
+    connections: new ConnectionLimiter(limits, metrics.counter('gatehouse_connections_refused_total', 'Client connections refused at a connection cap, by protocol and cap (total or address).')),
   }
   metrics.gauge('gatehouse_sessions', 'Open client sessions by protocol.', () => [
     { labels: { protocol: 'postgres' }, value: sessions.count('postgres') },
     { labels: { protocol: 'ssh' }, value: sessions.count('ssh') },
   ])
+  metrics.gauge('gatehouse_connections', 'Open client connections, both fronts.', () => [{ labels: {}, value: context.connections.count }])
   metrics.gauge('gatehouse_approvals_waiting', 'Requests held until people decide.', () => [{ labels: {}, value: context.approvalsWaiting.count }])
   metrics.gauge('gatehouse_bundle_info', 'The bundle in force (value 1), by revision.', () =>
     state.current ? [{ labels: { revision: state.current.revision }, value: 1 }] : [],

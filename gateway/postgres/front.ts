@@ -116,7 +116,7 @@ export function createPostgresFront(ctx: GatewayContext): Front {
   const connections = new Set<Socket>()
   const limits = resolveLimits(ctx.config.limits)
   const budget = new BufferBudget(limits)
-  const stalled = ctx.metrics.counter('gatehouse_postgres_stalled_sessions_total', 'PostgreSQL sessions closed because their client stopped reading its results.')
+  const limited = ctx.metrics.counter('gatehouse_postgres_limited_total', 'PostgreSQL connections closed at a limit, by reason: startup-timeout (no session within limits.startupTimeoutMs), idle, stalled (the client stopped reading).')
   ctx.metrics.gauge('gatehouse_postgres_unsent_bytes', 'Bytes PostgreSQL sessions hold unsent towards their clients.', () => [{ labels: {}, value: budget.held }])
   let tls: SecureContext | undefined
   let server: Server | undefined
@@ -133,6 +133,14 @@ export function createPostgresFront(ctx: GatewayContext): Front {
 
   const handle = async (raw: Socket) => {
     raw.setNoDelay(true)
+    raw.on('error', () => undefined)
+    const refusal = ctx.connections.admit(raw, 'postgres')
+    if (refusal) {
+      // Before the startup packet: PostgreSQL itself answers "too many clients" this way (53300).
+      raw.end(buildErrorResponse({ severity: 'FATAL', code: '53300', message: `gatehouse: ${refusal}` }))
+      setTimeout(() => raw.destroy(), 1000).unref()
+      return
+    }
     connections.add(raw)
     raw.once('close', () => connections.delete(raw))
     const source = raw.remoteAddress ?? 'unknown'
@@ -141,7 +149,7 @@ export function createPostgresFront(ctx: GatewayContext): Front {
     let socket: Socket = raw
     const reader = createFrontendReader({ maxMessageBytes: STARTUP_MESSAGE_BYTES })
     const handshake = new HandshakeReader(raw, reader)
-    const timer = setTimeout(() => raw.destroy(), limits.startupTimeoutMs)
+    const timer = setTimeout(() => (limited.inc({ reason: 'startup-timeout' }), raw.destroy()), limits.startupTimeoutMs)
     const refuse = (code: string, message: string) => {
       socket.end(buildErrorResponse({ severity: 'FATAL', code, message }))
       setTimeout(() => socket.destroy(), 1000).unref()
@@ -241,7 +249,7 @@ export function createPostgresFront(ctx: GatewayContext): Front {
         durability: resource.audit.mode,
         log,
         budget,
-        onStalled: () => stalled.inc({}),
+        onLimit: (reason) => limited.inc({ reason }),
         onEnd: () => {
           cancelKeys.release(key.processId)
           removeFromRegistry()

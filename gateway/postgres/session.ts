@@ -130,8 +130,8 @@ export interface SessionOptions {
   log: Logger
   /** What the front's sessions may hold unsent, shared among them. */
   budget: BufferBudget
-  /** Called when the session is closed because its client stopped reading. */
-  onStalled?: () => void
+  /** Called when the session is closed at a limit: its client stopped reading, or was idle too long. */
+  onLimit?: (reason: 'stalled' | 'idle') => void
   /** Called once when the session has ended. */
   onEnd(): void
 }
@@ -181,6 +181,14 @@ export class PostgresSession {
     upstream.socket.on('error', () => this.end('upstream connection error'))
     upstream.socket.on('close', () => this.fatal('08006', 'the database closed the connection', 'upstream closed'))
     upstream.socket.resume()
+    const idleMs = this.options.budget.limits.idleTimeoutMs
+    if (idleMs > 0) {
+      // No byte either way for that long (a running query that sends nothing counts as idle too).
+      client.setTimeout(idleMs, () => {
+        this.options.onLimit?.('idle')
+        this.fatal('57P05', `terminating connection due to idle-session timeout (${Math.round(idleMs / 1000)} s)`, 'idle timeout')
+      })
+    }
     this.clientQueue.push(...this.options.pending)
     void this.drainClient()
   }
@@ -948,7 +956,7 @@ export class PostgresSession {
   /** The client stopped reading its results: close the session rather than hold them. */
   private stalled(stall: Stall): void {
     this.options.log.warn('closing a session whose client stopped reading', { session: this.options.who.id, unsentBytes: stall.unsentBytes, seconds: stall.seconds })
-    this.options.onStalled?.()
+    this.options.onLimit?.('stalled')
     this.fatal('53400', `terminating connection: the client did not read its results for ${stall.seconds} s`, `client stopped reading (${stall.unsentBytes} bytes unsent after ${stall.seconds} s)`)
   }
 

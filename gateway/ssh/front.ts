@@ -215,6 +215,9 @@ export function createSshFront(ctx: GatewayContext): Front {
         sockets.add(socket)
         socket.once('close', () => sockets.delete(socket))
         socket.on('error', () => undefined)
+        // Lines before the version banner are allowed (RFC 4253 §4.2): say why, then close.
+        const refusal = ctx.connections.admit(socket, 'ssh')
+        if (refusal) return void socket.end(`gatehouse: ${refusal}\r\n`)
         ssh.injectSocket(socket)
       })
       server.on('error', (err) => ctx.log.error('SSH listener error', { error: err }))
