@@ -33,6 +33,8 @@ export interface GatewayConfig {
   auditFlushMs: number
   /** How often `/readyz` probes the store and the upstreams. */
   readinessIntervalMs?: number
+  /** Accept a bundle that is not newer than the one in force (to roll back on purpose). */
+  allowBundleRollback?: boolean
   /** Caps on what clients can make the gateway hold (gateway/limits.ts); defaults for what is not set. */
   limits?: Partial<GatewayLimits>
   /** Shown to a client whose request is held: where people approve it. */
@@ -49,7 +51,7 @@ export function parseListen(text: string, option: string): ListenAddress {
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port }
 }
 
-const KEYS = ['bundle', 'publicKey', 'dataDir', 'store', 'postgresListen', 'sshListen', 'adminListen', 'adminTokenFile', 'tls', 'requireTls', 'cleartextOverTls', 'auditFlushMs', 'readinessIntervalMs', 'limits', 'approvalsUrl', 'logLevel'] as const
+const KEYS = ['bundle', 'publicKey', 'dataDir', 'store', 'postgresListen', 'sshListen', 'adminListen', 'adminTokenFile', 'tls', 'requireTls', 'cleartextOverTls', 'auditFlushMs', 'readinessIntervalMs', 'limits', 'allowBundleRollback', 'approvalsUrl', 'logLevel'] as const
 
 /** Reads the config file (if any) and applies flags over it. Relative paths in the file are relative to the file. */
 export async function loadConfig(file: string | undefined, flags: Partial<Record<(typeof KEYS)[number], string | boolean>>): Promise<GatewayConfig> {
@@ -103,6 +105,7 @@ export async function loadConfig(file: string | undefined, flags: Partial<Record
     auditFlushMs: flushMs,
     readinessIntervalMs: readinessMs,
     limits: parseLimits(fromFile.limits),
+    allowBundleRollback: pick('allowBundleRollback') === true || pick('allowBundleRollback') === 'true',
     logLevel: level as GatewayConfig['logLevel'],
   }
   const optional = { publicKey: filePath('publicKey'), adminTokenFile: filePath('adminTokenFile'), approvalsUrl: string('approvalsUrl'), postgresListen: listen('postgresListen'), sshListen: listen('sshListen'), adminListen: listen('adminListen'), tls }

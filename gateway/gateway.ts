@@ -128,7 +128,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     onHealthChange: (healthy, error) =>
       healthy ? log.info('audit store is back; accepting statements again') : log.error('audit store unavailable; refusing statements until it is back', { error }),
   })
-  const state = new BundleState({ ...(publicKey ? { publicKey } : {}), persistDir: config.dataDir, log })
+  const state = new BundleState({ ...(publicKey ? { publicKey } : {}), persistDir: config.dataDir, allowRollback: config.allowBundleRollback === true, log })
   const sessions = new SessionRegistry()
   const limits = resolveLimits(config.limits)
   const context: GatewayContext = {
@@ -181,6 +181,12 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     recordGatewayEvent(audit, log, { kind: 'bundle.loaded', data: { revision: next.revision, digest: next.digest, previous: previous?.revision ?? null, origin: next.origin } })
     const closed = sessions.closeRemoved((identity) => Object.hasOwn(next.bundle.identities, identity))
     if (closed > 0) log.info('closed sessions of removed identities', { sessions: closed })
+  })
+  const rejections = metrics.counter('gatehouse_bundle_rejections_total', 'Bundles refused (the one in force stays), by code: bundle.rollback, bundle.not_newer, bundle.bad_signature, ...')
+  state.onReject((rejection) => {
+    rejections.inc({ code: rejection.code })
+    // In the hash chain, so an attempted rollback or a tampered bundle leaves a tamper-evident trace.
+    recordGatewayEvent(audit, log, { kind: 'bundle.rejected', data: { code: rejection.code, reason: rejection.reason, origin: rejection.origin, inForce: state.current?.revision ?? null } })
   })
   await state.restore()
   const source: BundleSource = createBundleSource(config.bundle, state, log)
