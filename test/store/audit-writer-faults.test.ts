@@ -17,6 +17,7 @@ import { openDatabase, type Database } from '../../store/database.js'
 import { startStoreProxy, type StoreProxy } from '../helpers/store-proxy.js'
 import { postgresFromEnv } from '../services/env.js'
 import { BACKENDS } from './backends.js'
+import { until } from '../helpers/until.js'
 
 let proxy: StoreProxy
 before(async () => {
@@ -27,13 +28,6 @@ after(() => proxy?.close())
 
 const backend = BACKENDS.find((b) => b.name === 'postgres')!
 
-async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  assert.fail(`timed out waiting until ${what}`)
-}
 
 /** The `n` of every stored event of the chain, in chain order. */
 async function storedNumbers(db: Database, chain: string): Promise<number[]> {

@@ -7,6 +7,7 @@ import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { verifyAudit } from '../../../store/audit-read.js'
 import { editYaml, startShop, type Shop } from '../harness.js'
+import { until } from '../../helpers/until.js'
 
 let shop: Shop
 before(async () => {
@@ -14,13 +15,6 @@ before(async () => {
 })
 after(() => shop?.stop())
 
-async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  assert.fail(`timed out waiting until ${what}`)
-}
 
 test('a rollback to the previous bundle and a corrupt bundle are audited and counted', async () => {
   const ctx = shop.gateway.context

@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test'
 import pg from 'pg'
 import { postgresFromEnv } from '../../services/env.js'
 import { startShop, type Shop } from '../harness.js'
+import { until } from '../../helpers/until.js'
 
 const SESSION_CAP = 256 * 1024
 /** What may arrive past the cap before the pause takes effect: one socket read. */
@@ -21,13 +22,6 @@ before(async () => {
 })
 after(() => shop?.stop())
 
-async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  assert.fail(`timed out waiting until ${what}`)
-}
 
 test('a client that stops reading: the upstream is paused, memory stays under the cap, and the session is closed after the timeout', async () => {
   const server = postgresFromEnv()

@@ -15,6 +15,7 @@ import { startStoreProxy, type StoreProxy } from '../../helpers/store-proxy.js'
 import { postgresFromEnv } from '../../services/env.js'
 import { editYaml, startShop, type Shop } from '../harness.js'
 import { startTestGateway } from '../start-gateway.js'
+import { until } from '../../helpers/until.js'
 
 let proxy: StoreProxy
 let shop: Shop
@@ -31,13 +32,6 @@ after(async () => {
   await proxy?.close()
 })
 
-async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  assert.fail(`timed out waiting until ${what}`)
-}
 
 async function readyz(port: number): Promise<{ status: number; body: { ready: boolean; reasons: string[]; upstreams: Record<string, { ok: boolean }> } }> {
   const res = await fetch(`http://127.0.0.1:${port}/readyz`)
@@ -45,8 +39,15 @@ async function readyz(port: number): Promise<{ status: number; body: { ready: bo
 }
 
 let edits = 0
-/** A routine policy change: a new description on the resource. */
-const changeBundle = () => shop.recompile((repo) => editYaml(path.join(repo, 'resources', 'db.yaml'), (doc) => doc.set('description', `edited ${++edits}`)))
+/** A routine policy change (a new description on the resource) during an outage; resolves with the revision once it is in force. */
+async function changeBundleDuringOutage(): Promise<string> {
+  proxy.cut()
+  await refusedForTheStore()
+  const before = shop.gateway.context.state.current!.digest
+  await shop.recompile((repo) => editYaml(path.join(repo, 'resources', 'db.yaml'), (doc) => doc.set('description', `edited ${++edits}`)))
+  await until('the new bundle is in force', () => shop.gateway.context.state.current!.digest !== before)
+  return shop.gateway.context.state.current!.revision
+}
 
 test('the store commits and its answer is lost under a write load: the gateway recovers by itself and loses nothing', async () => {
   const marker = `lost-ack-${Date.now()}`
@@ -120,12 +121,7 @@ async function accepted(): Promise<void> {
 
 test('a bundle change during a store outage applies, and its event is written when the store is back', async () => {
   try {
-    proxy.cut()
-    await refusedForTheStore()
-    const before = shop.gateway.context.state.current!.digest
-    await changeBundle()
-    await until('the new bundle is in force', () => shop.gateway.context.state.current!.digest !== before)
-    const revision = shop.gateway.context.state.current!.revision
+    const revision = await changeBundleDuringOutage()
     proxy.restore()
     await accepted()
     await shop.gateway.context.audit.flush()
@@ -138,12 +134,7 @@ test('a bundle change during a store outage applies, and its event is written wh
 })
 
 test('stopped during a store outage: the queued events are spooled and the next start writes them', async () => {
-  proxy.cut()
-  await refusedForTheStore()
-  const before = shop.gateway.context.state.current!.digest
-  await changeBundle()
-  await until('the new bundle is in force', () => shop.gateway.context.state.current!.digest !== before)
-  const revision = shop.gateway.context.state.current!.revision
+  const revision = await changeBundleDuringOutage()
   const config = shop.gateway.context.config
   await shop.gateway.stop()
   const spoolDir = path.join(config.dataDir, 'audit-spool')
