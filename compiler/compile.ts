@@ -23,6 +23,8 @@ export interface CompileOptions {
    * share almost all their files, so a diff parses each distinct file once.
    */
   cache?: ParseCache
+  /** The bundle's sequence, when the repository has no Git revision to take it from. */
+  sequence?: number
 }
 
 export type ParseCache = Map<string, { parsed: ReturnType<typeof parseFile>; validated: ReturnType<typeof validateDocuments> }>
@@ -70,6 +72,7 @@ export async function compileRepository(repo: LoadedRepository, options: Compile
     const emitted = emitBundle(model, {
       ...(repo.revision ? { revision: repo.revision } : {}),
       ...(options.signingKey ? { signingKey: options.signingKey } : {}),
+      ...(options.sequence !== undefined ? { sequence: options.sequence } : {}),
     })
     result.bundle = emitted.bundle
     result.bundleText = emitted.text

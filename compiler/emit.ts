@@ -10,6 +10,8 @@ import { VERSION } from './version.js'
 export interface EmitOptions {
   revision?: Revision
   signingKey?: KeyObject
+  /** Overrides the revision's commit time as the sequence gateways order bundles by. */
+  sequence?: number
 }
 
 export interface EmittedBundle {
@@ -36,7 +38,7 @@ export function emitBundle(model: Model, options: EmitOptions = {}): EmittedBund
   const { revision } = options
   // A dirty tree is not the commit: say so, and tell different dirty states apart.
   const revisionName = !revision ? `content:${contentDigest.slice(0, 16)}` : revision.dirty ? `${revision.commit}+dirty.${contentDigest.slice(0, 12)}` : revision.commit
-  const manifest: BundleManifest = { format: 'gatehouse.bundle/v1', revision: revisionName, sequence: revision?.time ?? 0, compiler: VERSION, digest: '' }
+  const manifest: BundleManifest = { format: 'gatehouse.bundle/v1', revision: revisionName, sequence: options.sequence ?? revision?.time ?? 0, compiler: VERSION, digest: '' }
   const assemble = (m: BundleManifest, signature?: Bundle['signature']) =>
     `{${[...parts.slice(0, 2), `"manifest":${canonicalJson(m)}`, ...parts.slice(2), ...(signature ? [`"signature":${canonicalJson(signature)}`] : [])].join(',')}}`
   manifest.digest = `sha256:${sha256(assemble(manifest))}`

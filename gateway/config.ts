@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { load } from 'js-yaml'
+import { parseLimits, type GatewayLimits } from './limits.js'
 import { parseSshSettings, type SshSettings } from './ssh/settings.js'
 
 export interface ListenAddress {
@@ -31,6 +32,12 @@ export interface GatewayConfig {
   cleartextOverTls?: boolean
   /** How async-mode audit events wait at most before they are flushed. */
   auditFlushMs: number
+  /** How often `/readyz` probes the store and the upstreams. */
+  readinessIntervalMs?: number
+  /** Accept a bundle that is not newer than the one in force (to roll back on purpose). */
+  allowBundleRollback?: boolean
+  /** Caps on what clients can make the gateway hold (gateway/limits.ts); defaults for what is not set. */
+  limits?: Partial<GatewayLimits>
   /** Shown to a client whose request is held: where people approve it. */
   approvalsUrl?: string
   logLevel: 'debug' | 'info' | 'warn' | 'error'
@@ -47,7 +54,7 @@ export function parseListen(text: string, option: string): ListenAddress {
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port }
 }
 
-const KEYS = ['bundle', 'publicKey', 'dataDir', 'store', 'postgresListen', 'sshListen', 'adminListen', 'adminTokenFile', 'tls', 'requireTls', 'cleartextOverTls', 'auditFlushMs', 'approvalsUrl', 'logLevel', 'ssh'] as const
+const KEYS = ['bundle', 'publicKey', 'dataDir', 'store', 'postgresListen', 'sshListen', 'adminListen', 'adminTokenFile', 'tls', 'requireTls', 'cleartextOverTls', 'auditFlushMs', 'readinessIntervalMs', 'limits', 'allowBundleRollback', 'approvalsUrl', 'logLevel', 'ssh'] as const
 
 /** Reads the config file (if any) and applies flags over it. Relative paths in the file are relative to the file. */
 export async function loadConfig(file: string | undefined, flags: Partial<Record<(typeof KEYS)[number], string | boolean>>): Promise<GatewayConfig> {
@@ -88,6 +95,8 @@ export async function loadConfig(file: string | undefined, flags: Partial<Record
   }
   const flushMs = Number(pick('auditFlushMs') ?? 100)
   if (!(flushMs >= 1 && flushMs <= 60_000)) throw new ConfigError('`auditFlushMs` must be 1 to 60000')
+  const readinessMs = Number(pick('readinessIntervalMs') ?? 2000)
+  if (!(readinessMs >= 100 && readinessMs <= 600_000)) throw new ConfigError('`readinessIntervalMs` must be 100 to 600000')
   const level = string('logLevel') ?? 'info'
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new ConfigError('`logLevel` must be debug, info, warn or error')
   const config: GatewayConfig = {
@@ -97,6 +106,9 @@ export async function loadConfig(file: string | undefined, flags: Partial<Record
     requireTls: pick('requireTls') === true || pick('requireTls') === 'true',
     cleartextOverTls: pick('cleartextOverTls') === true || pick('cleartextOverTls') === 'true',
     auditFlushMs: flushMs,
+    readinessIntervalMs: readinessMs,
+    limits: parseLimits(fromFile.limits),
+    allowBundleRollback: pick('allowBundleRollback') === true || pick('allowBundleRollback') === 'true',
     logLevel: level as GatewayConfig['logLevel'],
     ssh: parseSshSettings(fromFile.ssh, (message) => new ConfigError(message)),
   }

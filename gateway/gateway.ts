@@ -5,9 +5,11 @@ import { createHash, createPublicKey, randomBytes, type KeyObject } from 'node:c
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { hostname } from 'node:os'
 import path from 'node:path'
 import { createSqlClassifier, loadSqlParser, type SqlClassifier } from '../engine/sql/index.js'
-import { AuditWriter } from '../store/audit-log.js'
+import { AuditWriter, type AuditEventInput } from '../store/audit-log.js'
+import { AuditSpool } from '../store/audit-spool.js'
 import { openDatabase, type Database } from '../store/database.js'
 import { createAdminServer } from './admin/server.js'
 import { createBundleSource, type BundleSource } from './bundle/sources.js'
@@ -16,6 +18,9 @@ import type { GatewayConfig, ListenAddress } from './config.js'
 import { createLogger, type Logger } from '../runtime/log.js'
 import { Metrics, type Counter } from '../runtime/metrics.js'
 import { createPostgresFront } from './postgres/front.js'
+import { ConnectionLimiter } from './connection-limits.js'
+import { resolveLimits } from './limits.js'
+import { createReadinessProbe } from './readiness.js'
 import { SessionRegistry } from './sessions.js'
 import { createSshFront } from './ssh/front.js'
 
@@ -41,6 +46,8 @@ export interface GatewayContext {
   approvalsWaiting: { count: number }
   /** PostgreSQL resources whose upstream account turned out to be a superuser (on /status). */
   superuserResources: Set<string>
+  /** Open client connections of both fronts, against their caps. */
+  connections: ConnectionLimiter
 }
 
 export interface Front {
@@ -74,6 +81,29 @@ function listenHttp(server: Server, address: ListenAddress): Promise<AddressInfo
   })
 }
 
+/** Writes the audit events earlier runs spooled during a store outage, before this run's own. */
+async function resumeSpooledAudit(db: Database, dir: string, log: Logger): Promise<void> {
+  for (const { spool, queue } of await AuditSpool.list(dir)) {
+    try {
+      const events = await AuditWriter.resume(db, queue)
+      await spool.remove()
+      log.info('wrote audit events spooled by an earlier run', { chain: queue.chain, events })
+    } catch (error) {
+      // Kept for the next start (or an operator); this run writes its own chain.
+      log.error('could not write audit events spooled by an earlier run', { file: spool.file, error: error as Error })
+    }
+  }
+}
+
+/** Events about the gateway itself are recorded even while the store fails; if even that is impossible, the log says so. */
+function recordGatewayEvent(audit: AuditWriter, log: Logger, event: AuditEventInput): void {
+  try {
+    audit.appendEvenIfUnavailable(event)
+  } catch (error) {
+    log.error('could not record an audit event', { kind: event.kind, error: error as Error })
+  }
+}
+
 export async function startGateway(config: GatewayConfig, log: Logger = createLogger({ level: config.logLevel })): Promise<RunningGateway> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
   await loadSqlParser()
@@ -83,7 +113,13 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
   const commits = metrics.counter('gatehouse_audit_commits_total', 'Audit batches committed to the store, by durability: sync when a statement waited for the commit.')
   const commitSeconds = metrics.counter('gatehouse_audit_commit_seconds_total', 'Seconds spent committing audit batches, by durability; over gatehouse_audit_commits_total, the mean commit latency.')
   const eventsWritten = metrics.counter('gatehouse_audit_events_written_total', 'Audit events committed to the store.')
+  const spoolDir = path.join(config.dataDir, 'audit-spool')
+  await resumeSpooledAudit(db, spoolDir, log)
+  const chain = `${hostname()}/${process.pid}/${Date.now().toString(36)}`
   const audit = await AuditWriter.open(db, {
+    chain,
+    spool: AuditSpool.forChain(spoolDir, chain),
+    onSpoolError: (error) => log.error('could not spool audit events to local disk; a restart during this outage would lose them', { error }),
     flushIntervalMs: config.auditFlushMs,
     onCommit: ({ events, seconds, sync }) => {
       const labels = { durability: sync ? 'sync' : 'async' }
@@ -94,8 +130,9 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     onHealthChange: (healthy, error) =>
       healthy ? log.info('audit store is back; accepting statements again') : log.error('audit store unavailable; refusing statements until it is back', { error }),
   })
-  const state = new BundleState({ ...(publicKey ? { publicKey } : {}), persistDir: config.dataDir, log })
+  const state = new BundleState({ ...(publicKey ? { publicKey } : {}), persistDir: config.dataDir, allowRollback: config.allowBundleRollback === true, log })
   const sessions = new SessionRegistry()
+  const limits = resolveLimits(config.limits)
   const context: GatewayContext = {
     config,
     log,
@@ -110,15 +147,17 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     db,
     audit,
     sessions,
-    classifier: createSqlClassifier({ cacheSize: 10_000 }),
+    classifier: createSqlClassifier({ cacheSize: 10_000, maxBytes: limits.maxStatementBytes }),
     maskKey: await loadOrCreateKey(path.join(config.dataDir, 'mask-key')),
     approvalsWaiting: { count: 0 },
     superuserResources: new Set(),
+    connections: new ConnectionLimiter(limits, metrics.counter('gatehouse_connections_refused_total', 'Client connections refused at a connection cap, by protocol and cap (total or address).')),
   }
   metrics.gauge('gatehouse_sessions', 'Open client sessions by protocol.', () => [
     { labels: { protocol: 'postgres' }, value: sessions.count('postgres') },
     { labels: { protocol: 'ssh' }, value: sessions.count('ssh') },
   ])
+  metrics.gauge('gatehouse_connections', 'Open client connections, both fronts.', () => [{ labels: {}, value: context.connections.count }])
   metrics.gauge('gatehouse_approvals_waiting', 'Requests held until people decide.', () => [{ labels: {}, value: context.approvalsWaiting.count }])
   metrics.gauge('gatehouse_bundle_info', 'The bundle in force (value 1), by revision.', () =>
     state.current ? [{ labels: { revision: state.current.revision }, value: 1 }] : [],
@@ -129,14 +168,33 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
   metrics.gauge('gatehouse_audit_queue', 'Audit events waiting to be written.', () => [{ labels: {}, value: audit.queued }])
   metrics.gauge('gatehouse_audit_healthy', '1 while the audit store accepts writes.', () => [{ labels: {}, value: audit.healthy ? 1 : 0 }])
 
+  const probe = createReadinessProbe({
+    db,
+    state,
+    intervalMs: config.readinessIntervalMs,
+    onStoreChange: (ok, error) => (ok ? log.info('the store answers the readiness probe') : log.error('the store does not answer the readiness probe', { reason: error ?? '' })),
+  })
+  metrics.gauge('gatehouse_store_up', '1 while the store answered the last readiness probe.', () => (probe.store ? [{ labels: {}, value: probe.store.ok ? 1 : 0 }] : []))
+  metrics.gauge('gatehouse_upstream_up', '1 while the upstream accepted a connection at the last readiness probe, by resource.', () =>
+    [...probe.upstreams].map(([resource, { ok }]) => ({ labels: { resource }, value: ok ? 1 : 0 })),
+  )
+
   state.onChange((next, previous) => {
-    audit.append({ kind: 'bundle.loaded', data: { revision: next.revision, digest: next.digest, previous: previous?.revision ?? null, origin: next.origin } }, 'async')
+    // Also while the store is failing: the event waits in the spool, the bundle applies.
+    recordGatewayEvent(audit, log, { kind: 'bundle.loaded', data: { revision: next.revision, digest: next.digest, previous: previous?.revision ?? null, origin: next.origin } })
     const closed = sessions.closeRemoved((identity) => Object.hasOwn(next.bundle.identities, identity))
     if (closed > 0) log.info('closed sessions of removed identities', { sessions: closed })
+  })
+  const rejections = metrics.counter('gatehouse_bundle_rejections_total', 'Bundles refused (the one in force stays), by code: bundle.rollback, bundle.not_newer, bundle.bad_signature, ...')
+  state.onReject((rejection) => {
+    rejections.inc({ code: rejection.code })
+    // In the hash chain, so an attempted rollback or a tampered bundle leaves a tamper-evident trace.
+    recordGatewayEvent(audit, log, { kind: 'bundle.rejected', data: { code: rejection.code, reason: rejection.reason, origin: rejection.origin, inForce: state.current?.revision ?? null } })
   })
   await state.restore()
   const source: BundleSource = createBundleSource(config.bundle, state, log)
   await source.start()
+  await probe.probe()
   if (!state.current) log.error('no valid bundle: every request is denied until one loads', { source: config.bundle })
 
   const fronts: Front[] = []
@@ -154,13 +212,14 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     if (config.sshListen) await serve('ssh', createSshFront(context), config.sshListen)
     if (config.adminListen) {
       const digest = await adminTokenDigest(config)
-      admin = createAdminServer({ state, db, audit, metrics, sessions, log, listening: () => listening, superuserResources: context.superuserResources, ...(digest ? { adminTokenDigest: digest } : {}) })
+      admin = createAdminServer({ state, db, audit, metrics, sessions, log, probe, listening: () => listening, superuserResources: context.superuserResources, ...(digest ? { adminTokenDigest: digest } : {}) })
       const address = await listenHttp(admin, config.adminListen)
       addresses.admin = address
       log.info('admin listening', { address: `${address.address}:${address.port}` })
     }
     listening = true
   } catch (err) {
+    probe.stop()
     source.stop()
     for (const front of fronts) await front.close().catch(() => undefined)
     admin?.close()
@@ -175,6 +234,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     addresses,
     stop() {
       stopping ??= (async () => {
+        probe.stop()
         source.stop()
         await Promise.all(fronts.map((f) => f.close()))
         await new Promise<void>((resolve) => (admin ? admin.close(() => resolve()) : resolve()))

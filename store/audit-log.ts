@@ -5,12 +5,22 @@
 // `sync` append is flushed at once (the caller waits for it before letting a
 // statement run); `async` appends are flushed within `flushIntervalMs`.
 // When the store fails, the writer reports itself unhealthy, refuses new
-// appends (callers fail closed), keeps what it holds and retries until the
-// store is back.
+// appends (callers fail closed), keeps what it holds (and spools it to a
+// local file, so a restart does not lose it) and retries until the store is
+// back.
+//
+// A batch is identified by its chain, its sequence range and its digest (the
+// hash of its last event, which covers every event before it). After a failed
+// write the writer does not know whether the store committed: before trying
+// again it reads the chain's head from the store and, when the store holds
+// more than the writer knew, checks that the extra events are the first ones
+// it queued (same sequence, same hash) and carries on after them. A lost
+// acknowledgement therefore never makes the writer insert twice.
 import { createHash, randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { canonicalJson } from '../engine/bundle-integrity.js'
 import type { Database } from './database.js'
+import type { AuditSpool, SpooledQueue } from './audit-spool.js'
 
 export interface AuditEventInput {
   kind: string
@@ -63,6 +73,9 @@ export interface AuditWriterOptions {
   onHealthChange?: (healthy: boolean, error?: Error) => void
   /** After each batch the store committed: how many events, how long the write took, and whether a statement waited for it. */
   onCommit?: (commit: { events: number; seconds: number; sync: boolean }) => void
+  /** Where the queue is kept while the store is failing and at a close that could not flush. */
+  spool?: AuditSpool
+  onSpoolError?: (error: Error) => void
 }
 
 export const GENESIS_HASH = '0'.repeat(64)
@@ -117,6 +130,8 @@ export class AuditWriter {
   private retryDelay = 0
   private closed = false
   private healthyNow = true
+  /** Set by a failed write: the store may have committed it, so its head is read before writing again. */
+  private unsure = false
   private readonly flushIntervalMs: number
   private readonly maxQueue: number
   private readonly batchSize: number
@@ -145,6 +160,29 @@ export class AuditWriter {
     return writer
   }
 
+  /**
+   * Writes what an earlier process spooled, continuing its own chain from
+   * where that process knew the store stood; events the store already holds
+   * (an acknowledgement lost before the process stopped) are recognised, not
+   * written twice. Throws if the store fails, leaving the spool in place.
+   */
+  static async resume(db: Database, spooled: SpooledQueue): Promise<number> {
+    const writer = new AuditWriter(db, spooled.chain, {})
+    writer.seq = spooled.seq
+    writer.head = spooled.head
+    writer.unsure = true
+    for (const { event, usage } of spooled.events) {
+      writer.queue.push({ event, usage, settle: { resolve: () => undefined, reject: () => undefined }, urgent: false, sealed: true })
+    }
+    try {
+      await writer.flush()
+    } finally {
+      writer.stopTimers()
+      writer.closed = true
+    }
+    return spooled.events.length
+  }
+
   get healthy(): boolean {
     return this.healthyNow
   }
@@ -159,8 +197,24 @@ export class AuditWriter {
    * queueing, when the store is failing or the queue is full.
    */
   append(input: AuditEventInput, durability: Durability): { id: string; durable: Promise<void> } {
-    if (this.closed) throw new AuditUnavailableError('the audit writer is closed')
     if (!this.healthyNow) throw new AuditUnavailableError('the audit store is unavailable')
+    return this.enqueue(input, durability)
+  }
+
+  /**
+   * Queues an event about the gateway itself (a bundle loaded or rejected)
+   * even while the store is failing: nothing waits for it, it is spooled with
+   * the rest of the queue and written when the store is back. Throws
+   * AuditUnavailableError only when the writer is closed or the queue full.
+   */
+  appendEvenIfUnavailable(input: AuditEventInput): { id: string } {
+    const { id } = this.enqueue(input, 'async')
+    if (!this.healthyNow) void this.saveSpool()
+    return { id }
+  }
+
+  private enqueue(input: AuditEventInput, durability: Durability): { id: string; durable: Promise<void> } {
+    if (this.closed) throw new AuditUnavailableError('the audit writer is closed')
     if (this.queue.length >= this.maxQueue) throw new AuditUnavailableError('the audit queue is full')
     const id = nextEventId()
     let settle!: Pending['settle']
@@ -214,16 +268,27 @@ export class AuditWriter {
     }
   }
 
+  /** Flushes; if the store fails, the queue is left in the spool (when there is one) for the next start. */
   async close(): Promise<void> {
+    this.stopTimers()
+    try {
+      await this.flush()
+    } catch (err) {
+      if (!this.options.spool) throw err
+      await this.saveSpool()
+      throw new AuditUnavailableError(`${(err as Error).message}; ${this.queue.length} events spooled to ${this.options.spool.file} for the next start`)
+    } finally {
+      this.stopTimers()
+      this.closed = true
+      await this.spoolWrites
+    }
+  }
+
+  private stopTimers(): void {
     if (this.timer) clearTimeout(this.timer)
     if (this.immediate) clearImmediate(this.immediate)
     this.timer = undefined
     this.immediate = undefined
-    try {
-      await this.flush()
-    } finally {
-      this.closed = true
-    }
   }
 
   private schedule(delay: number): void {
@@ -251,44 +316,18 @@ export class AuditWriter {
   private async flushBatch(): Promise<void> {
     if (this.flushing || this.queue.length === 0) return
     this.flushing = true
-    const batch = this.queue.slice(0, this.batchSize)
-    for (const p of batch) {
-      p.sealed = true
-      this.open.delete(p.event.id)
-    }
-    const startSeq = this.seq
-    const startHead = this.head
-    let seq = this.seq
-    let head = this.head
-    const rows: StoredEvent[] = batch.map(({ event }) => {
-      seq += 1
-      const withSeq = { ...event, seq }
-      const hash = eventHash(head, withSeq)
-      const row = { ...withSeq, prevHash: head, hash }
-      head = hash
-      return row
-    })
     try {
-      if (this.retryDelay > 0 && (await this.alreadyCommitted(startSeq + rows.length))) {
-        // The previous attempt committed but its acknowledgement was lost.
-      } else {
-        const started = performance.now()
-        const sync = batch.some((p) => p.urgent)
-        await this.write(rows, batch, startSeq, sync)
-        this.options.onCommit?.({ events: rows.length, seconds: (performance.now() - started) / 1000, sync })
-      }
-      this.seq = seq
-      this.head = head
-      this.queue.splice(0, batch.length)
-      for (const p of batch) p.settle.resolve()
+      if (this.unsure) await this.reconcile()
+      if (this.queue.length > 0) await this.writeBatch()
       this.setHealthy(true)
       this.retryDelay = 0
+      // After an outage the spool follows the queue until the store holds everything.
+      if (this.options.spool?.saved) void (this.queue.length === 0 ? this.dropSpool() : this.saveSpool())
     } catch (err) {
-      this.seq = startSeq
-      this.head = startHead
-      // Waiting callers learn now; the events stay queued and are retried.
-      for (const p of batch) p.settle.reject(new AuditUnavailableError(`audit write failed: ${(err as Error).message}`))
+      // Waiting callers learn now; the events stay queued (and spooled) and are retried.
+      for (const p of this.queue) if (p.sealed) p.settle.reject(new AuditUnavailableError(`audit write failed: ${(err as Error).message}`))
       this.setHealthy(false, err as Error)
+      void this.saveSpool()
       this.retryDelay = Math.min(Math.max(this.retryDelay * 2, 200), 5000)
     } finally {
       this.flushing = false
@@ -297,6 +336,76 @@ export class AuditWriter {
       if (!this.healthyNow) this.schedule(this.retryDelay)
       else this.schedule(this.queue.some((p) => p.urgent) ? 0 : this.flushIntervalMs)
     } else if (!this.healthyNow && !this.closed) this.probeLater()
+  }
+
+  /** Chains the first `count` queued events after the committed head. Their content is final from here on. */
+  private chainRows(count: number): StoredEvent[] {
+    let seq = this.seq
+    let head = this.head
+    return this.queue.slice(0, count).map((p) => {
+      p.sealed = true
+      this.open.delete(p.event.id)
+      seq += 1
+      const withSeq = { ...p.event, seq }
+      const hash = eventHash(head, withSeq)
+      const row = { ...withSeq, prevHash: head, hash }
+      head = hash
+      return row
+    })
+  }
+
+  /** The first `count` queued events are in the store: they leave the queue and their callers learn. */
+  private committed(count: number, rows: StoredEvent[]): void {
+    const last = rows[count - 1]!
+    this.seq = last.seq
+    this.head = last.hash
+    for (const p of this.queue.splice(0, count)) p.settle.resolve()
+  }
+
+  private async writeBatch(): Promise<void> {
+    const rows = this.chainRows(this.batchSize)
+    const batch = this.queue.slice(0, rows.length)
+    const started = performance.now()
+    const sync = batch.some((p) => p.urgent)
+    // From the moment the write is sent until its answer, the store may commit it unseen.
+    this.unsure = true
+    await this.write(rows, batch, this.seq, sync)
+    this.unsure = false
+    this.options.onCommit?.({ events: rows.length, seconds: (performance.now() - started) / 1000, sync })
+    this.committed(rows.length, rows)
+  }
+
+  /**
+   * After a write whose outcome is unknown: reads the chain's head in the
+   * store. Events the store holds beyond the writer's own head must be the
+   * first ones queued (sealed when they were sent), same sequence and same
+   * hash; they count as committed.
+   */
+  private async reconcile(): Promise<void> {
+    const found = await this.db.query<{ last_seq: string; last_hash: string }>('SELECT last_seq::text, last_hash FROM gatehouse.audit_chains WHERE chain = $1', [this.chain])
+    const storedSeq = Number(found[0]?.last_seq ?? 0)
+    const storedHash = found[0]?.last_hash ?? GENESIS_HASH
+    const ahead = storedSeq - this.seq
+    if (ahead === 0 && storedHash === this.head) {
+      this.unsure = false
+      return
+    }
+    const unsealed = this.queue.findIndex((p) => !p.sealed)
+    const count = Math.min(ahead, unsealed === -1 ? this.queue.length : unsealed)
+    const rows = count > 0 ? this.chainRows(count) : []
+    const last = rows[count - 1]
+    const storedThere = !last ? undefined : count === ahead ? storedHash : await this.storedHash(last.seq)
+    // invariant: past this point the store holds exactly the events this writer chained, up to `last`.
+    if (!last || last.hash !== storedThere || (ahead > count && this.queue.length > count)) {
+      throw new Error(`audit chain ${this.chain} in the store (sequence ${storedSeq}) is not the one this writer holds (sequence ${this.seq}); another process writes it`)
+    }
+    this.committed(count, rows)
+    this.unsure = false
+  }
+
+  private async storedHash(seq: number): Promise<string | undefined> {
+    const rows = await this.db.query<{ hash: string }>('SELECT hash FROM gatehouse.audit_events WHERE chain = $1 AND seq = $2', [this.chain, seq])
+    return rows[0]?.hash
   }
 
   /** With nothing queued, a failing store is noticed coming back by probing it. */
@@ -312,11 +421,6 @@ export class AuditWriter {
         if (!this.closed) this.probeLater()
       }
     }, this.retryDelay)
-  }
-
-  private async alreadyCommitted(lastSeq: number): Promise<boolean> {
-    const rows = await this.db.query<{ last_seq: string }>('SELECT last_seq::text FROM gatehouse.audit_chains WHERE chain = $1', [this.chain])
-    return Number(rows[0]?.last_seq ?? 0) >= lastSeq
   }
 
   private async write(rows: StoredEvent[], batch: Pending[], startSeq: number, sync: boolean): Promise<void> {
@@ -361,6 +465,23 @@ export class AuditWriter {
         ruleList.map((r) => r.count),
       ],
     )
+  }
+
+  private spoolWrites: Promise<void> = Promise.resolve()
+
+  /** Persists the whole queue (one write after another, never interleaved). */
+  private saveSpool(): Promise<void> {
+    const spool = this.options.spool
+    if (!spool) return this.spoolWrites
+    const snapshot: SpooledQueue = { chain: this.chain, seq: this.seq, head: this.head, events: this.queue.map(({ event, usage }) => ({ event, usage })) }
+    this.spoolWrites = this.spoolWrites.then(() => spool.save(snapshot)).catch((err: Error) => this.options.onSpoolError?.(err))
+    return this.spoolWrites
+  }
+
+  private dropSpool(): Promise<void> {
+    const spool = this.options.spool
+    if (!spool) return this.spoolWrites
+    return (this.spoolWrites = this.spoolWrites.then(() => spool.remove()).catch((err: Error) => this.options.onSpoolError?.(err)))
   }
 
   private setHealthy(healthy: boolean, error?: Error): void {

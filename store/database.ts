@@ -36,7 +36,9 @@ export async function openDatabase(location: string): Promise<Database> {
 }
 
 function openPostgres(url: string): Database {
-  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 })
+  // A store that stops answering without closing the connection (a network
+  // partition) must fail the query, not hold the audit writer forever.
+  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, query_timeout: 30_000, keepAlive: true })
   // An idle client losing its connection (server restart) must not crash the process.
   pool.on('error', () => undefined)
   return {

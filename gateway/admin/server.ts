@@ -13,6 +13,7 @@ import type { Database } from '../../store/database.js'
 import type { BundleState } from '../bundle/state.js'
 import type { Logger } from '../../runtime/log.js'
 import type { Metrics } from '../../runtime/metrics.js'
+import type { ReadinessProbe } from '../readiness.js'
 import { activityRows, selfDocument } from '../self-reflection.js'
 import type { SessionRegistry } from '../sessions.js'
 
@@ -29,6 +30,8 @@ export interface AdminContext {
   listening: () => boolean
   /** PostgreSQL resources whose upstream account is a superuser. */
   superuserResources: ReadonlySet<string>
+  /** The store and upstreams, probed at an interval. */
+  probe?: ReadinessProbe
 }
 
 const MAX_BODY_BYTES = 16 * 1024
@@ -61,12 +64,27 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown> |
   }
 }
 
-export function readiness(ctx: AdminContext): { ready: boolean; reasons: string[] } {
+/**
+ * Ready when a bundle is in force, the store answers and takes writes, every
+ * front listens, and at least one upstream is reachable. Each unreachable
+ * upstream is named; one down among several does not make the gateway
+ * unready, since it still serves the others.
+ */
+export function readiness(ctx: AdminContext): { ready: boolean; reasons: string[]; upstreams: Record<string, { ok: boolean; address: string; error?: string }> } {
   const reasons: string[] = []
-  if (!ctx.state.current) reasons.push('no valid bundle: everything is denied')
-  if (!ctx.audit.healthy) reasons.push('the audit store is unavailable: statements are refused')
-  if (!ctx.listening()) reasons.push('not listening yet')
-  return { ready: reasons.length === 0, reasons }
+  const blocking: string[] = []
+  if (!ctx.state.current) blocking.push('no valid bundle: everything is denied')
+  if (!ctx.audit.healthy) blocking.push('the audit store is unavailable: statements are refused')
+  else if (ctx.probe?.store && !ctx.probe.store.ok) blocking.push(`the audit store does not answer (${ctx.probe.store.error}): statements will be refused`)
+  if (!ctx.listening()) blocking.push('not listening yet')
+  const upstreams: Record<string, { ok: boolean; address: string; error?: string }> = {}
+  for (const [name, { ok, address, error }] of ctx.probe?.upstreams ?? []) {
+    upstreams[name] = { ok, address, ...(error ? { error } : {}) }
+    if (!ok) reasons.push(`upstream ${name} (${address}) is unreachable: ${error}`)
+  }
+  const probed = Object.values(upstreams)
+  if (probed.length > 0 && probed.every((u) => !u.ok)) blocking.push('no upstream is reachable')
+  return { ready: blocking.length === 0, reasons: [...blocking, ...reasons], upstreams }
 }
 
 /** Finds the identity whose token digest matches, comparing in constant time. */
@@ -88,8 +106,8 @@ export function createAdminServer(ctx: AdminContext): Server {
     const route = `${req.method} ${url.pathname}`
     if (route === 'GET /healthz') return send(res, 200, 'ok\n', 'text/plain')
     if (route === 'GET /readyz') {
-      const { ready, reasons } = readiness(ctx)
-      return send(res, ready ? 200 : 503, { ready, revision: ctx.state.current?.revision ?? null, reasons })
+      const { ready, reasons, upstreams } = readiness(ctx)
+      return send(res, ready ? 200 : 503, { ready, revision: ctx.state.current?.revision ?? null, reasons, store: ctx.probe?.store ?? null, upstreams })
     }
     if (route === 'GET /status') {
       const current = ctx.state.current

@@ -1,7 +1,9 @@
 // The bundle in force, swapped atomically. A new bundle is verified by
-// engine/bundle-open.ts and must not be older than the one in force (a
-// rollback); anything rejected is logged and reported, and the last good
-// bundle stays. The last good bundle is persisted so a restart does not
+// engine/bundle-open.ts and must be newer than the one in force (a higher
+// sequence; a lower one is a rollback, an equal one with other content could
+// be swapped back and forth) unless rollbacks are allowed; anything rejected
+// is logged, reported to listeners (the audit trail, a metric), and the last
+// good bundle stays. The last good bundle is persisted so a restart does not
 // depend on its source. With no valid bundle at all, the gateway denies
 // everything (there is no engine to allow anything).
 import type { KeyObject } from 'node:crypto'
@@ -35,6 +37,8 @@ export interface BundleStateOptions {
   publicKey?: KeyObject
   /** Where the last good bundle is kept across restarts. */
   persistDir?: string
+  /** Accept bundles that are not newer than the one in force (an operator rolling back on purpose). */
+  allowRollback?: boolean
   log: Logger
 }
 
@@ -44,12 +48,18 @@ export class BundleState {
   current: ActiveBundle | undefined
   lastRejection: Rejection | undefined
   private readonly listeners = new Set<(next: ActiveBundle, previous: ActiveBundle | undefined) => void>()
+  private readonly rejectionListeners = new Set<(rejection: Rejection) => void>()
 
   constructor(private readonly options: BundleStateOptions) {}
 
   onChange(listener: (next: ActiveBundle, previous: ActiveBundle | undefined) => void): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
+  }
+
+  onReject(listener: (rejection: Rejection) => void): () => void {
+    this.rejectionListeners.add(listener)
+    return () => this.rejectionListeners.delete(listener)
   }
 
   /** Verifies and, if acceptable, swaps in a bundle. Never throws. */
@@ -59,8 +69,13 @@ export class BundleState {
     const { bundle, engine } = opened
     const current = this.current
     if (current?.digest === bundle.manifest.digest) return 'unchanged'
-    if (current && bundle.manifest.sequence < current.sequence) {
-      return this.reject(origin, 'bundle.rollback', `revision ${bundle.manifest.revision} (sequence ${bundle.manifest.sequence}) is older than ${current.revision} (sequence ${current.sequence}) in force`)
+    if (current && bundle.manifest.sequence <= current.sequence && !this.options.allowRollback) {
+      const older = bundle.manifest.sequence < current.sequence
+      return this.reject(
+        origin,
+        older ? 'bundle.rollback' : 'bundle.not_newer',
+        `revision ${bundle.manifest.revision} (sequence ${bundle.manifest.sequence}) is ${older ? 'older than' : 'no newer than'} ${current.revision} (sequence ${current.sequence}) in force`,
+      )
     }
     const next: ActiveBundle = {
       bundle,
@@ -88,6 +103,7 @@ export class BundleState {
   private reject(origin: string, code: string, reason: string): OfferResult {
     this.lastRejection = { at: new Date(), origin, code, reason }
     this.options.log.warn('bundle rejected; the bundle in force stays', { origin, code, reason, revision: this.current?.revision ?? null })
+    for (const listener of this.rejectionListeners) listener(this.lastRejection)
     return 'rejected'
   }
 

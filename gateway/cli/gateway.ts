@@ -17,6 +17,7 @@ everything in the audit store before it runs.
 options (each may also be set in the --config YAML file, in camelCase):
   --bundle PATH|URL          the compiled bundle
   --public-key FILE          require bundles signed with this Ed25519 key
+  --allow-bundle-rollback    accept a bundle that is not newer than the one in force
   --postgres-listen H:P      the PostgreSQL front
   --ssh-listen H:P           the SSH front
   --admin-listen H:P         health, readiness, status, metrics, /v1/self, operator API
@@ -35,6 +36,7 @@ options (each may also be set in the --config YAML file, in camelCase):
         config: { type: 'string' },
         bundle: { type: 'string' },
         'public-key': { type: 'string' },
+        'allow-bundle-rollback': { type: 'boolean' },
         'postgres-listen': { type: 'string' },
         'ssh-listen': { type: 'string' },
         'admin-listen': { type: 'string' },
@@ -62,6 +64,7 @@ options (each may also be set in the --config YAML file, in camelCase):
         ...(values.store ? { store: values.store } : {}),
         ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
         ...(values['require-tls'] ? { requireTls: true } : {}),
+        ...(values['allow-bundle-rollback'] ? { allowBundleRollback: true } : {}),
         ...(values['audit-flush-ms'] ? { auditFlushMs: values['audit-flush-ms'] } : {}),
         ...(values['approvals-url'] ? { approvalsUrl: values['approvals-url'] } : {}),
         ...(values['log-level'] ? { logLevel: values['log-level'] } : {}),

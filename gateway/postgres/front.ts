@@ -19,13 +19,14 @@ import { createCatalog, type Catalog } from './catalog.js'
 import { authenticateClient } from './client-auth.js'
 import { createFrontendReader, type AuthenticationResponse, type FrontendMessage, type FrontendReader, type StartupMessage } from './protocol/frontend.js'
 import { buildBackendKeyData, buildErrorResponse, buildReadyForQuery } from './protocol/serialize.js'
+import { resolveLimits } from '../limits.js'
+import { BufferBudget } from './flow-control.js'
 import { newSessionId, PostgresSession } from './session.js'
 import { connectUpstream } from './upstream.js'
 
 /** Before authentication, messages are small (PostgreSQL caps them at 64 kB too). */
 const STARTUP_MESSAGE_BYTES = 64 * 1024
 const MAX_CLIENT_MESSAGE_BYTES = 256 * 1024 * 1024
-const STARTUP_TIMEOUT_MS = 15_000
 /** How long closing sessions get to deliver their last message at shutdown. */
 const SHUTDOWN_GRACE_MS = 2000
 
@@ -139,6 +140,10 @@ export function createPostgresFront(ctx: GatewayContext): Front {
   const cancelKeys = new CancelKeys()
   const catalogs = new Map<string, { resource: BundleResource; catalog: Catalog }>()
   const connections = new Set<Socket>()
+  const limits = resolveLimits(ctx.config.limits)
+  const budget = new BufferBudget(limits)
+  const limited = ctx.metrics.counter('gatehouse_postgres_limited_total', 'PostgreSQL connections closed at a limit, by reason: startup-timeout (no session within limits.startupTimeoutMs), idle, stalled (the client stopped reading).')
+  ctx.metrics.gauge('gatehouse_postgres_unsent_bytes', 'Bytes PostgreSQL sessions hold unsent towards their clients.', () => [{ labels: {}, value: budget.held }])
   let tls: SecureContext | undefined
   let server: Server | undefined
 
@@ -154,6 +159,14 @@ export function createPostgresFront(ctx: GatewayContext): Front {
 
   const handle = async (raw: Socket) => {
     raw.setNoDelay(true)
+    raw.on('error', () => undefined)
+    const refusal = ctx.connections.admit(raw, 'postgres')
+    if (refusal) {
+      // Before the startup packet: PostgreSQL itself answers "too many clients" this way (53300).
+      raw.end(buildErrorResponse({ severity: 'FATAL', code: '53300', message: `gatehouse: ${refusal}` }))
+      setTimeout(() => raw.destroy(), 1000).unref()
+      return
+    }
     connections.add(raw)
     raw.once('close', () => connections.delete(raw))
     const source = raw.remoteAddress ?? 'unknown'
@@ -162,7 +175,7 @@ export function createPostgresFront(ctx: GatewayContext): Front {
     let socket: Socket = raw
     const reader = createFrontendReader({ maxMessageBytes: STARTUP_MESSAGE_BYTES })
     const handshake = new HandshakeReader(raw, reader)
-    const timer = setTimeout(() => raw.destroy(), STARTUP_TIMEOUT_MS)
+    const timer = setTimeout(() => (limited.inc({ reason: 'startup-timeout' }), raw.destroy()), limits.startupTimeoutMs)
     // What the client claimed at startup (not authenticated until it is): for the record of a refusal.
     const claimed = { identity: '', resource: '' }
     const refuse = (code: string, message: string) => {
@@ -246,6 +259,7 @@ export function createPostgresFront(ctx: GatewayContext): Front {
       }
       if (upstreamIsSuperuser(upstream.parameterStatus)) reportSuperuser(ctx, log, resource.name)
       reader.setMaxMessageBytes(MAX_CLIENT_MESSAGE_BYTES)
+      reader.setMaxStatementBytes(limits.maxStatementBytes)
       const pending = handshake.detach()
       clearTimeout(timer)
       let session: PostgresSession | undefined
@@ -266,6 +280,8 @@ export function createPostgresFront(ctx: GatewayContext): Front {
         catalog: catalogFor(resource),
         durability: resource.audit.mode,
         log,
+        budget,
+        onLimit: (reason) => limited.inc({ reason }),
         onEnd: () => {
           cancelKeys.release(key.processId)
           removeFromRegistry()

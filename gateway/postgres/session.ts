@@ -50,6 +50,8 @@ import type { Bind, Execute, FrontendMessage, FrontendReader, Parse, Query } fro
 import { buildBind, buildCancelRequest, buildDescribe, buildErrorResponse, buildNoticeResponse, buildParse, buildQuery, buildTerminate } from './protocol/serialize.js'
 import type { Upstream } from './upstream.js'
 import { isProtocolError } from './protocol/errors.js'
+import { FlowControl, type BufferBudget, type Stall } from './flow-control.js'
+import { auditedStatement } from '../audited-statement.js'
 import { connect as connectTcp } from 'node:net'
 
 /** A statement upstream fails to parse: what a denied request becomes. */
@@ -157,6 +159,10 @@ export interface SessionOptions {
   catalog: Catalog | undefined
   durability: Durability
   log: Logger
+  /** What the front's sessions may hold unsent, shared among them. */
+  budget: BufferBudget
+  /** Called when the session is closed at a limit: its client stopped reading, or was idle too long. */
+  onLimit?: (reason: 'stalled' | 'idle') => void
   /** Called once when the session has ended. */
   onEnd(): void
 }
@@ -190,11 +196,13 @@ export class PostgresSession {
   private hold: AbortController | undefined
   private readonly unsubscribe: () => void
   private readonly maskedValues: { inc(by: number): void }
+  private readonly flow: FlowControl
 
   constructor(private readonly options: SessionOptions) {
     this.ctx = options.ctx
     this.client = options.client
     this.upstreamSocket = options.upstream.socket
+    this.flow = new FlowControl(this.client, this.upstreamSocket, options.budget, (stall) => this.stalled(stall), () => !this.upstreamBusy && !this.ended)
     this.maskedValues = this.ctx.counters.maskedValues.with({ protocol: 'postgres' })
     // A hold waiting for approval is bound to the bundle it was made under.
     this.unsubscribe = this.ctx.state.onChange(() => this.hold?.abort(new Error('policy-changed')))
@@ -209,6 +217,14 @@ export class PostgresSession {
     upstream.socket.on('error', () => this.end('upstream connection error'))
     upstream.socket.on('close', () => this.fatal('08006', 'the database closed the connection', 'upstream closed'))
     upstream.socket.resume()
+    const idleMs = this.options.budget.limits.idleTimeoutMs
+    if (idleMs > 0) {
+      // No byte either way for that long (a running query that sends nothing counts as idle too).
+      client.setTimeout(idleMs, () => {
+        this.options.onLimit?.('idle')
+        this.fatal('57P05', `terminating connection due to idle-session timeout (${Math.round(idleMs / 1000)} s)`, 'idle timeout')
+      })
+    }
     this.clientQueue.push(...this.options.pending)
     void this.drainClient()
   }
@@ -237,6 +253,8 @@ export class PostgresSession {
   // Client → upstream
 
   private onClientData(chunk: Buffer): void {
+    // After the end, input is read and dropped so a client still sending (a refused oversized statement) gets to read why.
+    if (this.ended) return
     let messages: FrontendMessage[]
     try {
       messages = this.options.reader.push(chunk)
@@ -265,6 +283,13 @@ export class PostgresSession {
         if (pending) {
           this.upstreamSocket.uncork()
           await pending
+          this.upstreamSocket.cork()
+        }
+        // Bounded memory towards the upstream, and a fair share of the event loop for the other sessions.
+        const room = this.flow.upstreamRoom() ?? (this.flow.turnSpent() ? this.flow.yieldTurn() : undefined)
+        if (room) {
+          this.upstreamSocket.uncork()
+          await room
           this.upstreamSocket.cork()
         }
       }
@@ -587,7 +612,7 @@ export class PostgresSession {
         resource: this.options.who.resource.name,
         data: {
           protocol: 'postgres',
-          statement: text,
+          ...auditedStatement(text, this.options.budget.limits.auditStatementBytes),
           decision: decision.effect,
           rule: decision.rule,
           reasons: decision.reasons,
@@ -695,6 +720,7 @@ export class PostgresSession {
       this.upstreamFailed(err)
     } finally {
       this.client.uncork()
+      this.flow.relayed()
     }
   }
 
@@ -718,7 +744,8 @@ export class PostgresSession {
     } finally {
       this.client.uncork()
       this.upstreamBusy = false
-      if (!this.ended) this.upstreamSocket.resume()
+      this.flow.relayed()
+      this.flow.resumeUpstream()
     }
   }
 
@@ -1145,14 +1172,23 @@ export class PostgresSession {
     this.end(reason)
   }
 
+  /** The client stopped reading its results: close the session rather than hold them. */
+  private stalled(stall: Stall): void {
+    this.options.log.warn('closing a session whose client stopped reading', { session: this.options.who.id, unsentBytes: stall.unsentBytes, seconds: stall.seconds })
+    this.options.onLimit?.('stalled')
+    this.fatal('53400', `terminating connection: the client did not read its results for ${stall.seconds} s`, `client stopped reading (${stall.unsentBytes} bytes unsent after ${stall.seconds} s)`)
+  }
+
   private end(reason: string): void {
     if (this.ended) return
     this.ended = true
+    this.flow.stop()
     this.hold?.abort(new Error('cancelled'))
     this.unsubscribe()
     if (this.upstreamSocket.writable) this.upstreamSocket.end(buildTerminate())
     this.upstreamSocket.destroySoon?.()
     this.client.end()
+    this.client.resume()
     setTimeout(() => (this.client.destroy(), this.upstreamSocket.destroy()), 1000).unref()
     try {
       this.ctx.audit.append({ kind: 'session.end', sessionId: this.options.who.id, identity: this.options.who.identity, resource: this.options.who.resource.name, data: { protocol: 'postgres', reason } }, 'async')

@@ -261,6 +261,9 @@ export function createSshFront(ctx: GatewayContext): Front {
         sockets.add(socket)
         socket.once('close', () => sockets.delete(socket))
         socket.on('error', () => undefined)
+        // Lines before the version banner are allowed (RFC 4253 §4.2): say why, then close.
+        const refusal = ctx.connections.admit(socket, 'ssh')
+        if (refusal) return void socket.end(`gatehouse: ${refusal}\r\n`)
         accept(socket)
         ssh.injectSocket(socket)
       })

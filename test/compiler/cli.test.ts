@@ -143,3 +143,23 @@ test('explain: permissions of an identity, and one request with its trace', () =
   assert.ok(json.decision.trace.length > 0)
   assert.equal(gatehouse(['explain', EXAMPLE, '--identity', 'nobody']).status, 1)
 })
+
+test('compile outside Git: the sequence comes from --sequence, else SOURCE_DATE_EPOCH, else the clock, never 0', () => {
+  const repo = tempRepo(EXAMPLE)
+  try {
+    const out = path.join(repo.dir, 'bundle.json')
+    const sequence = () => (JSON.parse(readFileSync(out, 'utf8')) as Bundle).manifest.sequence
+    const env = { ...process.env }
+    delete env.SOURCE_DATE_EPOCH
+    assert.equal(gatehouse(['compile', repo.dir, '-o', out, '--sequence', '456'], { env }).status, 0)
+    assert.equal(sequence(), 456)
+    assert.equal(gatehouse(['compile', repo.dir, '-o', out], { env: { ...env, SOURCE_DATE_EPOCH: '123' } }).status, 0)
+    assert.equal(sequence(), 123)
+    const before = Math.floor(Date.now() / 1000)
+    assert.equal(gatehouse(['compile', repo.dir, '-o', out], { env }).status, 0)
+    assert.ok(sequence() >= before, 'the clock, in seconds')
+    assert.equal(gatehouse(['compile', repo.dir, '-o', out, '--sequence', 'soon'], { env }).status, 2)
+  } finally {
+    repo.cleanup()
+  }
+})

@@ -54,7 +54,8 @@ export function editYaml(file: string, edit: (doc: ReturnType<typeof parseAllDoc
 
 let counter = 0
 
-export async function startShop(options: { store?: 'embedded' | 'postgres'; audit?: 'sync' | 'async'; seed?: string; config?: Partial<GatewayConfig> } = {}): Promise<Shop> {
+/** `storeVia` rewrites the PostgreSQL store's URL (to go through a proxy). */
+export async function startShop(options: { store?: 'embedded' | 'postgres'; storeVia?: (url: string) => string; audit?: 'sync' | 'async'; seed?: string; config?: Partial<GatewayConfig> } = {}): Promise<Shop> {
   const server = postgresFromEnv()
   const suffix = `${process.pid}_${++counter}_${Math.random().toString(36).slice(2, 6)}`
   const database = `shop_${suffix}`
@@ -105,7 +106,7 @@ export async function startShop(options: { store?: 'embedded' | 'postgres'; audi
   const gateway = await startTestGateway({
     bundle: bundlePath,
     dataDir: path.join(dir, 'gateway'),
-    store: storeDatabase ? server.url(storeDatabase) : path.join(dir, 'gateway', 'store'),
+    store: storeDatabase ? (options.storeVia ?? String)(server.url(storeDatabase)) : path.join(dir, 'gateway', 'store'),
     postgresListen: { host: '127.0.0.1', port: 0 },
     ...options.config,
   })

@@ -16,8 +16,11 @@ export function startTestGateway(config: Pick<GatewayConfig, 'bundle' | 'dataDir
 }
 
 /** Compiles the test repository and replaces the bundle in one rename, as a deployment would (the gateway reloads it). */
+let sequence = Date.now()
+
+/** Each compilation gets a higher sequence, as a deployment would: gateways refuse a bundle that is not newer. */
 export async function compileBundle(repo: string, bundlePath: string): Promise<void> {
-  const compiled = await compileRepository(await loadDirectory(repo))
+  const compiled = await compileRepository(await loadDirectory(repo), { sequence: ++sequence })
   if (!compiled.bundleText) throw new Error(`the test repository does not compile:\n${compiled.diagnostics.map((d) => `${d.file}:${d.line}: ${d.message}`).join('\n')}`)
   writeFileSync(`${bundlePath}.tmp`, compiled.bundleText)
   renameSync(`${bundlePath}.tmp`, bundlePath)

@@ -15,6 +15,8 @@ export interface FramerLimits {
   maxMessageBytes: number
   /** Largest accepted untyped (startup-phase) packet; PostgreSQL's MAX_STARTUP_PACKET_LENGTH is 10,000. */
   maxStartupBytes: number
+  /** Lower caps for some message types (by type byte), with what the cap stands for, for the error. */
+  byType?: Readonly<Record<number, { maxMessageBytes: number; what: string }>>
 }
 
 /** Caps are configuration: a bad one is the caller's bug, not the peer's, hence a RangeError. */
@@ -125,10 +127,12 @@ export class Framer {
   private checkLength(buf: Buffer, at: number): number {
     if (this.typed) {
       const len = buf.readInt32BE(at + 1)
-      if (len >= 4 && len <= this.limits.maxMessageBytes) return len + 1
+      const special = this.limits.byType?.[buf[at]!]
+      const cap = special ? Math.min(special.maxMessageBytes, this.limits.maxMessageBytes) : this.limits.maxMessageBytes
+      if (len >= 4 && len <= cap) return len + 1
       const type = printable(buf[at]!)
       if (len < 4) throw malformed(`${this.side} message ${type}: length ${len} is below the minimum 4`)
-      throw new ProtocolError('protocol.oversized', `${this.side} message ${type}: length ${len} exceeds the limit of ${this.limits.maxMessageBytes} bytes`)
+      throw new ProtocolError('protocol.oversized', `${this.side} message ${type}: length ${len} exceeds the limit of ${cap} bytes${special ? ` ${special.what}` : ''}`)
     }
     const len = buf.readInt32BE(at)
     // A startup packet holds at least its 4-byte length and 4-byte code.

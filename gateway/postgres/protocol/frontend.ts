@@ -103,6 +103,11 @@ export interface FrontendReader {
   expectStartup(): void
   /** Adjusts the cap, e.g. raised once the client is authenticated. */
   setMaxMessageBytes(bytes: number): void
+  /**
+   * Caps Query and Parse messages so that SQL text longer than `bytes` is
+   * refused from its length field, before any of it is buffered.
+   */
+  setMaxStatementBytes(bytes: number): void
   readonly phase: FrontendPhase
   /** Bytes held for an incomplete message (bounded by the cap). */
   readonly bufferedBytes: number
@@ -182,6 +187,13 @@ export function createFrontendReader(options: FrontendReaderOptions): FrontendRe
     },
     setMaxMessageBytes(bytes) {
       framer.limits = { ...framer.limits, maxMessageBytes: checkCap('maxMessageBytes', bytes) }
+    },
+    setMaxStatementBytes(bytes) {
+      const what = `for a statement of at most ${bytes} bytes (limits.maxStatementBytes)`
+      // Length field, text and its NUL; Parse adds a statement name (NAMEDATALEN is 64, clients may send more) and up to 65,535 parameter types.
+      const query = checkCap('maxStatementBytes', bytes + 4 + 1)
+      const parse = checkCap('maxStatementBytes', bytes + 4 + 1 + 1024 + 2 + 4 * 65_535)
+      framer.limits = { ...framer.limits, byType: { [0x51]: { maxMessageBytes: query, what }, [0x50]: { maxMessageBytes: parse, what } } }
     },
     get phase() {
       return phase
