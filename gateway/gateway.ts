@@ -15,6 +15,8 @@ import { BundleState } from './bundle/state.js'
 import type { GatewayConfig, ListenAddress } from './config.js'
 import { createLogger, type Logger } from '../runtime/log.js'
 import { Metrics, type Counter } from '../runtime/metrics.js'
+import { IssuerKeys } from './oidc/issuer-keys.js'
+import { createWorkloadVerifier, DEFAULT_MAX_TOKEN_AGE_SECONDS, type WorkloadVerifier } from './oidc/verify.js'
 import { createPostgresFront } from './postgres/front.js'
 import { SessionRegistry } from './sessions.js'
 import { createSshFront } from './ssh/front.js'
@@ -39,6 +41,8 @@ export interface GatewayContext {
   maskKey: Buffer
   /** Holds waiting for approval, for the metric. */
   approvalsWaiting: { count: number }
+  /** Verifies workload identity (OIDC) tokens against their issuers' keys. */
+  workloadTokens: WorkloadVerifier
 }
 
 export interface Front {
@@ -111,6 +115,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     classifier: createSqlClassifier({ cacheSize: 10_000 }),
     maskKey: await loadOrCreateKey(path.join(config.dataDir, 'mask-key')),
     approvalsWaiting: { count: 0 },
+    workloadTokens: createWorkloadVerifier(new IssuerKeys({ log, ...(config.oidcCa ? { ca: await readFile(config.oidcCa, 'utf8') } : {}) }), config.oidcMaxTokenAge ?? DEFAULT_MAX_TOKEN_AGE_SECONDS),
   }
   metrics.gauge('gatehouse_sessions', 'Open client sessions by protocol.', () => [
     { labels: { protocol: 'postgres' }, value: sessions.count('postgres') },
@@ -151,7 +156,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     if (config.sshListen) await serve('ssh', createSshFront(context), config.sshListen)
     if (config.adminListen) {
       const digest = await adminTokenDigest(config)
-      admin = createAdminServer({ state, db, audit, metrics, sessions, log, listening: () => listening, ...(digest ? { adminTokenDigest: digest } : {}) })
+      admin = createAdminServer({ state, db, audit, metrics, sessions, log, workloadTokens: context.workloadTokens, listening: () => listening, ...(digest ? { adminTokenDigest: digest } : {}) })
       const address = await listenHttp(admin, config.adminListen)
       addresses.admin = address
       log.info('admin listening', { address: `${address.address}:${address.port}` })

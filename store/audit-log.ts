@@ -111,6 +111,8 @@ export class AuditWriter {
   private queue: Pending[] = []
   /** Queued events that may still be amended, by id. */
   private open = new Map<string, Pending>()
+  /** Fields added to every event of a session (see tagSession). */
+  private readonly sessionTags = new Map<string, Record<string, unknown>>()
   private flushing = false
   private timer: NodeJS.Timeout | undefined
   private immediate: NodeJS.Immediate | undefined
@@ -176,7 +178,7 @@ export class AuditWriter {
         sessionId: (storable(input.sessionId) as string | undefined) ?? null,
         identity: (storable(input.identity) as string | undefined) ?? null,
         resource: (storable(input.resource) as string | undefined) ?? null,
-        data: storable(input.data) as Record<string, unknown>,
+        data: storable(this.withSessionTags(input)) as Record<string, unknown>,
       },
       usage: input.usage,
       settle,
@@ -187,6 +189,21 @@ export class AuditWriter {
     this.open.set(id, pending)
     this.schedule(durability === 'sync' ? 0 : this.flushIntervalMs)
     return { id, durable }
+  }
+
+  /**
+   * Adds `fields` to the data of every event of the session appended until
+   * the returned function is called: who the session is beyond the identity
+   * name (a workload's verified claims), so each event says it on its own.
+   */
+  tagSession(sessionId: string, fields: Record<string, unknown>): () => void {
+    this.sessionTags.set(sessionId, fields)
+    return () => void this.sessionTags.delete(sessionId)
+  }
+
+  private withSessionTags(input: AuditEventInput): Record<string, unknown> {
+    const tags = this.sessionTags.size > 0 && input.sessionId !== undefined ? this.sessionTags.get(input.sessionId) : undefined
+    return tags ? { ...input.data, ...tags } : input.data
   }
 
   /**

@@ -6,7 +6,7 @@
 // violation, 08006 the database could not be reached; details go to the
 // log under the session id, never to the client.
 import { readFile } from 'node:fs/promises'
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net'
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls'
 import type { BundleResource } from '../../engine/types.js'
 import { recordAuthFailure, resolveTarget } from '../access.js'
@@ -14,7 +14,7 @@ import type { Front, GatewayContext } from '../gateway.js'
 import { createRateLimiter } from '../rate-limit.js'
 import { CancelKeys } from './cancel-keys.js'
 import { createCatalog, type Catalog } from './catalog.js'
-import { authenticateClient } from './client-auth.js'
+import { authenticateClient, chooseMethod, identityOf } from './client-auth.js'
 import { createFrontendReader, type AuthenticationResponse, type FrontendMessage, type FrontendReader, type StartupMessage } from './protocol/frontend.js'
 import { buildBackendKeyData, buildErrorResponse, buildReadyForQuery } from './protocol/serialize.js'
 import { newSessionId, PostgresSession } from './session.js'
@@ -29,6 +29,12 @@ const SHUTDOWN_GRACE_MS = 2000
 
 /** Startup parameters passed through to the database; anything else is dropped or refused. */
 const PASSED_PARAMETERS = new Set(['application_name', 'datestyle', 'timezone', 'intervalstyle', 'extra_float_digits', 'lc_monetary', 'lc_numeric', 'lc_time', 'geqo', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout'])
+
+/** 127.0.0.0/8, ::1, and IPv4 loopback written as IPv6. */
+function isLoopback(address: string | undefined): boolean {
+  if (!address || !isIP(address)) return false
+  return address === '::1' || /^(::ffff:)?127\./.test(address)
+}
 
 class Refusal extends Error {
   constructor(
@@ -137,6 +143,7 @@ export function createPostgresFront(ctx: GatewayContext): Front {
     const reader = createFrontendReader({ maxMessageBytes: STARTUP_MESSAGE_BYTES })
     const handshake = new HandshakeReader(raw, reader)
     const timer = setTimeout(() => raw.destroy(), STARTUP_TIMEOUT_MS)
+    let untagSession = () => undefined as void
     const refuse = (code: string, message: string) => {
       socket.end(buildErrorResponse({ severity: 'FATAL', code, message }))
       setTimeout(() => socket.destroy(), 1000).unref()
@@ -186,13 +193,20 @@ export function createPostgresFront(ctx: GatewayContext): Front {
           return m
         },
       }
-      const method = encrypted && ctx.config.cleartextOverTls ? 'cleartext' : 'scram'
       const bundle = ctx.state.current
-      const auth = await authenticateClient(bundle?.bundle, identity, source, method, limiter, exchange)
+      const method = chooseMethod(identityOf(bundle?.bundle, identity), { encrypted, loopback: isLoopback(raw.localAddress) }, ctx.config)
+      if (!method.ok) {
+        recordAuthFailure(ctx, log, { protocol: 'postgres', sessionId: id, identity, resource: resourceName, source, reason: method.message, audited: 'workload identity token without TLS' })
+        throw new Refusal('28000', method.message)
+      }
+      const auth = await authenticateClient(bundle?.bundle, identity, source, method.method, limiter, exchange, ctx.workloadTokens)
       if (!auth.ok) {
-        recordAuthFailure(ctx, log, { protocol: 'postgres', sessionId: id, identity, resource: resourceName, source, reason: auth.reason, audited: auth.limited ? 'rate limited' : 'authentication failed' })
+        const audited = auth.limited ? 'rate limited' : (auth.audited ?? 'authentication failed')
+        recordAuthFailure(ctx, log, { protocol: 'postgres', sessionId: id, identity, resource: resourceName, source, reason: auth.reason, audited, ...(auth.workload ? { workload: auth.workload } : {}) })
         throw new Refusal('28P01', `password authentication failed for user "${identity}"`)
       }
+      // invariant: every event of this session from here on carries the workload's claims.
+      if (auth.workload) untagSession = ctx.audit.tagSession(id, { workload: auth.workload })
       // Authenticated: which resource, and may this identity reach it at all?
       const target = resolveTarget(ctx.state.current, identity, resourceName, 'postgres')
       if (!target.ok) throw new Refusal('42501', target.message)
@@ -235,6 +249,7 @@ export function createPostgresFront(ctx: GatewayContext): Front {
         durability: resource.audit.mode,
         log,
         onEnd: () => {
+          untagSession()
           cancelKeys.release(key.processId)
           removeFromRegistry()
         },
@@ -244,6 +259,7 @@ export function createPostgresFront(ctx: GatewayContext): Front {
       log.info('session started', { identity, resource: resource.name, source, tls: encrypted })
     } catch (err) {
       clearTimeout(timer)
+      untagSession()
       if (err instanceof Refusal) refuse(err.code, err.message)
       else if ((err as { code?: string }).code?.startsWith('protocol.')) {
         log.warn('protocol violation during startup', { source, error: err as Error })
