@@ -66,6 +66,8 @@ export interface AuditWriterOptions {
 }
 
 export const GENESIS_HASH = '0'.repeat(64)
+/** Sessions whose tags are kept (about 300 bytes each). */
+const MAX_TAGGED_SESSIONS = 10_000
 
 export function newId(prefix: string): string {
   return `${prefix}_${randomBytes(10).toString('base64url')}`
@@ -192,13 +194,15 @@ export class AuditWriter {
   }
 
   /**
-   * Adds `fields` to the data of every event of the session appended until
-   * the returned function is called: who the session is beyond the identity
-   * name (a workload's verified claims), so each event says it on its own.
+   * Adds `fields` to the data of every event of the session: who the session
+   * is beyond the identity name (a workload's verified claims), so each event
+   * says it on its own. Events keep arriving after a session ends (recorded
+   * output still being stored), so tags are not removed at the end: the
+   * oldest are forgotten beyond MAX_TAGGED_SESSIONS, long after their last event.
    */
-  tagSession(sessionId: string, fields: Record<string, unknown>): () => void {
+  tagSession(sessionId: string, fields: Record<string, unknown>): void {
     this.sessionTags.set(sessionId, fields)
-    return () => void this.sessionTags.delete(sessionId)
+    if (this.sessionTags.size > MAX_TAGGED_SESSIONS) this.sessionTags.delete(this.sessionTags.keys().next().value!)
   }
 
   private withSessionTags(input: AuditEventInput): Record<string, unknown> {

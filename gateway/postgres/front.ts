@@ -143,7 +143,6 @@ export function createPostgresFront(ctx: GatewayContext): Front {
     const reader = createFrontendReader({ maxMessageBytes: STARTUP_MESSAGE_BYTES })
     const handshake = new HandshakeReader(raw, reader)
     const timer = setTimeout(() => raw.destroy(), STARTUP_TIMEOUT_MS)
-    let untagSession = () => undefined as void
     const refuse = (code: string, message: string) => {
       socket.end(buildErrorResponse({ severity: 'FATAL', code, message }))
       setTimeout(() => socket.destroy(), 1000).unref()
@@ -206,7 +205,7 @@ export function createPostgresFront(ctx: GatewayContext): Front {
         throw new Refusal('28P01', `password authentication failed for user "${identity}"`)
       }
       // invariant: every event of this session from here on carries the workload's claims.
-      if (auth.workload) untagSession = ctx.audit.tagSession(id, { workload: auth.workload })
+      if (auth.workload) ctx.audit.tagSession(id, { workload: auth.workload })
       // Authenticated: which resource, and may this identity reach it at all?
       const target = resolveTarget(ctx.state.current, identity, resourceName, 'postgres')
       if (!target.ok) throw new Refusal('42501', target.message)
@@ -249,7 +248,6 @@ export function createPostgresFront(ctx: GatewayContext): Front {
         durability: resource.audit.mode,
         log,
         onEnd: () => {
-          untagSession()
           cancelKeys.release(key.processId)
           removeFromRegistry()
         },
@@ -259,7 +257,6 @@ export function createPostgresFront(ctx: GatewayContext): Front {
       log.info('session started', { identity, resource: resource.name, source, tls: encrypted })
     } catch (err) {
       clearTimeout(timer)
-      untagSession()
       if (err instanceof Refusal) refuse(err.code, err.message)
       else if ((err as { code?: string }).code?.startsWith('protocol.')) {
         log.warn('protocol violation during startup', { source, error: err as Error })

@@ -164,12 +164,11 @@ export function createSshFront(ctx: GatewayContext): Front {
       },
     })
     // invariant: every event of this session carries the workload's claims.
-    const untag = workload ? ctx.audit.tagSession(who.id, { workload }) : () => undefined
+    if (workload) ctx.audit.tagSession(who.id, { workload })
     try {
       ctx.audit.append({ kind: 'session.start', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', source: who.source }, usage: {} }, 'async')
     } catch {
       log.warn('refused a session: the audit store is unavailable')
-      untag()
       unregister()
       client.end()
       return
@@ -216,7 +215,6 @@ export function createSshFront(ctx: GatewayContext): Front {
       } catch {
         log.warn('the end of a session could not be recorded: the audit store is unavailable')
       }
-      untag()
     })
   }
 

@@ -24,9 +24,24 @@ export function isTokenLogin(auth: AuthContext): auth is PasswordAuthContext | K
   return auth.method === 'password' || auth.method === 'keyboard-interactive'
 }
 
+/**
+ * OpenSSH's client reads a password or a prompt's answer into 1024 bytes
+ * (readpass.c), and an RS256 token from GitHub is longer than that. So the
+ * keyboard-interactive login asks for the token in parts, one prompt each,
+ * and joins the answers: an askpass program (`gatehouse token --askpass`)
+ * answers each prompt with its part; clients without the limit put the whole
+ * token in the first answer and leave the others empty.
+ */
+export const TOKEN_PARTS = 4
+
+export function partPrompt(part: number): string {
+  return `Gatehouse token, part ${part} of ${TOKEN_PARTS}: `
+}
+
 function askForToken(auth: PasswordAuthContext | KeyboardAuthContext): Promise<string> {
   if (auth.method === 'password') return Promise.resolve(auth.password)
-  return new Promise((resolve) => auth.prompt([{ prompt: 'Gatehouse workload identity token: ', echo: false }], 'gatehouse', '', (answers) => resolve(answers[0] ?? '')))
+  const prompts = Array.from({ length: TOKEN_PARTS }, (_, i) => ({ prompt: partPrompt(i + 1), echo: false }))
+  return new Promise((resolve) => auth.prompt(prompts, 'gatehouse', '', (answers) => resolve(answers.join(''))))
 }
 
 /** Answers one token login attempt; returns who logged in, with the workload's claims, or undefined after rejecting. */
