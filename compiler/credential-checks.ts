@@ -34,12 +34,17 @@ export function pinOf(issuer: string, claim: string, pattern: string): Pin {
   return { pins: true, broad: `\`${claim}: ${pattern}\` admits every workload whose ${claim} matches` }
 }
 
+function pinsOf(binding: OidcBinding): Array<{ claim: string; pin: Pin }> {
+  return pinningClaims(binding.issuer)
+    .filter((c) => binding.claims[c] !== undefined)
+    .map((c) => ({ claim: c, pin: pinOf(binding.issuer, c, binding.claims[c]!) }))
+}
+
 function bindingPins(model: Model): Diagnostic[] {
   const diagnostics: Diagnostic[] = []
   forEachBinding(model, (identity, binding, i, locate) => {
     const wanted = pinningClaims(binding.issuer)
-    const present = wanted.filter((c) => binding.claims[c] !== undefined)
-    const pins = present.map((c) => ({ claim: c, pin: pinOf(binding.issuer, c, binding.claims[c]!) }))
+    const pins = pinsOf(binding)
     const pinned = pins.filter((p) => p.pin.pins)
     if (pinned.length === 0) {
       const why = pins.map((p) => (p.pin.pins ? '' : p.pin.why)).filter(Boolean)
@@ -70,7 +75,8 @@ function bindingPins(model: Model): Diagnostic[] {
 function overlappingBindings(model: Model): Diagnostic[] {
   const diagnostics: Diagnostic[] = []
   const all: Array<{ identity: string; binding: OidcBinding; i: number; locate: Locate }> = []
-  forEachBinding(model, (identity, binding, i, locate) => all.push({ identity, binding, i, locate }))
+  // An unpinned binding is an error of its own; it would overlap nearly everything.
+  forEachBinding(model, (identity, binding, i, locate) => pinsOf(binding).some((p) => p.pin.pins) && all.push({ identity, binding, i, locate }))
   for (let a = 0; a < all.length; a++) {
     for (let b = a + 1; b < all.length; b++) {
       const x = all[a]!
@@ -81,7 +87,7 @@ function overlappingBindings(model: Model): Diagnostic[] {
         ...y.locate(['credentials', 'oidc', y.i]),
         code: 'credential.overlapping_bindings',
         severity: 'error',
-        message: `one token could satisfy both \`${y.identity}\` (${describeBinding(y.binding)}) and \`${x.identity}\` (${where.file}:${where.locate(['credentials', 'oidc', x.i]).line})`,
+        message: `one token could satisfy both \`${y.identity}\`, ${describeBinding(y.binding)}, and \`${x.identity}\` (${where.file}:${where.locate(['credentials', 'oidc', x.i]).line})`,
         help: 'make the bindings differ in a claim both of them constrain, so every token selects one identity',
       })
     }

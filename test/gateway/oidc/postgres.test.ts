@@ -142,3 +142,32 @@ test('an issuer that is down: a gateway with its keys cached lets jobs in, one w
     await fresh.stop()
   }
 })
+
+test('/v1/self answers a job\'s token as its identity, and audits every refused one with its reason', async () => {
+  const self = (token: string) => fetch(`http://127.0.0.1:${shop.gateway.addresses.admin!.port}/v1/self`, { headers: { authorization: `Bearer ${token}` } })
+  const ok = await self(await issuer.githubToken())
+  assert.equal(ok.status, 200)
+  const body = (await ok.json()) as { identity: { name: string }; workload: Record<string, string>; resources: unknown[] }
+  assert.equal(body.identity.name, 'orders-deploy')
+  assert.equal(body.workload.repository, 'acme/orders')
+  assert.ok(body.resources.length > 0)
+  const stranger = await issuer.newKey('ES256')
+  const claims = { sub: 'repo:acme/orders:environment:production', aud: 'gatehouse', repository: 'acme/orders', ref: 'refs/heads/main' }
+  const cases: Array<[string, string, RegExp]> = [
+    ['wrong audience', await issuer.githubToken({ audience: 'elsewhere' }), /wrong audience/],
+    ['expired', await issuer.githubToken({}, { issuedAt: -900, expiresIn: 300 }), /token expired/],
+    ['not yet valid', await issuer.githubToken({}, { notBefore: 600 }), /not yet valid/],
+    ['unknown key', await issuer.githubToken({}, { key: stranger }), /key the issuer does not publish/],
+    ['alg none', issuer.unsigned(claims), /algorithm not allowed/],
+    ['HMAC with the public key', issuer.hmacWithPublicKey(claims), /algorithm not allowed/],
+    ['a claim that does not match', await issuer.githubToken({ ref: 'refs/heads/dev' }), /match no identity/],
+    ['past the maximum age', await issuer.githubToken({}, { issuedAt: -4000, expiresIn: 7200 }), /older than the maximum age/],
+    ['an issuer nobody binds', (await issuer.sign({ iss: 'https://issuer.invalid', ...claims })), /no identity accepts tokens of this issuer/],
+  ]
+  for (const [name, token, reason] of cases) {
+    assert.equal((await self(token)).status, 401, name)
+    const failure = (await events(shop.gateway, { kinds: ['auth.failure'] })).at(-1)!
+    assert.equal(failure.data.protocol, 'http', name)
+    assert.match(String(failure.data.reason), reason, name)
+  }
+})
