@@ -11,6 +11,7 @@ import type { GatewayContext } from '../gateway.js'
 import type { WorkloadClaims } from '../oidc/verify.js'
 import type { RateLimiter } from '../rate-limit.js'
 import type { SshWho } from './judge.js'
+import { partPrompt, TOKEN_PARTS } from './token-prompts.js'
 
 type AuthMethod = 'publickey' | 'password' | 'keyboard-interactive'
 
@@ -24,20 +25,7 @@ export function isTokenLogin(auth: AuthContext): auth is PasswordAuthContext | K
   return auth.method === 'password' || auth.method === 'keyboard-interactive'
 }
 
-/**
- * OpenSSH's client reads a password or a prompt's answer into 1024 bytes
- * (readpass.c), and an RS256 token from GitHub is longer than that. So the
- * keyboard-interactive login asks for the token in parts, one prompt each,
- * and joins the answers: an askpass program (`gatehouse token --askpass`)
- * answers each prompt with its part; clients without the limit put the whole
- * token in the first answer and leave the others empty.
- */
-export const TOKEN_PARTS = 4
-
-export function partPrompt(part: number): string {
-  return `Gatehouse token, part ${part} of ${TOKEN_PARTS}: `
-}
-
+/** Clients without OpenSSH's limit put the whole token in the first answer and leave the others empty. */
 function askForToken(auth: PasswordAuthContext | KeyboardAuthContext): Promise<string> {
   if (auth.method === 'password') return Promise.resolve(auth.password)
   const prompts = Array.from({ length: TOKEN_PARTS }, (_, i) => ({ prompt: partPrompt(i + 1), echo: false }))

@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import ssh2 from 'ssh2'
+import { ROOT } from '../../helpers/repo.js'
 import { startOidcIssuer, type LocalIssuer, type SigningKey } from '../../services/oidc-issuer.js'
 import { startSshGateway, type SshGateway } from '../ssh/harness.js'
 import { writeWorkloadIdentities } from './workload-repo.js'
@@ -31,11 +32,9 @@ after(async () => {
 
 /** OpenSSH's ssh with only the token methods, the token coming from an askpass program. */
 function sshWithToken(method: 'keyboard-interactive' | 'password', token: string, command: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const tokenFile = path.join(gw.dir, `token-${method}`)
-  writeFileSync(tokenFile, token, { mode: 0o600 })
+  // The askpass program the README shows: `gatehouse token --askpass` answers each prompt with its part of $GATEHOUSE_TOKEN.
   const askpass = path.join(gw.dir, 'askpass.sh')
-  // Each prompt asks for one 1000-character part (OpenSSH reads at most 1023 per answer).
-  writeFileSync(askpass, `#!/bin/sh\npart=$(echo "$1" | sed -n 's/.*part \\([0-9]*\\) of.*/\\1/p')\nif [ -z "$part" ]; then cat "$GATEHOUSE_TOKEN_FILE"; else cut -c $(( (part - 1) * 1000 + 1 ))-$(( part * 1000 )) "$GATEHOUSE_TOKEN_FILE"; fi\n`, { mode: 0o700 })
+  writeFileSync(askpass, `#!/bin/sh\nexec "${process.execPath}" "${path.join(ROOT, 'dist', 'bin', 'gatehouse.js')}" token --askpass "$1"\n`, { mode: 0o700 })
   const args = [
     '-F', '/dev/null', '-p', String(gw.port),
     '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${gw.knownHosts}`, '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10',
@@ -43,7 +42,7 @@ function sshWithToken(method: 'keyboard-interactive' | 'password', token: string
     'web-1@127.0.0.1', command,
   ]
   return new Promise((resolve) => {
-    const child = spawn('ssh', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', GATEHOUSE_TOKEN_FILE: tokenFile }, detached: true })
+    const child = spawn('ssh', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', GATEHOUSE_TOKEN: token }, detached: true })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d))
