@@ -19,6 +19,7 @@ import { postgresFromEnv } from '../../services/env.js'
 import { startOidcIssuer, type LocalIssuer } from '../../services/oidc-issuer.js'
 import { startShop, type Shop } from '../harness.js'
 import { startTestGateway } from '../start-gateway.js'
+import { recompileAndWait } from '../reload-wait.js'
 import { writeWorkloadIdentities } from './workload-repo.js'
 
 let issuer: LocalIssuer
@@ -28,7 +29,7 @@ before(async () => {
   issuer = await startOidcIssuer()
   tls = await createServerCertificate(mkdtempSync(path.join(tmpdir(), 'gatehouse-gw-tls-')))
   shop = await startShop({ store: 'postgres', config: { oidcCa: issuer.caFile, tls: { cert: tls.certFile, key: tls.keyFile }, cleartextOnLoopback: true } })
-  await shop.recompile((repo) => writeWorkloadIdentities(repo, issuer.url, { deploy: ['reader', 'writer'], batch: ['reader'] }))
+  await recompileAndWait(shop, (repo) => writeWorkloadIdentities(repo, issuer.url, { deploy: ['reader', 'writer'], batch: ['reader'] }))
 })
 after(async () => {
   await shop?.stop()

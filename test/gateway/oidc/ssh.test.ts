@@ -5,13 +5,15 @@
 // session names the job run, and refused tokens are audited with their reason.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import ssh2 from 'ssh2'
 import { ROOT } from '../../helpers/repo.js'
 import { startOidcIssuer, type LocalIssuer, type SigningKey } from '../../services/oidc-issuer.js'
+import { editYaml } from '../harness.js'
 import { startSshGateway, type SshGateway } from '../ssh/harness.js'
+import { recompileAndWait } from '../reload-wait.js'
 import { writeWorkloadIdentities } from './workload-repo.js'
 
 let issuer: LocalIssuer
@@ -23,7 +25,7 @@ before(async () => {
   ecKey = await issuer.newKey('ES256')
   issuer.published = [...issuer.published, ecKey]
   gw = await startSshGateway({ config: { oidcCa: issuer.caFile } })
-  await gw.recompile((repo) => writeWorkloadIdentities(repo, issuer.url, { deploy: ['deployer'], batch: ['deployer'] }))
+  await recompileAndWait(gw, (repo) => writeWorkloadIdentities(repo, issuer.url, { deploy: ['deployer'], batch: ['deployer'] }))
 })
 after(async () => {
   await gw?.stop()
@@ -101,4 +103,25 @@ test('refused tokens get no SSH session, and each refusal is audited with its re
     const failure = (await gw.events({ kinds: ['auth.failure'] })).at(-1)!
     assert.match(String(failure.data.reason), reason, name)
   }
+})
+
+test('an SSH key past its notAfter is refused and the refusal audited; a key still in force logs in', async () => {
+  const past = new Date(Date.now() - 1000).toISOString()
+  const future = new Date(Date.now() + 86_400_000).toISOString()
+  await recompileAndWait(gw, (repo) =>
+    editYaml(path.join(repo, 'identities', 'all.yaml'), (doc) => {
+      const name = doc.get('name') as string
+      if (name !== 'operator' && name !== 'deployer') return
+      const line = readFileSync(`${gw.keys[name]}.pub`, 'utf8').trim()
+      doc.setIn(['credentials', 'sshKeys'], doc.createNode([{ key: line, notAfter: name === 'operator' ? past : future }]))
+    }),
+  )
+  const retired = await gw.ssh('operator', 'web-1', 'true')
+  assert.equal(retired.status, 255)
+  assert.match(retired.stderr, /Permission denied/)
+  const failure = (await gw.events({ kinds: ['auth.failure'] })).at(-1)!
+  assert.equal(failure.identity, 'operator')
+  assert.equal(failure.data.reason, 'key past its notAfter')
+  const current = await gw.ssh('deployer', 'web-1', 'echo in')
+  assert.equal(current.status, 0, current.stderr)
 })
