@@ -56,11 +56,6 @@ export class IssuerKeys {
     return entry.jwks ? { ok: true, jwks: entry.jwks } : { ok: false, reason: 'the issuer cannot be reached and none of its keys are cached' }
   }
 
-  /** Issuers no longer in the bundle are forgotten. */
-  retain(issuers: ReadonlySet<string>): void {
-    for (const issuer of this.entries.keys()) if (!issuers.has(issuer)) this.entries.delete(issuer)
-  }
-
   private async refresh(issuer: string, entry: Entry): Promise<void> {
     entry.attemptedAt = this.now()
     try {
