@@ -21,7 +21,7 @@ export function getHttpsJson(url: string, options: HttpsJsonOptions = {}): Promi
   return new Promise((resolve, reject) => {
     const req = request(
       target,
-      { method: 'GET', headers: { accept: 'application/json' }, timeout: options.timeoutMs ?? 5000, ...(options.ca ? { ca: [...rootCertificates, options.ca] } : {}) },
+      { method: 'GET', headers: { accept: 'application/json' }, ...(options.ca ? { ca: [...rootCertificates, options.ca] } : {}) },
       (res) => {
         if (res.statusCode !== 200) {
           res.resume()
@@ -47,7 +47,10 @@ export function getHttpsJson(url: string, options: HttpsJsonOptions = {}): Promi
         res.on('error', reject)
       },
     )
-    req.on('timeout', () => req.destroy(new FetchError(`${url} did not answer in time`)))
+    // One deadline for the whole exchange: a server sending a byte now and then must not hold the fetch open.
+    const deadline = setTimeout(() => req.destroy(new FetchError(`${url} did not answer in time`)), options.timeoutMs ?? 5000)
+    deadline.unref()
+    req.on('close', () => clearTimeout(deadline))
     req.on('error', reject)
     req.end()
   })

@@ -4,8 +4,9 @@
 // connection made with the resource's key to its pinned host.
 //
 // Password and keyboard-interactive logins carry a workload identity token
-// (token-login.ts). Anything not handled here is refused: global requests other than remote forwarding, channel types other
-// than sessions and direct-tcpip. A broken or hostile client ends its own
+// (token-login.ts). Anything not handled here is refused: global requests
+// other than remote forwarding, channel types other than sessions and
+// direct-tcpip. A broken or hostile client ends its own
 // connection only: every connection carries its own error handlers, a
 // deadline to authenticate and a cap on open channels.
 import { randomBytes } from 'node:crypto'
@@ -50,11 +51,18 @@ export function createSshFront(ctx: GatewayContext): Front {
     let workload: WorkloadClaims | undefined
     client.on('authentication', (auth) => {
       if (isTokenLogin(auth) && loginMethods(ctx.state.current?.bundle).includes(auth.method)) {
-        void tokenLogin(ctx, limiter, auth, source, id).then((login) => {
-          if (!login) return
-          ;({ who, workload } = login)
-          auth.accept()
-        })
+        tokenLogin(ctx, limiter, auth, source, id).then(
+          (login) => {
+            if (!login) return
+            ;({ who, workload } = login)
+            auth.accept()
+          },
+          (err: Error) => {
+            // Fail closed: an unexpected fault is a refusal, never a crash or a login.
+            log.error('a token login could not be checked', { error: err })
+            auth.reject()
+          },
+        )
         return
       }
       const identity = authenticate(auth, source, id)

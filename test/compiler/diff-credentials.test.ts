@@ -38,12 +38,12 @@ async function credentialChanges(base: string | undefined, head: string): Promis
   return result.diff.changes.filter((c) => c.identity === 'orders-job' && !/^(grant|mask)-/.test(c.kind)).map(({ kind, risk, detail }) => ({ kind, risk, detail }))
 }
 
-const MAIN = binding('{repository: acme/orders, ref: refs/heads/main}')
+const MAIN = binding('{repository: acme/billing, ref: refs/heads/main}')
 
 test('a binding widened to every branch is high risk, and says what it admits now and before', async () => {
-  const changes = await credentialChanges(MAIN, binding('{repository: acme/orders, ref: "refs/heads/*"}'))
+  const changes = await credentialChanges(MAIN, binding('{repository: acme/billing, ref: "refs/heads/*"}'))
   assert.deepEqual(changes.map((c) => [c.kind, c.risk]), [['binding-widened', 'high']])
-  assert.equal(changes[0]!.detail, 'accepts tokens of a workflow of acme/orders on refs/heads/* (audience gatehouse); was a workflow of acme/orders on refs/heads/main (audience gatehouse)')
+  assert.equal(changes[0]!.detail, 'accepts tokens of a workflow of acme/billing on refs/heads/* (audience gatehouse); was a workflow of acme/billing on refs/heads/main (audience gatehouse)')
 })
 
 test('a binding for another repository on an existing identity is high risk; a new identity\'s binding is a new credential', async () => {
@@ -54,9 +54,9 @@ test('a binding for another repository on an existing identity is high risk; a n
 })
 
 test('narrowing or removing a binding is low risk; rewriting it to admit the same tokens is no change', async () => {
-  assert.deepEqual((await credentialChanges(MAIN, binding('{repository: acme/orders, ref: refs/heads/main, environment: production}'))).map((c) => [c.kind, c.risk]), [['binding-narrowed', 'low']])
+  assert.deepEqual((await credentialChanges(MAIN, binding('{repository: acme/billing, ref: refs/heads/main, environment: production}'))).map((c) => [c.kind, c.risk]), [['binding-narrowed', 'low']])
   assert.deepEqual((await credentialChanges(MAIN, '  sshKeys: []\n')).map((c) => [c.kind, c.risk]), [['binding-removed', 'low']])
-  assert.deepEqual(await credentialChanges(MAIN, binding('{ref: refs/heads/main, repository: acme/orders}')), [])
+  assert.deepEqual(await credentialChanges(MAIN, binding('{ref: refs/heads/main, repository: acme/billing}')), [])
 })
 
 test('a token rotation reads as one, with the day the old token stops', async () => {
@@ -70,10 +70,10 @@ test('a token rotation reads as one, with the day the old token stops', async ()
 test('explain says which workload an identity signs in as', () => {
   const repo = tempRepo(EXAMPLE)
   try {
-    repo.write('identities/orders-job.yaml', identity(binding('{repository: acme/orders, ref: refs/heads/main, environment: production}')))
+    repo.write('identities/orders-job.yaml', identity(binding('{repository: acme/billing, ref: refs/heads/main, environment: production}')))
     const result = gatehouse(['explain', repo.dir, '--identity', 'orders-job'])
     assert.equal(result.status, 0, result.stderr)
-    assert.match(result.stdout, /^ {2}signs in as a workflow of acme\/orders on refs\/heads\/main, environment production \(audience gatehouse\), with no stored secret$/m)
+    assert.match(result.stdout, /^ {2}signs in as a workflow of acme\/billing on refs\/heads\/main, environment production \(audience gatehouse\), with no stored secret$/m)
   } finally {
     repo.cleanup()
   }

@@ -40,6 +40,8 @@ export interface LocalIssuer {
   down: boolean
   /** Requests served, by path. */
   requests: string[]
+  /** When set and returning a body, answers a request in place of the issuer (a misbehaving issuer). */
+  override: ((path: string) => string | undefined) | undefined
   newKey(alg?: SigningKey['alg']): Promise<SigningKey>
   sign(claims: JWTPayload, options?: TokenOptions): Promise<string>
   /** A GitHub Actions job token: repository, ref, environment, workflow, run id, actor, and `sub` as GitHub builds it. */
@@ -76,6 +78,8 @@ export async function startOidcIssuer(): Promise<LocalIssuer> {
   const server: Server = createServer({ cert: readFileSync(certificate.certFile), key: readFileSync(certificate.keyFile) }, (req, res) => {
     if (issuer.down) return void req.socket.destroy()
     requests.push(req.url ?? '')
+    const replaced = issuer.override?.(req.url ?? '')
+    if (replaced !== undefined) return void res.writeHead(200, { 'content-type': 'application/json' }).end(replaced)
     const json = (body: unknown) => {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify(body))
@@ -122,6 +126,7 @@ export async function startOidcIssuer(): Promise<LocalIssuer> {
       state.down = value
     },
     requests,
+    override: undefined,
     newKey,
     sign,
     githubToken(overrides = {}, options = {}) {

@@ -144,6 +144,24 @@ test('an issuer that is down: a gateway with its keys cached lets jobs in, one w
   }
 })
 
+test('a key the issuer rotated out of its JWKS no longer logs in, and the refusal says so', async () => {
+  const oldKey = issuer.published[0]!
+  const newKey = await issuer.newKey('ES256')
+  const token = await issuer.githubToken()
+  issuer.published = [newKey]
+  // A gateway that fetches the key set now (a running one refetches when a token names a key it lacks, or after 10 minutes).
+  const gateway = await startTestGateway({ bundle: shop.bundlePath, dataDir: path.join(shop.dir, 'rotated'), store: shop.gateway.context.config.store, postgresListen: { host: '127.0.0.1', port: 0 }, oidcCa: issuer.caFile, cleartextOnLoopback: true })
+  try {
+    await assert.rejects(pgLogin(gateway.addresses.postgres!.port, 'orders-deploy', token, '127.0.0.33'), /password authentication failed/)
+    const failure = (await events(gateway, { identity: 'orders-deploy', kinds: ['auth.failure'] })).at(-1)!
+    assert.match(String(failure.data.reason), /key the issuer does not publish/)
+    assert.equal(await pgLogin(gateway.addresses.postgres!.port, 'orders-deploy', await issuer.githubToken({}, { key: newKey }), '127.0.0.34').then(() => 'in'), 'in')
+  } finally {
+    issuer.published = [oldKey]
+    await gateway.stop()
+  }
+})
+
 test('/v1/self answers a job\'s token as its identity, and audits every refused one with its reason', async () => {
   const self = (token: string) => fetch(`http://127.0.0.1:${shop.gateway.addresses.admin!.port}/v1/self`, { headers: { authorization: `Bearer ${token}` } })
   const ok = await self(await issuer.githubToken())

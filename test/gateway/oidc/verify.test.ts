@@ -4,6 +4,7 @@
 // refreshed when a token names a key the cache lacks (at most once per
 // cooldown), and kept when the issuer cannot be reached.
 import assert from 'node:assert/strict'
+import { createHmac } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { after, before, test } from 'node:test'
 import type { Bundle, OidcBinding } from '../../../engine/types.js'
@@ -155,6 +156,40 @@ test('an issuer that is down: cached keys go on working, and without them every 
 test('an issuer whose certificate the gateway does not trust is as good as down', async () => {
   const { keys } = keysWithClock(readFileSync(other.caFile, 'utf8'))
   assert.match(refused(await verify(keys, await issuer.githubToken())), /cannot be reached/)
+})
+
+test('an issuer whose answers cannot be trusted gives no keys: another issuer named, a plain-HTTP key set, an oversized one, not JSON', async () => {
+  const answers: Array<[string, (path: string) => string | undefined]> = [
+    ['discovery naming another issuer', (p) => (p.startsWith('/.well-known') ? JSON.stringify({ issuer: other.url, jwks_uri: `${issuer.url}/jwks` }) : undefined)],
+    ['a key set over plain HTTP', (p) => (p.startsWith('/.well-known') ? JSON.stringify({ issuer: issuer.url, jwks_uri: `http://127.0.0.1:1/jwks` }) : undefined)],
+    ['an oversized key set', (p) => (p === '/jwks' ? JSON.stringify({ keys: [], padding: 'x'.repeat(600 * 1024) }) : undefined)],
+    ['not JSON', (p) => (p === '/jwks' ? '<html>' : undefined)],
+    ['keys that are not a key set', (p) => (p === '/jwks' ? JSON.stringify({ keys: 'none' }) : undefined)],
+  ]
+  try {
+    for (const [name, answer] of answers) {
+      issuer.override = answer
+      const { keys } = keysWithClock()
+      assert.match(refused(await verify(keys, await issuer.githubToken())), /cannot be reached and none of its keys are cached/, name)
+    }
+  } finally {
+    issuer.override = undefined
+  }
+})
+
+test('a symmetric key published in the JWKS is ignored, so nothing signed with it verifies', async () => {
+  const secret = Buffer.alloc(32, 9)
+  issuer.override = (p) => (p === '/jwks' ? JSON.stringify({ keys: [...issuer.published.map((k) => k.publicJwk), { kty: 'oct', kid: 'shared', k: secret.toString('base64url'), alg: 'HS256' }] }) : undefined)
+  try {
+    const { keys } = keysWithClock()
+    const header = Buffer.from(JSON.stringify({ alg: 'HS256', kid: 'shared' })).toString('base64url')
+    const now = Math.floor(Date.now() / 1000)
+    const payload = Buffer.from(JSON.stringify({ iss: issuer.url, aud: 'gatehouse', sub: 'system:serviceaccount:batch:nightly', iat: now, exp: now + 300 })).toString('base64url')
+    const signature = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url')
+    assert.match(refused(await verify(keys, `${header}.${payload}.${signature}`)), /algorithm not allowed/)
+  } finally {
+    issuer.override = undefined
+  }
 })
 
 test('mutated tokens are refused, never accepted and never thrown on', async () => {
