@@ -18,6 +18,8 @@ import { createServerCertificate, type ServerCertificate } from '../../services/
 import { postgresFromEnv } from '../../services/env.js'
 import { startOidcIssuer, type LocalIssuer } from '../../services/oidc-issuer.js'
 import { startShop, type Shop } from '../harness.js'
+import { startGateway } from '../../../gateway/gateway.js'
+import { createLogger } from '../../../runtime/log.js'
 import { startTestGateway } from '../start-gateway.js'
 import { recompileAndWait } from '../reload-wait.js'
 import { writeWorkloadIdentities } from './workload-repo.js'
@@ -158,6 +160,26 @@ test('a key the issuer rotated out of its JWKS no longer logs in, and the refusa
     assert.equal(await pgLogin(gateway.addresses.postgres!.port, 'orders-deploy', await issuer.githubToken({}, { key: newKey }), '127.0.0.34').then(() => 'in'), 'in')
   } finally {
     issuer.published = [oldKey]
+    await gateway.stop()
+  }
+})
+
+test('no token reaches the gateway\'s log, at debug level, whether it logs in or is refused', async () => {
+  const lines: string[] = []
+  const gateway = await startGateway(
+    { bundle: shop.bundlePath, dataDir: path.join(shop.dir, 'logged'), store: shop.gateway.context.config.store, postgresListen: { host: '127.0.0.1', port: 0 }, oidcCa: issuer.caFile, cleartextOnLoopback: true, requireTls: false, auditFlushMs: 20, logLevel: 'debug' },
+    createLogger({ level: 'debug', write: (line) => void lines.push(line) }),
+  )
+  try {
+    const good = await issuer.githubToken()
+    const expired = await issuer.githubToken({}, { issuedAt: -900, expiresIn: 300 })
+    const forged = issuer.hmacWithPublicKey({ sub: 'repo:acme/orders:environment:production', aud: 'gatehouse', repository: 'acme/orders', ref: 'refs/heads/main' })
+    assert.equal(await pgLogin(gateway.addresses.postgres!.port, 'orders-deploy', good, '127.0.0.35').then(() => 'in'), 'in')
+    for (const [i, token] of [expired, forged].entries()) await assert.rejects(pgLogin(gateway.addresses.postgres!.port, 'orders-deploy', token, `127.0.0.${36 + i}`))
+    assert.ok(lines.some((l) => l.includes('authentication failed')), 'the refusals were logged')
+    const log = lines.join('')
+    for (const token of [good, expired, forged]) for (const part of token.split('.')) assert.ok(!log.includes(part.slice(0, 40)), 'a token reached the log')
+  } finally {
     await gateway.stop()
   }
 })

@@ -137,6 +137,16 @@ test('a key rotated out of the JWKS stops working once the issuer is asked again
   }
 })
 
+test('tokens arriving together share one fetch of the key set', async () => {
+  const { keys } = keysWithClock()
+  const fetches = () => issuer.requests.filter((r) => r === '/jwks').length
+  const before = fetches()
+  const tokens = await Promise.all(Array.from({ length: 20 }, () => issuer.githubToken()))
+  const checks = await Promise.all(tokens.map((t) => verify(keys, t)))
+  assert.ok(checks.every((c) => c.ok))
+  assert.equal(fetches(), before + 1)
+})
+
 test('an issuer that is down: cached keys go on working, and without them every token is refused', async () => {
   const { keys, clock } = keysWithClock()
   assert.ok((await verify(keys, await issuer.githubToken())).ok)
