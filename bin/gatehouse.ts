@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   demo: { summary: 'the example policies in front of a sample database', load: async () => (await import('./demo.js')).demoCommand },
   bot: { summary: 'run the GitHub bot', load: async () => (await import('../bot/cli/bot.js')).botCommand },
   sessions: { summary: 'list sessions and show their timelines', load: async () => (await import('../gateway/cli/sessions.js')).sessionsCommand },
+  token: { summary: 'print a workload identity token for the gateway', load: async () => (await import('../gateway/cli/token.js')).tokenCommand },
   replay: { summary: 'replay what an SSH client saw in a recorded session', load: async () => (await import('../gateway/cli/replay.js')).replayCommand },
 }
 

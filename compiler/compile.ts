@@ -4,6 +4,7 @@
 import type { KeyObject } from 'node:crypto'
 import type { Bundle } from '../engine/types.js'
 import { checkModel } from './check.js'
+import { checkCredentials } from './credential-checks.js'
 import { finalize, hasErrors, type Diagnostic } from './diagnostics.js'
 import { emitBundle } from './emit.js'
 import { lintModel } from './lint.js'
@@ -62,7 +63,7 @@ export async function compileRepository(repo: LoadedRepository, options: Compile
   diagnostics.push(...resolved.diagnostics)
   const model = resolved.model
   if (model) {
-    diagnostics.push(...checkModel(model))
+    diagnostics.push(...checkModel(model), ...checkCredentials(model))
     if (options.lint !== false) diagnostics.push(...lintModel(model, { now: options.now ?? new Date() }))
   }
   const final = finalize(diagnostics)

@@ -9,6 +9,7 @@ const SIGN: Record<PermissionChange['kind'], string> = {
   'identity-added': '+', 'identity-removed': '-', 'owner-changed': '~', 'expiry-changed': '~', 'credentials-changed': '~',
   'grant-added': '+', 'grant-removed': '-', 'grant-changed': '~', 'mask-added': '+', 'mask-removed': '-',
   'resource-added': '+', 'resource-removed': '-', 'resource-changed': '~', 'settings-changed': '~',
+  'binding-added': '+', 'binding-removed': '-', 'binding-widened': '~', 'binding-narrowed': '~',
 }
 
 function sorted(changes: readonly PermissionChange[]): PermissionChange[] {

@@ -5,6 +5,7 @@ import { canonicalJson } from '../engine/bundle-integrity.js'
 import { createEngine, type Engine, type PairRules } from '../engine/engine.js'
 import { describeTarget } from '../engine/permissions.js'
 import type { Bundle, BundleIdentity, BundleResource, BundleRule, SqlAction } from '../engine/types.js'
+import { diffCredentials } from './diff-credentials.js'
 import { targetCovers } from './rule-coverage.js'
 
 export type Risk = 'high' | 'medium' | 'low'
@@ -24,6 +25,10 @@ export type ChangeKind =
   | 'resource-removed'
   | 'resource-changed'
   | 'settings-changed'
+  | 'binding-added'
+  | 'binding-removed'
+  | 'binding-widened'
+  | 'binding-narrowed'
 
 export interface PermissionChange {
   kind: ChangeKind
@@ -239,6 +244,7 @@ function diffIdentity(name: string, base: BundleIdentity | undefined, head: Bund
   if (!base && head) {
     const risk: Risk = head.expires ? 'medium' : 'high'
     changes.push({ kind: 'identity-added', identity: name, detail: `new identity owned by ${head.owner}${head.expires ? `, expires ${head.expires}` : ', never expires'}`, risk, why: head.expires ? 'new credential' : 'new credential without expiry' })
+    diffCredentials(name, undefined, head.credentials, changes)
     return
   }
   if (base && !head) {
@@ -254,10 +260,7 @@ function diffIdentity(name: string, base: BundleIdentity | undefined, head: Bund
       risk: !head.expires ? 'high' : extended ? 'medium' : 'low', why: !head.expires ? 'identity no longer expires' : extended ? 'extends access' : 'shortens access',
     })
   }
-  if (canonicalJson(base.credentials) !== canonicalJson(head.credentials)) {
-    const addedKeys = head.credentials.sshKeys.filter((k) => !base.credentials.sshKeys.includes(k)).length
-    changes.push({ kind: 'credentials-changed', identity: name, detail: `credentials changed${addedKeys ? ` (${addedKeys} SSH key${addedKeys === 1 ? '' : 's'} added)` : ''}`, risk: 'medium', why: 'a new credential can authenticate' })
-  }
+  diffCredentials(name, base.credentials, head.credentials, changes)
 }
 
 function diffResource(name: string, base: BundleResource | undefined, head: BundleResource | undefined, changes: PermissionChange[]): void {

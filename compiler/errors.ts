@@ -40,6 +40,10 @@ export const DIAGNOSTIC_CODES = {
   'ref.selector_matches_nothing': 'a label selector matches no resource',
   'ref.rule_kind_mismatch': 'a rule targets a resource type the policy does not cover',
   'ref.mask_on_ssh_only': 'a column mask in a policy that covers no PostgreSQL resource',
+  // credential: credentials that are valid YAML but unsafe or unusable
+  'credential.unpinned_binding': 'a workload identity binding that any workload of its issuer could satisfy',
+  'credential.overlapping_bindings': 'one workload identity token could select two identities',
+  'credential.rotation_mismatch': 'two token verifiers of an identity cannot be checked in one SCRAM exchange',
   // cel: conditions
   'cel.syntax': 'a condition is not valid CEL',
   'cel.too_complex': 'a condition exceeds the size or nesting limits',
@@ -57,6 +61,7 @@ export const DIAGNOSTIC_CODES = {
   'lint.missing_expiry': 'an identity has no expiry although the settings require one',
   'lint.expired_identity': 'an identity has expired',
   'lint.untested_rule': 'no test case exercises a rule',
+  'lint.broad_binding': 'a workload identity binding admits more than one workload',
   // test: `gatehouse test`
   'test.failed': 'a test case did not get the expected decision',
   'test.invalid_request': 'a test case request cannot be classified',

@@ -13,8 +13,11 @@ import type {
   Detector,
   MaskStrategy,
   Mode,
+  OidcBinding,
   SecretRef,
   SqlAction,
+  SshKeyCredential,
+  TokenVerifier,
 } from '../engine/types.js'
 import { didYouMean, type Diagnostic } from './diagnostics.js'
 import type { DocPath, ParsedDocument } from './parse.js'
@@ -62,7 +65,7 @@ interface SettingsDoc {
   organisation: string
   approvers: string[]
   approvals?: { required?: number; highRisk?: number; ownerMayApprove?: boolean }
-  stale?: { inactiveDays?: number; expiryWarningDays?: number }
+  stale?: { inactiveDays?: number; expiryWarningDays?: number; rotateAfterDays?: number }
   identities?: { requireExpiry?: boolean }
 }
 interface IdentityDoc {
@@ -72,7 +75,7 @@ interface IdentityDoc {
   expires?: string
   roles?: string[]
   labels?: Record<string, string>
-  credentials: { token?: { scram: string; sha256: string }; sshKeys?: string[] }
+  credentials: { token?: TokenVerifier | TokenVerifier[]; sshKeys?: Array<string | SshKeyCredential>; oidc?: OidcBinding[] }
 }
 interface ResourceDoc {
   name: string
@@ -171,7 +174,7 @@ export function resolve(documents: readonly ParsedDocument[], invalid: readonly 
       highRisk: s.approvals?.highRisk ?? 2,
       ownerMayApprove: s.approvals?.ownerMayApprove ?? true,
     },
-    stale: { inactiveDays: s.stale?.inactiveDays ?? 30, expiryWarningDays: s.stale?.expiryWarningDays ?? 14 },
+    stale: { inactiveDays: s.stale?.inactiveDays ?? 30, expiryWarningDays: s.stale?.expiryWarningDays ?? 14, ...(s.stale?.rotateAfterDays ? { rotateAfterDays: s.stale.rotateAfterDays } : {}) },
     requireExpiry: s.identities?.requireExpiry ?? false,
   }
 
@@ -201,7 +204,7 @@ export function resolve(documents: readonly ParsedDocument[], invalid: readonly 
       owner: v.owner,
       roles: v.roles ?? [],
       labels: v.labels ?? {},
-      credentials: { ...(v.credentials.token ? { token: v.credentials.token } : {}), sshKeys: v.credentials.sshKeys ?? [] },
+      credentials: bundleCredentials(v.credentials),
       source: sourceOf(doc),
       ...(v.expires ? { expires: v.expires } : {}),
     }
@@ -345,6 +348,16 @@ export function resolve(documents: readonly ParsedDocument[], invalid: readonly 
 
   const model: Model = { settings, identities, resources, policies, rules, index: sortedIndex, tests, origins }
   return { model, diagnostics }
+}
+
+/** The credentials as the bundle carries them: every form in the repository brought to one shape. */
+export function bundleCredentials(c: IdentityDoc['credentials']): BundleIdentity['credentials'] {
+  const tokens = c.token === undefined ? [] : Array.isArray(c.token) ? c.token : [c.token]
+  return {
+    ...(tokens.length > 0 ? { tokens } : {}),
+    sshKeys: (c.sshKeys ?? []).map((k) => (typeof k === 'string' ? { key: k } : k)),
+    ...(c.oidc ? { oidc: c.oidc } : {}),
+  }
 }
 
 function expandActions(actions: readonly string[]): SqlAction[] {

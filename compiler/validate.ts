@@ -103,8 +103,10 @@ function toPath(instancePath: string): (string | number)[] {
  * replaced by one sentence saying which shapes are allowed.
  */
 function explain(errors: readonly ErrorObject[]): Finding[] {
-  const alternatives = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').map((e) => e.schemaPath)
-  const insideAlternative = (e: ErrorObject) => alternatives.some((p) => e.schemaPath.startsWith(p + '/'))
+  const alternatives = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf')
+  // An alternative that is a `$ref` reports paths of the referenced definition, not under the `oneOf`.
+  const insideAlternative = (e: ErrorObject) =>
+    alternatives.some((a) => e.schemaPath.startsWith(a.schemaPath + '/') || (e.schemaPath.startsWith('#/$defs/') && (e.instancePath + '/').startsWith(a.instancePath + '/')))
   const findings: Finding[] = []
   for (const error of errors) {
     if (error.keyword === 'if' || insideAlternative(error)) continue

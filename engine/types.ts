@@ -99,7 +99,7 @@ export interface BundleSettings {
   organisation: string
   approvers: string[]
   approvals: { required: number; highRisk: number; ownerMayApprove: boolean }
-  stale: { inactiveDays: number; expiryWarningDays: number }
+  stale: { inactiveDays: number; expiryWarningDays: number; rotateAfterDays?: number }
   requireExpiry: boolean
 }
 
@@ -111,10 +111,36 @@ export interface BundleIdentity {
   roles: string[]
   labels: Record<string, string>
   credentials: {
-    token?: { scram: string; sha256: string }
-    sshKeys: string[]
+    /** One verifier, or two while a token is rotated (they share salt and iterations, so one SCRAM exchange checks both). */
+    tokens?: TokenVerifier[]
+    sshKeys: SshKeyCredential[]
+    /** Workload identity tokens this identity accepts. */
+    oidc?: OidcBinding[]
   }
   source: string
+}
+
+/** `created` and `notAfter` are RFC 3339 date-times; past `notAfter` the gateway refuses the credential. */
+export interface CredentialDates {
+  created?: string
+  notAfter?: string
+}
+
+export interface TokenVerifier extends CredentialDates {
+  scram: string
+  sha256: string
+}
+
+export interface SshKeyCredential extends CredentialDates {
+  /** An OpenSSH public key line. */
+  key: string
+}
+
+/** An OIDC token satisfies a binding when its `iss` is `issuer`, its `aud` includes `audience`, and every claim matches (exact, or `*` globs). */
+export interface OidcBinding {
+  issuer: string
+  audience: string
+  claims: Record<string, string>
 }
 
 export interface PostgresConnection {

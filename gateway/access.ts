@@ -23,11 +23,15 @@ export function resolveTarget(bundle: ActiveBundle | undefined, identity: string
 }
 
 /** Counts, logs and audits a refused login. `reason` goes to the log; the audit keeps `audited`. */
-export function recordAuthFailure(ctx: GatewayContext, log: Logger, failure: { protocol: 'postgres' | 'ssh'; sessionId: string; identity: string; resource: string; source: string; reason: string; audited: string }): void {
+export function recordAuthFailure(
+  ctx: GatewayContext,
+  log: Logger,
+  failure: { protocol: 'postgres' | 'ssh'; sessionId: string; identity: string; resource: string; source: string; reason: string; audited: string; workload?: Record<string, string> },
+): void {
   ctx.counters.authFailures.inc({ protocol: failure.protocol })
   log.warn('authentication failed', { identity: failure.identity, resource: failure.resource, source: failure.source, reason: failure.reason })
   try {
-    ctx.audit.append({ kind: 'auth.failure', sessionId: failure.sessionId, identity: failure.identity, resource: failure.resource, data: { protocol: failure.protocol, source: failure.source, reason: failure.audited } }, 'async')
+    ctx.audit.append({ kind: 'auth.failure', sessionId: failure.sessionId, identity: failure.identity, resource: failure.resource, data: { protocol: failure.protocol, source: failure.source, reason: failure.audited, ...(failure.workload ? { workload: failure.workload } : {}) } }, 'async')
   } catch {
     // The store is unavailable: the refusal stands either way.
   }

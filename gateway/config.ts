@@ -30,6 +30,12 @@ export interface GatewayConfig {
   requireTls: boolean
   /** Ask TLS clients for the token in cleartext (for clients without SCRAM); SCRAM otherwise. */
   cleartextOverTls?: boolean
+  /** Accept a workload identity token as a cleartext password without TLS, on connections to a loopback address only. */
+  cleartextOnLoopback?: boolean
+  /** Certificate authority (PEM file) trusted for OIDC issuers besides the system's. */
+  oidcCa?: string
+  /** Seconds after its `iat` that a workload identity token is refused, whatever its `exp` says (default an hour). */
+  oidcMaxTokenAge?: number
   /** How async-mode audit events wait at most before they are flushed. */
   auditFlushMs: number
   /** How often `/readyz` probes the store and the upstreams. */
@@ -54,7 +60,7 @@ export function parseListen(text: string, option: string): ListenAddress {
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port }
 }
 
-const KEYS = ['bundle', 'publicKey', 'dataDir', 'store', 'postgresListen', 'sshListen', 'adminListen', 'adminTokenFile', 'tls', 'requireTls', 'cleartextOverTls', 'auditFlushMs', 'readinessIntervalMs', 'limits', 'allowBundleRollback', 'approvalsUrl', 'logLevel', 'ssh'] as const
+const KEYS = ['bundle', 'publicKey', 'dataDir', 'store', 'postgresListen', 'sshListen', 'adminListen', 'adminTokenFile', 'tls', 'requireTls', 'cleartextOverTls', 'cleartextOnLoopback', 'oidcCa', 'oidcMaxTokenAge', 'auditFlushMs', 'readinessIntervalMs', 'limits', 'allowBundleRollback', 'approvalsUrl', 'logLevel', 'ssh'] as const
 
 /** Reads the config file (if any) and applies flags over it. Relative paths in the file are relative to the file. */
 export async function loadConfig(file: string | undefined, flags: Partial<Record<(typeof KEYS)[number], string | boolean>>): Promise<GatewayConfig> {
@@ -97,6 +103,8 @@ export async function loadConfig(file: string | undefined, flags: Partial<Record
   if (!(flushMs >= 1 && flushMs <= 60_000)) throw new ConfigError('`auditFlushMs` must be 1 to 60000')
   const readinessMs = Number(pick('readinessIntervalMs') ?? 2000)
   if (!(readinessMs >= 100 && readinessMs <= 600_000)) throw new ConfigError('`readinessIntervalMs` must be 100 to 600000')
+  const maxTokenAge = Number(pick('oidcMaxTokenAge') ?? 3600)
+  if (!(Number.isInteger(maxTokenAge) && maxTokenAge >= 1 && maxTokenAge <= 86_400)) throw new ConfigError('`oidcMaxTokenAge` must be 1 to 86400 seconds')
   const level = string('logLevel') ?? 'info'
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new ConfigError('`logLevel` must be debug, info, warn or error')
   const config: GatewayConfig = {
@@ -105,6 +113,8 @@ export async function loadConfig(file: string | undefined, flags: Partial<Record
     store: filePath('store') ?? path.join(dataDir, 'store'),
     requireTls: pick('requireTls') === true || pick('requireTls') === 'true',
     cleartextOverTls: pick('cleartextOverTls') === true || pick('cleartextOverTls') === 'true',
+    cleartextOnLoopback: pick('cleartextOnLoopback') === true || pick('cleartextOnLoopback') === 'true',
+    oidcMaxTokenAge: maxTokenAge,
     auditFlushMs: flushMs,
     readinessIntervalMs: readinessMs,
     limits: parseLimits(fromFile.limits),
@@ -112,7 +122,7 @@ export async function loadConfig(file: string | undefined, flags: Partial<Record
     logLevel: level as GatewayConfig['logLevel'],
     ssh: parseSshSettings(fromFile.ssh, (message) => new ConfigError(message)),
   }
-  const optional = { publicKey: filePath('publicKey'), adminTokenFile: filePath('adminTokenFile'), approvalsUrl: string('approvalsUrl'), postgresListen: listen('postgresListen'), sshListen: listen('sshListen'), adminListen: listen('adminListen'), tls }
+  const optional = { publicKey: filePath('publicKey'), adminTokenFile: filePath('adminTokenFile'), oidcCa: filePath('oidcCa'), approvalsUrl: string('approvalsUrl'), postgresListen: listen('postgresListen'), sshListen: listen('sshListen'), adminListen: listen('adminListen'), tls }
   for (const [key, value] of Object.entries(optional)) if (value !== undefined) Object.assign(config, { [key]: value })
   if (config.requireTls && !config.tls) throw new ConfigError('`requireTls` needs `tls` (a certificate and key)')
   if (!config.postgresListen && !config.sshListen) throw new ConfigError('nothing to serve: give --postgres-listen and/or --ssh-listen')

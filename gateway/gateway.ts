@@ -17,6 +17,8 @@ import { BundleState } from './bundle/state.js'
 import type { GatewayConfig, ListenAddress } from './config.js'
 import { createLogger, type Logger } from '../runtime/log.js'
 import { Metrics, type Counter } from '../runtime/metrics.js'
+import { IssuerKeys } from './oidc/issuer-keys.js'
+import { createWorkloadVerifier, DEFAULT_MAX_TOKEN_AGE_SECONDS, type WorkloadVerifier } from './oidc/verify.js'
 import { createPostgresFront } from './postgres/front.js'
 import { ConnectionLimiter } from './connection-limits.js'
 import { resolveLimits } from './limits.js'
@@ -48,6 +50,8 @@ export interface GatewayContext {
   superuserResources: Set<string>
   /** Open client connections of both fronts, against their caps. */
   connections: ConnectionLimiter
+  /** Verifies workload identity (OIDC) tokens against their issuers' keys. */
+  workloadTokens: WorkloadVerifier
 }
 
 export interface Front {
@@ -152,6 +156,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     approvalsWaiting: { count: 0 },
     superuserResources: new Set(),
     connections: new ConnectionLimiter(limits, metrics.counter('gatehouse_connections_refused_total', 'Client connections refused at a connection cap, by protocol and cap (total or address).')),
+    workloadTokens: createWorkloadVerifier(new IssuerKeys({ log, ...(config.oidcCa ? { ca: await readFile(config.oidcCa, 'utf8') } : {}) }), config.oidcMaxTokenAge ?? DEFAULT_MAX_TOKEN_AGE_SECONDS),
   }
   metrics.gauge('gatehouse_sessions', 'Open client sessions by protocol.', () => [
     { labels: { protocol: 'postgres' }, value: sessions.count('postgres') },
@@ -212,7 +217,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     if (config.sshListen) await serve('ssh', createSshFront(context), config.sshListen)
     if (config.adminListen) {
       const digest = await adminTokenDigest(config)
-      admin = createAdminServer({ state, db, audit, metrics, sessions, log, probe, listening: () => listening, superuserResources: context.superuserResources, ...(digest ? { adminTokenDigest: digest } : {}) })
+      admin = createAdminServer({ state, db, audit, metrics, sessions, log, probe, workloadTokens: context.workloadTokens, listening: () => listening, superuserResources: context.superuserResources, ...(digest ? { adminTokenDigest: digest } : {}) })
       const address = await listenHttp(admin, config.adminListen)
       addresses.admin = address
       log.info('admin listening', { address: `${address.address}:${address.port}` })

@@ -79,6 +79,8 @@ export interface AuditWriterOptions {
 }
 
 export const GENESIS_HASH = '0'.repeat(64)
+/** Sessions whose tags are kept (about 300 bytes each). */
+const MAX_TAGGED_SESSIONS = 10_000
 
 export function newId(prefix: string): string {
   return `${prefix}_${randomBytes(10).toString('base64url')}`
@@ -124,6 +126,8 @@ export class AuditWriter {
   private queue: Pending[] = []
   /** Queued events that may still be amended, by id. */
   private open = new Map<string, Pending>()
+  /** Fields added to every event of a session (see tagSession). */
+  private readonly sessionTags = new Map<string, Record<string, unknown>>()
   private flushing = false
   private timer: NodeJS.Timeout | undefined
   private immediate: NodeJS.Immediate | undefined
@@ -230,7 +234,7 @@ export class AuditWriter {
         sessionId: (storable(input.sessionId) as string | undefined) ?? null,
         identity: (storable(input.identity) as string | undefined) ?? null,
         resource: (storable(input.resource) as string | undefined) ?? null,
-        data: storable(input.data) as Record<string, unknown>,
+        data: storable(this.withSessionTags(input)) as Record<string, unknown>,
       },
       usage: input.usage,
       settle,
@@ -241,6 +245,23 @@ export class AuditWriter {
     this.open.set(id, pending)
     this.schedule(durability === 'sync' ? 0 : this.flushIntervalMs)
     return { id, durable }
+  }
+
+  /**
+   * Adds `fields` to the data of every event of the session: who the session
+   * is beyond the identity name (a workload's verified claims), so each event
+   * says it on its own. Events keep arriving after a session ends (recorded
+   * output still being stored), so tags are not removed at the end: the
+   * oldest are forgotten beyond MAX_TAGGED_SESSIONS, long after their last event.
+   */
+  tagSession(sessionId: string, fields: Record<string, unknown>): void {
+    this.sessionTags.set(sessionId, fields)
+    if (this.sessionTags.size > MAX_TAGGED_SESSIONS) this.sessionTags.delete(this.sessionTags.keys().next().value!)
+  }
+
+  private withSessionTags(input: AuditEventInput): Record<string, unknown> {
+    const tags = this.sessionTags.size > 0 && input.sessionId !== undefined ? this.sessionTags.get(input.sessionId) : undefined
+    return tags ? { ...input.data, ...tags } : input.data
   }
 
   /**

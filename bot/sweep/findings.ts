@@ -13,7 +13,8 @@ import type { Membership } from '../github/membership.js'
 export interface StaleIdentity {
   identity: string
   owner: string
-  action: 'remove' | 'narrow' | 'report'
+  /** `retire`: credentials past their notAfter to remove (see rotation.ts). */
+  action: 'remove' | 'narrow' | 'report' | 'retire'
   reasons: string[]
   lastSeen: string | null
   /** For `narrow`: the policies whose subjects lose the identity. */

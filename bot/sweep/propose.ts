@@ -16,6 +16,8 @@ export interface ProposedChange {
   /** Path → new content, or null to delete the file. */
   files: Map<string, string | null>
   reviewers: { users: string[]; teams: string[] }
+  /** The branch to propose on; `gatehouse/sweep/<identity>` by default. */
+  branch?: string
 }
 
 export type ProposalOutcome = 'created' | 'updated' | 'unchanged' | 'would-create' | 'would-update'
@@ -52,7 +54,7 @@ export async function proposeChange(
 ): Promise<{ outcome: ProposalOutcome; number?: number }> {
   const repo = ctx.config.policyRepo
   const where = { owner: repo.owner, repo: repo.name }
-  const branch = sweepBranch(change.identity)
+  const branch = change.branch ?? sweepBranch(change.identity)
   const [open] = await ctx.github.request('GET /repos/{owner}/{repo}/pulls', { ...where, state: 'open', head: `${repo.owner}:${branch}`, per_page: 10 }).then((r) => r.data)
   const head = await branchHead(ctx, repo, branch)
   if (open && head && (await holdsChange(ctx, repo, head, change.files))) return { outcome: 'unchanged', number: open.number }

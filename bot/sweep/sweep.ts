@@ -5,6 +5,7 @@
 // created or updated per run. Exempted identities are skipped. With
 // `dryRun` nothing is written anywhere.
 import { compileRepository } from '../../compiler/compile.js'
+import { removeExpiredCredentials } from '../../compiler/credential-edit.js'
 import type { Bundle } from '../../engine/types.js'
 import type { BotContext } from '../context.js'
 import { Membership } from '../github/membership.js'
@@ -12,6 +13,7 @@ import { loadRevision, readBlob, readTree } from '../policy/fetch.js'
 import { removeIdentityDocument, removeSubject, removeTestCases } from './edit.js'
 import { EXEMPTIONS_FILE, parseExemptions } from './exemptions.js'
 import { findStale, readUsage, type StaleIdentity } from './findings.js'
+import { describeRetirement, findRotations, rotationBranch } from './rotation.js'
 import { proposeChange, type ProposalOutcome, type ProposedChange } from './propose.js'
 
 export interface SweepResult {
@@ -84,7 +86,10 @@ export async function runSweep(ctx: BotContext, options: { dryRun?: boolean; now
   }
   const { exemptions, warnings } = parseExemptions(await text(EXEMPTIONS_FILE), now.toISOString().slice(0, 10))
   const usage = await readUsage(ctx.db)
-  const findings = await findStale(bundle, usage, new Membership(ctx.github), now)
+  const stale = await findStale(bundle, usage, new Membership(ctx.github), now)
+  // An identity on its way out needs no credential cleanup.
+  const leaving = new Set(stale.filter((f) => f.action === 'remove').map((f) => f.identity))
+  const findings = [...stale, ...findRotations(bundle, now).filter((f) => !leaving.has(f.identity))]
   const policyFiles = [...new Set(bundle.policies.map((p) => fileOf(p.source)))]
   const testFiles = [...new Set((compiled.model?.tests ?? []).map((t) => t.doc.file))]
   const results: SweepResult[] = []
@@ -92,7 +97,7 @@ export async function runSweep(ctx: BotContext, options: { dryRun?: boolean; now
   for (const finding of findings) {
     const exemption = exemptions.get(finding.identity)
     if (finding.action === 'report') results.push({ finding, outcome: 'reported' })
-    else if (exemption) results.push({ finding, outcome: 'exempt', note: `${exemption.reason} (until ${exemption.expires})` })
+    else if (exemption && finding.action !== 'retire') results.push({ finding, outcome: 'exempt', note: `${exemption.reason} (until ${exemption.expires})` })
     else if (proposed >= ctx.config.sweep.maxPullRequests) results.push({ finding, outcome: 'capped', note: `at most ${ctx.config.sweep.maxPullRequests} pull requests per run` })
     else {
       const files = new Map<string, string | null>()
@@ -102,7 +107,9 @@ export async function runSweep(ctx: BotContext, options: { dryRun?: boolean; now
         const after = change(before)
         if (after !== before) files.set(path, after)
       }
-      if (finding.action === 'remove') {
+      if (finding.action === 'retire') {
+        await edit(fileOf(bundle.identities[finding.identity]!.source), (t) => removeExpiredCredentials(t, finding.identity, now))
+      } else if (finding.action === 'remove') {
         await edit(fileOf(bundle.identities[finding.identity]!.source), (t) => removeIdentityDocument(t, finding.identity))
         for (const file of policyFiles) await edit(file, (t) => removeSubject(t, finding.identity) ?? t)
         for (const file of testFiles) await edit(file, (t) => removeTestCases(t, finding.identity))
@@ -110,8 +117,9 @@ export async function runSweep(ctx: BotContext, options: { dryRun?: boolean; now
         const targets = new Set(bundle.policies.filter((p) => finding.policies.includes(p.name)).map((p) => fileOf(p.source)))
         for (const file of targets) await edit(file, (t) => removeSubject(t, finding.identity, finding.policies) ?? t)
       }
-      const title = finding.action === 'remove' ? `Remove stale identity ${finding.identity}` : `Narrow the grants of ${finding.identity}`
-      const change: ProposedChange = { identity: finding.identity, title, body: describe(finding, usage.since, bundle.settings.stale.inactiveDays), files, reviewers: reviewers(bundle, finding) }
+      const title = finding.action === 'retire' ? `Remove expired credentials of ${finding.identity}` : finding.action === 'remove' ? `Remove stale identity ${finding.identity}` : `Narrow the grants of ${finding.identity}`
+      const body = finding.action === 'retire' ? describeRetirement(finding) : describe(finding, usage.since, bundle.settings.stale.inactiveDays)
+      const change: ProposedChange = { identity: finding.identity, title, body, files, reviewers: reviewers(bundle, finding), ...(finding.action === 'retire' ? { branch: rotationBranch(finding.identity) } : {}) }
       const { outcome, number } = await proposeChange(ctx, { branch, sha: baseSha, treeSha: tree.treeSha }, change, options.dryRun ?? false)
       if (outcome === 'created' || outcome === 'updated' || outcome === 'would-create' || outcome === 'would-update') proposed++
       results.push({ finding, outcome, ...(number === undefined ? {} : { number }) })

@@ -5,6 +5,7 @@ import { createEngine, type Engine } from '../../engine/engine.js'
 import { identityProblem } from '../../engine/decide.js'
 import { permissionsOf, type ResourcePermissions } from '../../engine/permissions.js'
 import { decideSql, decideSsh } from '../../engine/requests.js'
+import { describeBinding } from '../../engine/workload.js'
 import type { Bundle, Decision } from '../../engine/types.js'
 import { compileRepository } from '../compile.js'
 import { loadDirectory } from '../load.js'
@@ -125,6 +126,8 @@ function printPermissions(io: Io, engine: Engine, identity: string, only: string
   }
   const id = permissions.identity
   const lines = [`${id.name}: owned by ${id.owner}, ${id.expires ? `expires ${id.expires}` : 'never expires'}, roles [${id.roles.join(', ')}]`]
+  for (const binding of id.credentials.oidc ?? []) lines.push(`  signs in as ${describeBinding(binding)}, with no stored secret`)
+  for (const c of [...(id.credentials.tokens ?? []), ...id.credentials.sshKeys]) if (c.notAfter) lines.push(`  a ${'key' in c ? 'SSH key' : 'token'} is retired after ${c.notAfter}`)
   if (problem) lines.push(`  note: ${problem}: every request is denied`)
   if (resources.length === 0) lines.push(only ? `  no rules on \`${only}\`: everything is denied` : '  no rules on any resource: everything is denied')
   for (const r of resources) {

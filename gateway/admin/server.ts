@@ -14,6 +14,8 @@ import type { BundleState } from '../bundle/state.js'
 import type { Logger } from '../../runtime/log.js'
 import type { Metrics } from '../../runtime/metrics.js'
 import type { ReadinessProbe } from '../readiness.js'
+import { identityForStaticToken } from '../credentials.js'
+import { looksLikeJwt, type WorkloadClaims, type WorkloadVerifier } from '../oidc/verify.js'
 import { activityRows, selfDocument } from '../self-reflection.js'
 import type { SessionRegistry } from '../sessions.js'
 
@@ -32,6 +34,7 @@ export interface AdminContext {
   superuserResources: ReadonlySet<string>
   /** The store and upstreams, probed at an interval. */
   probe?: ReadinessProbe
+  workloadTokens: WorkloadVerifier
 }
 
 const MAX_BODY_BYTES = 16 * 1024
@@ -87,17 +90,26 @@ export function readiness(ctx: AdminContext): { ready: boolean; reasons: string[
   return { ready: blocking.length === 0, reasons: [...blocking, ...reasons], upstreams }
 }
 
-/** Finds the identity whose token digest matches, comparing in constant time. */
-function identityForToken(ctx: AdminContext, token: string): string | undefined {
+/** The identity a bearer token proves: a workload identity token (JWT) verified with its issuer, or a static token's digest. */
+async function identityForBearer(ctx: AdminContext, token: string): Promise<{ identity?: string; workload?: WorkloadClaims; refusal?: string }> {
   const bundle = ctx.state.current?.bundle
-  if (!bundle) return undefined
-  const digest = sha256(token)
-  let found: string | undefined
-  for (const identity of Object.values(bundle.identities)) {
-    const stored = identity.credentials.token?.sha256
-    if (stored && timingSafeEqual(Buffer.from(stored, 'hex'), digest)) found = identity.name
+  if (!bundle) return {}
+  if (!looksLikeJwt(token)) {
+    const identity = identityForStaticToken(bundle, token, new Date())
+    return identity ? { identity } : {}
   }
-  return found
+  const check = await ctx.workloadTokens.verify(bundle, token)
+  return check.ok ? { identity: check.identity, workload: check.claims } : { refusal: check.reason, ...(check.claims ? { workload: check.claims } : {}) }
+}
+
+/** A refused workload token is audited with its reason, as on the other fronts (never the token itself). */
+function recordBearerRefusal(ctx: AdminContext, reason: string, workload: WorkloadClaims | undefined): void {
+  ctx.log.warn('authentication failed', { protocol: 'http', reason })
+  try {
+    ctx.audit.append({ kind: 'auth.failure', data: { protocol: 'http', reason, ...(workload ? { workload } : {}) } }, 'async')
+  } catch {
+    // The refusal stands either way.
+  }
 }
 
 export function createAdminServer(ctx: AdminContext): Server {
@@ -125,12 +137,14 @@ export function createAdminServer(ctx: AdminContext): Server {
     if (route === 'GET /metrics') return send(res, 200, ctx.metrics.render(), 'text/plain; version=0.0.4')
     if (route === 'GET /v1/self') {
       const token = bearer(req)
-      const identity = token ? identityForToken(ctx, token) : undefined
+      const { identity, workload, refusal } = token ? await identityForBearer(ctx, token) : {}
       const engine = ctx.state.current?.engine
+      if (refusal) recordBearerRefusal(ctx, refusal, workload)
       if (!identity || !engine) return send(res, 401, { error: 'a valid identity token is required (Authorization: Bearer …)' })
       const activity = await activityRows(ctx.db, identity, 50)
       return send(res, 200, {
         ...selfDocument(engine, identity),
+        ...(workload ? { workload } : {}),
         activity: activity.map(([time, session, kind, statement, decision, rule, outcome]) => ({ time, session, kind, statement, decision, rule, outcome })),
       })
     }

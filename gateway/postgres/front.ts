@@ -6,7 +6,7 @@
 // violation, 08006 the database could not be reached; details go to the
 // log under the session id, never to the client.
 import { readFile } from 'node:fs/promises'
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net'
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls'
 import type { BundleResource } from '../../engine/types.js'
 import { recordAuthFailure, resolveTarget } from '../access.js'
@@ -16,7 +16,7 @@ import type { Logger } from '../../runtime/log.js'
 import { CancelKeys } from './cancel-keys.js'
 import { clientParameterStatus, upstreamIsSuperuser } from './parameter-status.js'
 import { createCatalog, type Catalog } from './catalog.js'
-import { authenticateClient } from './client-auth.js'
+import { authenticateClient, chooseMethod, identityOf } from './client-auth.js'
 import { createFrontendReader, type AuthenticationResponse, type FrontendMessage, type FrontendReader, type StartupMessage } from './protocol/frontend.js'
 import { buildBackendKeyData, buildErrorResponse, buildReadyForQuery } from './protocol/serialize.js'
 import { resolveLimits } from '../limits.js'
@@ -32,6 +32,12 @@ const SHUTDOWN_GRACE_MS = 2000
 
 /** Startup parameters passed through to the database; anything else is dropped or refused. */
 const PASSED_PARAMETERS = new Set(['application_name', 'datestyle', 'timezone', 'intervalstyle', 'extra_float_digits', 'lc_monetary', 'lc_numeric', 'lc_time', 'geqo', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout'])
+
+/** 127.0.0.0/8, ::1, and IPv4 loopback written as IPv6. */
+function isLoopback(address: string | undefined): boolean {
+  if (!address || !isIP(address)) return false
+  return address === '::1' || /^(::ffff:)?127\./.test(address)
+}
 
 class Refusal extends Error {
   constructor(
@@ -230,13 +236,20 @@ export function createPostgresFront(ctx: GatewayContext): Front {
           return m
         },
       }
-      const method = encrypted && ctx.config.cleartextOverTls ? 'cleartext' : 'scram'
       const bundle = ctx.state.current
-      const auth = await authenticateClient(bundle?.bundle, identity, source, method, limiter, exchange)
+      const method = chooseMethod(identityOf(bundle?.bundle, identity), { encrypted, loopback: isLoopback(raw.localAddress) }, ctx.config)
+      if (!method.ok) {
+        recordAuthFailure(ctx, log, { protocol: 'postgres', sessionId: id, identity, resource: resourceName, source, reason: method.message, audited: 'workload identity token without TLS' })
+        throw new Refusal('28000', method.message)
+      }
+      const auth = await authenticateClient(bundle?.bundle, identity, source, method.method, limiter, exchange, ctx.workloadTokens)
       if (!auth.ok) {
-        recordAuthFailure(ctx, log, { protocol: 'postgres', sessionId: id, identity, resource: resourceName, source, reason: auth.reason, audited: auth.limited ? 'rate limited' : 'authentication failed' })
+        const audited = auth.limited ? 'rate limited' : (auth.audited ?? 'authentication failed')
+        recordAuthFailure(ctx, log, { protocol: 'postgres', sessionId: id, identity, resource: resourceName, source, reason: auth.reason, audited, ...(auth.workload ? { workload: auth.workload } : {}) })
         throw new Refusal('28P01', `password authentication failed for user "${identity}"`)
       }
+      // invariant: every event of this session from here on carries the workload's claims.
+      if (auth.workload) ctx.audit.tagSession(id, { workload: auth.workload })
       // Authenticated: which resource, and may this identity reach it at all?
       const target = resolveTarget(ctx.state.current, identity, resourceName, 'postgres')
       if (!target.ok) throw new Refusal('42501', target.message)

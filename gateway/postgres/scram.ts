@@ -63,7 +63,15 @@ export interface ScramServer {
   final(clientFinal: string): ScramStep<string>
 }
 
-export function createScramServer(verifier: Verifier): ScramServer {
+/**
+ * `verifiers` are the identity's tokens in force: one, or two while a token
+ * is rotated. The salt and iteration count go to the client before it proves
+ * anything, so only verifiers sharing those of the first can be told apart
+ * by the proof; the compiler makes rotated verifiers share them.
+ */
+export function createScramServer(verifiers: readonly Verifier[]): ScramServer {
+  const verifier = verifiers[0] ?? decoyVerifier()
+  const candidates = verifiers.filter((v) => v.iterations === verifier.iterations && v.salt.equals(verifier.salt))
   let clientFirstBare = ''
   let serverFirst = ''
   let nonce = ''
@@ -91,10 +99,14 @@ export function createScramServer(verifier: Verifier): ScramServer {
       const proof = Buffer.from(clientFinal.slice(proofAt + 3), 'base64')
       if (proof.length !== 32) return { ok: false, reason: 'malformed client proof' }
       const authMessage = `${clientFirstBare},${serverFirst},${withoutProof}`
-      const clientSignature = hmac(verifier.storedKey, authMessage)
-      const clientKey = xor(proof, clientSignature)
-      if (!timingSafeEqual(sha256(clientKey), verifier.storedKey)) return { ok: false, reason: 'wrong proof' }
-      return { ok: true, value: `v=${hmac(verifier.serverKey, authMessage).toString('base64')}` }
+      // Every candidate is checked, so the time taken does not say which one matched.
+      let matched: Verifier | undefined
+      for (const candidate of candidates) {
+        const clientKey = xor(proof, hmac(candidate.storedKey, authMessage))
+        if (timingSafeEqual(sha256(clientKey), candidate.storedKey)) matched = candidate
+      }
+      if (!matched) return { ok: false, reason: 'wrong proof' }
+      return { ok: true, value: `v=${hmac(matched.serverKey, authMessage).toString('base64')}` }
     },
   }
 }

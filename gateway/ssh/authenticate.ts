@@ -5,12 +5,14 @@
 // resource; the identity is whoever owns the key.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import ssh2, { type ParsedKey, type PublicKeyAuthContext } from 'ssh2'
-import type { Bundle } from '../../engine/types.js'
+import type { Bundle, SshKeyCredential } from '../../engine/types.js'
+import { inForce } from '../credentials.js'
 
 interface KnownKey {
   identity: string
   blob: Buffer
   key: ParsedKey
+  credential: SshKeyCredential
 }
 
 /** Keys by the SHA-256 of their wire form, per bundle (built once, on first use). */
@@ -21,13 +23,13 @@ function indexOf(bundle: Bundle): Map<string, KnownKey> {
   if (index) return index
   index = new Map()
   for (const identity of Object.values(bundle.identities)) {
-    for (const line of identity.credentials.sshKeys) {
-      const parsed = ssh2.utils.parseKey(line)
+    for (const credential of identity.credentials.sshKeys) {
+      const parsed = ssh2.utils.parseKey(credential.key)
       if (parsed instanceof Error || Array.isArray(parsed)) continue
       const blob = parsed.getPublicSSH()
       const digest = createHash('sha256').update(blob).digest('hex')
       // The first identity listing a key keeps it: a shared key must not let one identity pass for another at random.
-      if (!index.has(digest)) index.set(digest, { identity: identity.name, blob, key: parsed })
+      if (!index.has(digest)) index.set(digest, { identity: identity.name, blob, key: parsed, credential })
     }
   }
   indexes.set(bundle, index)
@@ -41,12 +43,18 @@ export function identityForKey(bundle: Bundle, offered: Buffer): KnownKey | unde
   return timingSafeEqual(candidate.blob, offered) ? candidate : undefined
 }
 
-export type KeyCheck = { kind: 'unknown' } | { kind: 'query'; identity: string } | { kind: 'bad-signature'; identity: string } | { kind: 'verified'; identity: string }
+export type KeyCheck =
+  | { kind: 'unknown' }
+  | { kind: 'retired'; identity: string; notAfter: string }
+  | { kind: 'query'; identity: string }
+  | { kind: 'bad-signature'; identity: string }
+  | { kind: 'verified'; identity: string }
 
-/** What a publickey attempt proves. */
-export function checkPublicKey(bundle: Bundle, ctx: Pick<PublicKeyAuthContext, 'key' | 'signature' | 'blob' | 'hashAlgo'>): KeyCheck {
+/** What a publickey attempt proves. A key past its `notAfter` proves nothing any more. */
+export function checkPublicKey(bundle: Bundle, ctx: Pick<PublicKeyAuthContext, 'key' | 'signature' | 'blob' | 'hashAlgo'>, now = new Date()): KeyCheck {
   const known = identityForKey(bundle, ctx.key.data)
   if (!known) return { kind: 'unknown' }
+  if (!inForce(known.credential, now)) return { kind: 'retired', identity: known.identity, notAfter: known.credential.notAfter! }
   if (!ctx.signature || !ctx.blob) return { kind: 'query', identity: known.identity }
   let valid: boolean | Error
   try {

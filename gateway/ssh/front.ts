@@ -3,9 +3,10 @@
 // serve the client's channels, each decided on its own, over one upstream
 // connection made with the resource's key to its pinned host.
 //
-// Anything not handled here is refused: password and keyboard-interactive
-// logins, global requests other than remote forwarding, channel types other
-// than sessions and direct-tcpip. A broken or hostile client ends its own
+// Password and keyboard-interactive logins carry a workload identity token
+// (token-login.ts). Anything not handled here is refused: global requests
+// other than remote forwarding, channel types other than sessions and
+// direct-tcpip. A broken or hostile client ends its own
 // connection only: every connection carries its own error handlers, a
 // deadline to log in that starts at the accept (before the banner), an idle
 // timeout once logged in, and a cap on open channels.
@@ -15,12 +16,14 @@ import ssh2, { type AuthContext, type Client, type Connection } from 'ssh2'
 import { recordAuthFailure, resolveTarget } from '../access.js'
 import type { Front, GatewayContext } from '../gateway.js'
 import { createRateLimiter } from '../rate-limit.js'
+import type { WorkloadClaims } from '../oidc/verify.js'
 import { checkPublicKey, fingerprint } from './authenticate.js'
 import { ClientAgentRelay } from './agent.js'
 import { handleSessionChannel, recordRefusal, type ChannelHost } from './channel.js'
 import { forwardTcp } from './forward.js'
 import { loadOrCreateHostKey } from './host-key.js'
 import { remoteForwards } from './remote-forward.js'
+import { isTokenLogin, loginMethods, tokenLogin } from './token-login.js'
 import type { SshWho } from './judge.js'
 import { connectUpstream, HostKeyMismatchError } from './upstream.js'
 import { SSH_DEFAULTS } from './settings.js'
@@ -64,7 +67,23 @@ export function createSshFront(ctx: GatewayContext): Front {
     const log = ctx.log.child({ session: id })
     let who: SshWho | undefined
     client.on('error', (err) => log.debug('connection error', { error: err }))
+    let workload: WorkloadClaims | undefined
     client.on('authentication', (auth) => {
+      if (isTokenLogin(auth) && loginMethods(ctx.state.current?.bundle).includes(auth.method)) {
+        tokenLogin(ctx, limiter, auth, info.ip, id).then(
+          (login) => {
+            if (!login) return
+            ;({ who, workload } = login)
+            auth.accept()
+          },
+          (err: Error) => {
+            // Fail closed: an unexpected fault is a refusal, never a crash or a login.
+            log.error('a token login could not be checked', { error: err })
+            auth.reject()
+          },
+        )
+        return
+      }
       const identity = authenticate(auth, info.ip, id)
       if (!identity) return
       who = identity
@@ -72,7 +91,7 @@ export function createSshFront(ctx: GatewayContext): Front {
     })
     client.once('ready', () => {
       accepted.loggedIn()
-      if (who) serve(client, accepted.socket, who, log)
+      if (who) serve(client, accepted.socket, who, log, workload)
       else client.end()
     })
   }
@@ -81,7 +100,7 @@ export function createSshFront(ctx: GatewayContext): Front {
   const authenticate = (auth: AuthContext, source: string, id: string): SshWho | undefined => {
     const resourceName = auth.username
     if (auth.method !== 'publickey') {
-      auth.reject(['publickey'])
+      auth.reject(loginMethods(ctx.state.current?.bundle))
       return undefined
     }
     const log = ctx.log.child({ session: id })
@@ -89,7 +108,7 @@ export function createSshFront(ctx: GatewayContext): Front {
     const fail = (identity: string, reason: string, audited: string) => {
       limiter.failed(identity ? [...keys, `identity:${identity}`] : keys)
       recordAuthFailure(ctx, log, { protocol: 'ssh', sessionId: id, identity, resource: resourceName, source, reason, audited })
-      auth.reject(['publickey'])
+      auth.reject(loginMethods(ctx.state.current?.bundle))
       return undefined
     }
     if (!limiter.allowed(keys)) return fail('', 'too many failed logins; try again later', 'rate limited')
@@ -97,6 +116,7 @@ export function createSshFront(ctx: GatewayContext): Front {
     if (!bundle) return fail('', 'no valid policy bundle is loaded', 'no bundle')
     const check = checkPublicKey(bundle.bundle, auth)
     if (check.kind === 'unknown') return fail('', `unknown key ${fingerprint(auth.key.data)}`, 'unknown key')
+    if (check.kind === 'retired') return fail(check.identity, `key ${fingerprint(auth.key.data)} is past its notAfter (${check.notAfter})`, 'key past its notAfter')
     if (!limiter.allowed([`identity:${check.identity}`])) return fail(check.identity, 'too many failed logins; try again later', 'rate limited')
     if (check.kind === 'bad-signature') return fail(check.identity, 'the signature does not verify', 'bad signature')
     const target = resolveTarget(bundle, check.identity, resourceName, 'ssh')
@@ -110,7 +130,7 @@ export function createSshFront(ctx: GatewayContext): Front {
     return { id, identity: check.identity, owner: bundle.bundle.identities[check.identity]!.owner, resource: target.resource, source }
   }
 
-  const serve = (client: Connection, socket: Socket, who: SshWho, log: GatewayContext['log']) => {
+  const serve = (client: Connection, socket: Socket, who: SshWho, log: GatewayContext['log'], workload: WorkloadClaims | undefined) => {
     const closed = new AbortController()
     let endReason = 'client disconnected'
 
@@ -196,6 +216,8 @@ export function createSshFront(ctx: GatewayContext): Front {
         closeSession(`the session was idle for ${Math.round(settings.idleTimeoutMs / 1000)} s; it is closed`)
       })
     }
+    // invariant: every event of this session carries the workload's claims.
+    if (workload) ctx.audit.tagSession(who.id, { workload })
     try {
       ctx.audit.append({ kind: 'session.start', sessionId: who.id, identity: who.identity, resource: who.resource.name, data: { protocol: 'ssh', source: who.source }, usage: {} }, 'async')
     } catch {
