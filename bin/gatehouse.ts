@@ -2,6 +2,7 @@
 // The `gatehouse` executable: finds the subcommand and runs it. Internal
 // errors are reported in one line, never as a stack trace.
 import { VERSION } from '../compiler/version.js'
+import { clockProblem } from '../cli/clock.js'
 import { EXIT, processIo, UsageError, type Command } from '../cli/command.js'
 
 /** Loaded on demand, so `gatehouse validate` does not pay for the gateway's start-up. */
@@ -49,6 +50,11 @@ export async function main(argv: string[]): Promise<number> {
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
   if (!entry) {
     processIo.err(`gatehouse: unknown command \`${name}\`\n\n${overview()}`)
+    return EXIT.usage
+  }
+  const clock = clockProblem()
+  if (clock) {
+    processIo.err(`gatehouse: ${clock}`)
     return EXIT.usage
   }
   const command = await entry.load()

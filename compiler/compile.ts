@@ -2,6 +2,7 @@
 // Every stage runs even when an earlier one found problems in some files, so
 // one run reports everything; a bundle is emitted only when nothing is an error.
 import type { KeyObject } from 'node:crypto'
+import { now } from '../cli/clock.js'
 import type { Bundle } from '../engine/types.js'
 import { checkModel } from './check.js'
 import { finalize, hasErrors, type Diagnostic } from './diagnostics.js'
@@ -61,7 +62,7 @@ export async function compileRepository(repo: LoadedRepository, options: Compile
   const model = resolved.model
   if (model) {
     diagnostics.push(...checkModel(model))
-    if (options.lint !== false) diagnostics.push(...lintModel(model, { now: options.now ?? new Date() }))
+    if (options.lint !== false) diagnostics.push(...lintModel(model, { now: options.now ?? now() }))
   }
   const final = finalize(diagnostics)
   const result: CompileResult = { diagnostics: final, sources }

@@ -16,7 +16,7 @@ import type {
   SecretRef,
   SqlAction,
 } from '../engine/types.js'
-import { didYouMean, type Diagnostic } from './diagnostics.js'
+import { didYouMean, suggest, type Diagnostic } from './diagnostics.js'
 import type { DocPath, ParsedDocument } from './parse.js'
 
 /** The repository as the bundle will carry it, plus where each piece came from. */
@@ -143,8 +143,8 @@ export function resolve(documents: readonly ParsedDocument[], invalid: readonly 
   const brokenRoles = new Set(invalid.filter((d) => d.kind === 'Identity').flatMap((d) => (Array.isArray(d.value.roles) ? d.value.roles.filter((r): r is string => typeof r === 'string') : [])))
   const error = (doc: ParsedDocument, path: DocPath, code: Diagnostic['code'], message: string, extra: { help?: string } = {}) =>
     diagnostics.push({ ...doc.locate(path), code, severity: 'error', message, ...extra })
-  const warn = (doc: ParsedDocument, path: DocPath, code: Diagnostic['code'], message: string) =>
-    diagnostics.push({ ...doc.locate(path), code, severity: 'warning', message })
+  const warn = (doc: ParsedDocument, path: DocPath, code: Diagnostic['code'], message: string, extra: { help?: string } = {}) =>
+    diagnostics.push({ ...doc.locate(path), code, severity: 'warning', message, ...extra })
 
   const byKind = (kind: string) => documents.filter((d) => d.kind === kind)
   const origins: Origins = { identities: new Map(), resources: new Map(), policies: [], rules: [] }
@@ -251,6 +251,7 @@ export function resolve(documents: readonly ParsedDocument[], invalid: readonly 
     if (list[list.length - 1] !== policy) list.push(policy)
   }
   const policyDocs = byKind('Policy').filter((d) => policyNames.get(d.name!) === d)
+  const policyRoles = new Set(policyDocs.flatMap((d) => (d.value as unknown as PolicyDoc).subjects.roles ?? []))
   for (const doc of policyDocs) {
     const v = doc.value as unknown as PolicyDoc
     const policyIndex = policies.length
@@ -258,11 +259,17 @@ export function resolve(documents: readonly ParsedDocument[], invalid: readonly 
 
     const subjectRoles = v.subjects.roles ?? []
     const subjectIdentities = v.subjects.identities ?? []
+    // A policy of denies and masks only takes access away: naming a subject
+    // nobody is does no harm, and a guardrail must survive the removal of
+    // any identity. Elsewhere it is most likely a typo.
+    const narrowsOnly = v.rules.every((r) => r.effect === 'deny')
+    const unknownSubject = narrowsOnly ? warn : error
     subjectRoles.forEach((role, i) => {
-      if (!roleHolders.has(role) && !brokenRoles.has(role)) error(doc, ['subjects', 'roles', i], 'ref.unknown_role', `no identity has the role \`${role}\``, didYouMean(role, roleHolders.keys()))
+      if (roleHolders.has(role) || brokenRoles.has(role)) return
+      unknownSubject(doc, ['subjects', 'roles', i], 'ref.unknown_role', `no identity has the role \`${role}\``, roleHelp(role, roleHolders, policyRoles, origins.identities))
     })
     subjectIdentities.forEach((name, i) => {
-      if (!identities[name] && !brokenIdentities.has(name)) error(doc, ['subjects', 'identities', i], 'ref.unknown_identity', `unknown identity \`${name}\``, didYouMean(name, Object.keys(identities)))
+      if (!identities[name] && !brokenIdentities.has(name)) unknownSubject(doc, ['subjects', 'identities', i], 'ref.unknown_identity', `unknown identity \`${name}\``, didYouMean(name, Object.keys(identities)))
     })
 
     const covered = new Set<string>()
@@ -345,6 +352,21 @@ export function resolve(documents: readonly ParsedDocument[], invalid: readonly 
 
   const model: Model = { settings, identities, resources, policies, rules, index: sortedIndex, tests, origins }
   return { model, diagnostics }
+}
+
+/**
+ * The help for a role no identity holds. When the near miss is itself a role
+ * no policy names, the typo is on the identity's side: point there rather
+ * than suggest copying it into the policy.
+ */
+function roleHelp(role: string, holders: ReadonlyMap<string, string[]>, policyRoles: ReadonlySet<string>, identityDocs: ReadonlyMap<string, ParsedDocument>): { help?: string } {
+  const near = suggest(role, holders.keys())
+  if (!near) return {}
+  if (policyRoles.has(near)) return { help: `did you mean \`${near}\`?` }
+  const holder = holders.get(near)![0]!
+  const doc = identityDocs.get(holder)!
+  const roles = (doc.value as unknown as IdentityDoc).roles ?? []
+  return { help: `identity \`${holder}\` has the role \`${near}\`, which no policy names: if that is the typo, write \`${role}\` at ${sourceOf(doc, ['roles', roles.indexOf(near)])}` }
 }
 
 function expandActions(actions: readonly string[]): SqlAction[] {

@@ -6,6 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
+import { CLOCK_VARIABLE, clockIsSet, now } from '../cli/clock.js'
 import { createSqlClassifier, loadSqlParser, type SqlClassifier } from '../engine/sql/index.js'
 import { AuditWriter } from '../store/audit-log.js'
 import { openDatabase, type Database } from '../store/database.js'
@@ -74,6 +75,8 @@ function listenHttp(server: Server, address: ListenAddress): Promise<AddressInfo
 
 export async function startGateway(config: GatewayConfig, log: Logger = createLogger({ level: config.logLevel })): Promise<RunningGateway> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+  // Decisions and identity expiry follow this clock: say so when it is not the machine's.
+  if (clockIsSet()) log.warn(`the clock is set by ${CLOCK_VARIABLE}`, { now: now().toISOString() })
   await loadSqlParser()
   const publicKey: KeyObject | undefined = config.publicKey ? createPublicKey(await readFile(config.publicKey)) : undefined
   const db = await openDatabase(config.store)

@@ -1,6 +1,7 @@
 // Judging SQL text for a session: classify (shared cache), take out reads of
 // the gateway's own virtual tables, decide with the bundle in force, and say
 // what to send upstream. Never throws: anything unexpected denies.
+import { now } from '../../cli/clock.js'
 import { decideStatements } from '../../engine/requests.js'
 import { findVirtualTables, rewriteVirtualTables, virtualSubquery, type VirtualReference } from '../../engine/sql/virtual-tables.js'
 import type { BundleResource, Decision, SqlSessionState, SqlStatement } from '../../engine/types.js'
@@ -58,7 +59,7 @@ export function judgeSql(ctx: GatewayContext, who: SessionIdentity, sql: string,
       identity: who.identity,
       resource: who.resource.name,
       statements,
-      context: { time: new Date(), source: who.source, session: { id: who.id, application: who.application } },
+      context: { time: now(), source: who.source, session: { id: who.id, application: who.application } },
     })
     if (decision.effect === 'deny') return deny(decision, statements, bundle)
     session.prepared = scratch.prepared
