@@ -270,10 +270,15 @@ function diffPair(
 /** A removed identity loses everything at once: one row, whatever it held. */
 function identityRemoved(name: string, base: BundleIdentity, views: Map<string, PairView>): PermissionChange {
   let grants = 0
-  for (const view of views.values()) for (const rule of view.rules.values()) if (rule.effect !== 'deny') grants++
+  let resources = 0
+  for (const view of views.values()) {
+    const held = [...view.rules.values()].filter((rule) => rule.effect !== 'deny').length
+    grants += held
+    if (held > 0) resources++
+  }
   return {
     kind: 'identity-removed', identity: name,
-    detail: `identity removed: ${grants} grant${grants === 1 ? '' : 's'} on ${views.size} resource${views.size === 1 ? '' : 's'} end (was owned by ${base.owner})`,
+    detail: `identity removed: ${grants} grant${grants === 1 ? '' : 's'} on ${resources} resource${resources === 1 ? '' : 's'} end (was owned by ${base.owner})`,
     risk: 'low', why: 'removes access; its denies and masks go with it',
   }
 }
