@@ -44,6 +44,9 @@ export async function compileRepository(repo: LoadedRepository, options: Compile
   const diagnostics = [...repo.diagnostics]
   const valid: ParsedDocument[] = []
   const invalid: ParsedDocument[] = []
+  const unparsed: string[] = []
+  // Nothing to check where there is nothing: no findings that follow from an absent repository.
+  if (repo.diagnostics.some((d) => d.code === 'load.not_found')) return { diagnostics: finalize(diagnostics), sources }
   for (const file of repo.files) {
     const key = `${file.path}\0${file.text}`
     let entry = options.cache?.get(key)
@@ -54,10 +57,11 @@ export async function compileRepository(repo: LoadedRepository, options: Compile
     }
     const { parsed, validated } = entry
     diagnostics.push(...parsed.diagnostics, ...validated.diagnostics)
+    if (hasErrors(parsed.diagnostics)) unparsed.push(file.text)
     valid.push(...validated.valid)
     invalid.push(...validated.invalid)
   }
-  const resolved = resolve(valid, invalid)
+  const resolved = resolve(valid, invalid, unparsed)
   diagnostics.push(...resolved.diagnostics)
   const model = resolved.model
   if (model) {

@@ -71,7 +71,9 @@ export function summarize(diagnostics: readonly Diagnostic[]): string {
 /** `file:line:col: error[code]: message`, the source line with a caret, then `help: …`. */
 export function formatText(diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, string>): string {
   const blocks = diagnostics.map((d) => {
-    const lines = [`${d.file}:${d.line}:${d.col}: ${d.severity}[${d.code}]: ${d.message}`]
+    // A finding about the repository as a whole has no place to point at.
+    const where = d.file === '.' ? '' : `${d.file}:${d.line}:${d.col}: `
+    const lines = [`${where}${d.severity}[${d.code}]: ${d.message}`]
     const text = sources.get(d.file)?.split('\n')[d.line - 1]
     if (text !== undefined && text.length <= 400) {
       const gutter = String(d.line).length

@@ -130,17 +130,32 @@ export function durationSeconds(text: string): number {
 
 const sourceOf = (doc: ParsedDocument, path: DocPath = []) => `${doc.file}:${doc.locate(path).line}`
 
+/** A set of names, or anything an unparsable file might define. */
+class MaybeDefined {
+  constructor(
+    private readonly names: ReadonlySet<string>,
+    private readonly unparsed: readonly string[],
+  ) {}
+  has(name: string): boolean {
+    if (this.names.has(name)) return true
+    const word = new RegExp(`(?<![\\w.-])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`)
+    return this.unparsed.some((text) => word.test(text))
+  }
+}
+
 /**
  * `invalid` are documents that failed validation: their names still count as
  * defined, so one broken file gives one finding, not a cascade of unknown
- * references elsewhere.
+ * references elsewhere. `unparsed` are the texts of files that are not valid
+ * YAML: any name written in them may be defined there, so it is not
+ * reported as unknown either.
  */
-export function resolve(documents: readonly ParsedDocument[], invalid: readonly ParsedDocument[] = []): { model?: Model; diagnostics: Diagnostic[] } {
+export function resolve(documents: readonly ParsedDocument[], invalid: readonly ParsedDocument[] = [], unparsed: readonly string[] = []): { model?: Model; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = []
-  const brokenNames = (kind: string) => new Set(invalid.filter((d) => d.kind === kind && d.name).map((d) => d.name!))
+  const brokenNames = (kind: string) => new MaybeDefined(new Set(invalid.filter((d) => d.kind === kind && d.name).map((d) => d.name!)), unparsed)
   const brokenIdentities = brokenNames('Identity')
   const brokenResources = brokenNames('Resource')
-  const brokenRoles = new Set(invalid.filter((d) => d.kind === 'Identity').flatMap((d) => (Array.isArray(d.value.roles) ? d.value.roles.filter((r): r is string => typeof r === 'string') : [])))
+  const brokenRoles = new MaybeDefined(new Set(invalid.filter((d) => d.kind === 'Identity').flatMap((d) => (Array.isArray(d.value.roles) ? d.value.roles.filter((r): r is string => typeof r === 'string') : []))), unparsed)
   const error = (doc: ParsedDocument, path: DocPath, code: Diagnostic['code'], message: string, extra: { help?: string } = {}) =>
     diagnostics.push({ ...doc.locate(path), code, severity: 'error', message, ...extra })
   const warn = (doc: ParsedDocument, path: DocPath, code: Diagnostic['code'], message: string, extra: { help?: string } = {}) =>
@@ -155,13 +170,15 @@ export function resolve(documents: readonly ParsedDocument[], invalid: readonly 
     error(extra, ['kind'], 'ref.duplicate_settings', `a second Settings document; the first is at ${sourceOf(settingsDocs[0]!)}`)
   }
   const settingsDoc = settingsDocs[0]
-  if (!settingsDoc) {
+  const settingsMayBeUnparsed = unparsed.some((text) => /^kind:\s*["']?Settings\b/m.test(text)) || invalid.some((d) => d.kind === 'Settings')
+  if (!settingsDoc && !settingsMayBeUnparsed) {
     diagnostics.push({
       file: 'gatehouse.yaml', line: 1, col: 1, endLine: 1, endCol: 1, code: 'ref.missing_settings', severity: 'error',
       message: 'the repository has no Settings document',
       help: 'create `gatehouse.yaml` with `kind: Settings`, the GitHub `organisation` and the default `approvers`',
     })
-  } else origins.settings = settingsDoc
+  }
+  if (settingsDoc) origins.settings = settingsDoc
   const s = (settingsDoc?.value ?? { organisation: '', approvers: [] }) as unknown as SettingsDoc
   const settings: BundleSettings = {
     organisation: s.organisation,
@@ -273,9 +290,12 @@ export function resolve(documents: readonly ParsedDocument[], invalid: readonly 
     })
 
     const covered = new Set<string>()
+    // A resource that failed validation still has the type it declares: the rules' kinds are judged against it.
+    const brokenTypes = new Set<string>()
     ;(v.resources.names ?? []).forEach((name, i) => {
       if (resources[name]) covered.add(name)
-      else if (!brokenResources.has(name)) error(doc, ['resources', 'names', i], 'ref.unknown_resource', `unknown resource \`${name}\``, didYouMean(name, resourceNames))
+      else if (brokenResources.has(name)) brokenTypes.add(declaredType(invalid, name) ?? 'unknown')
+      else error(doc, ['resources', 'names', i], 'ref.unknown_resource', `unknown resource \`${name}\``, didYouMean(name, resourceNames))
     })
     if (v.resources.labels) {
       const selector = Object.entries(v.resources.labels)
@@ -297,7 +317,7 @@ export function resolve(documents: readonly ParsedDocument[], invalid: readonly 
       }
       ruleNames.set(r.name, i)
       const kind = r.actions ? 'postgres' : 'ssh'
-      if (coveredNames.length > 0 && !coveredTypes.has(kind)) {
+      if (coveredNames.length > 0 && !coveredTypes.has(kind) && !brokenTypes.has(kind) && !brokenTypes.has('unknown')) {
         error(doc, [...path, kind === 'postgres' ? 'actions' : (SSH_RULE_KEYS.find((k) => k in r) ?? 'name')], 'ref.rule_kind_mismatch',
           `rule \`${r.name}\` targets ${kind === 'postgres' ? 'PostgreSQL' : 'SSH'} but the policy covers only ${[...coveredTypes].join(', ')} resources`)
       }
@@ -352,6 +372,11 @@ export function resolve(documents: readonly ParsedDocument[], invalid: readonly 
 
   const model: Model = { settings, identities, resources, policies, rules, index: sortedIndex, tests, origins }
   return { model, diagnostics }
+}
+
+function declaredType(invalid: readonly ParsedDocument[], name: string): string | undefined {
+  const doc = invalid.find((d) => d.kind === 'Resource' && d.name === name)
+  return typeof doc?.value.type === 'string' ? doc.value.type : undefined
 }
 
 /**
