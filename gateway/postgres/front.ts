@@ -2,7 +2,7 @@
 // requests, authentication of the identity, which resource), connect
 // upstream with the resource's credentials, then hand the two connections
 // to a session. What a client sees when it is refused is a closed set:
-// 28P01 failed authentication, 42501 policy denial, 08P01 protocol
+// 28P01 failed authentication, 42501 policy denial, 57P03 no bundle in force, 08P01 protocol
 // violation, 08006 the database could not be reached; details go to the
 // log under the session id, never to the client.
 import { readFile } from 'node:fs/promises'
@@ -10,6 +10,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls'
 import type { BundleResource } from '../../engine/types.js'
 import { recordAuthFailure, resolveTarget } from '../access.js'
+import { NO_BUNDLE_MESSAGE } from '../messages.js'
 import type { Front, GatewayContext } from '../gateway.js'
 import { createRateLimiter } from '../rate-limit.js'
 import { CancelKeys } from './cancel-keys.js'
@@ -188,6 +189,8 @@ export function createPostgresFront(ctx: GatewayContext): Front {
       }
       const method = encrypted && ctx.config.cleartextOverTls ? 'cleartext' : 'scram'
       const bundle = ctx.state.current
+      // 57P03 cannot_connect_now: what PostgreSQL itself says while it cannot take connections yet.
+      if (!bundle) throw new Refusal('57P03', NO_BUNDLE_MESSAGE)
       const auth = await authenticateClient(bundle?.bundle, identity, source, method, limiter, exchange)
       if (!auth.ok) {
         recordAuthFailure(ctx, log, { protocol: 'postgres', sessionId: id, identity, resource: resourceName, source, reason: auth.reason, audited: auth.limited ? 'rate limited' : 'authentication failed' })
