@@ -3,7 +3,7 @@
 // clash, and `getHour()` without a hint towards `getHours()`. Each hint is a
 // fix that makes the condition check (test/compiler/help-fixes.test.ts).
 import type { ConditionError } from '../engine/cel.js'
-import { suggest } from './diagnostics.js'
+import { suggest } from '../cli/suggest.js'
 
 const WORD_OPERATORS: Record<string, string> = { or: '||', and: '&&', not: '!' }
 

@@ -16,7 +16,8 @@ import type {
   SecretRef,
   SqlAction,
 } from '../engine/types.js'
-import { didYouMean, suggest, type Diagnostic } from './diagnostics.js'
+import { suggest } from '../cli/suggest.js'
+import { didYouMean, type Diagnostic } from './diagnostics.js'
 import type { DocPath, ParsedDocument } from './parse.js'
 
 /** The repository as the bundle will carry it, plus where each piece came from. */

@@ -9,7 +9,8 @@ import policySchema from '../schemas/policy.schema.json' with { type: 'json' }
 import resourceSchema from '../schemas/resource.schema.json' with { type: 'json' }
 import settingsSchema from '../schemas/settings.schema.json' with { type: 'json' }
 import testSchema from '../schemas/test.schema.json' with { type: 'json' }
-import { didYouMean, suggest, type Diagnostic } from './diagnostics.js'
+import { suggest } from '../cli/suggest.js'
+import { didYouMean, type Diagnostic } from './diagnostics.js'
 import type { DiagnosticCode } from './errors.js'
 import type { DocPath, ParsedDocument } from './parse.js'
 import { findInlineSecrets } from './secrets.js'
