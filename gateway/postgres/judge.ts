@@ -30,8 +30,6 @@ export type Verdict =
     }
   | { kind: 'deny'; decision: Decision; statements: SqlStatement[]; message: string; bundle: ActiveBundle | undefined }
 
-const VIRTUAL_OBJECTS = new Set(['gatehouse.permissions', 'gatehouse.activity'])
-
 export const PERMISSIONS_HINT = 'SELECT * FROM gatehouse.permissions shows what this identity may do here'
 
 function deny(decision: Decision, statements: SqlStatement[], bundle: ActiveBundle | undefined): Verdict {
@@ -54,13 +52,15 @@ export function judgeSql(ctx: GatewayContext, who: SessionIdentity, sql: string,
     const classified = ctx.classifier.classify(sql, { defaultSchema: who.resource.postgres?.defaultSchema ?? 'public', session: scratch })
     if (!classified.ok) return deny(refused(`the statement cannot be classified: ${classified.error.message}`), [], bundle)
     const references = findVirtualTables(sql)
-    const statements = references.length === 0 ? classified.statements : classified.statements.map(withoutVirtualReads)
-    const { decision } = decideStatements(bundle.engine, {
+    const decided = decideStatements(bundle.engine, {
       identity: who.identity,
       resource: who.resource.name,
-      statements,
+      statements: classified.statements,
       context: { time: now(), source: who.source, session: { id: who.id, application: who.application } },
+      virtualTables: references.length > 0,
     })
+    const { decision } = decided
+    const statements = decided.statements.map((s) => s.statement)
     if (decision.effect === 'deny') return deny(decision, statements, bundle)
     session.prepared = scratch.prepared
     const verdict = (text: string): Verdict => ({
@@ -85,15 +85,6 @@ export function judgeSql(ctx: GatewayContext, who: SessionIdentity, sql: string,
 function failed(ctx: GatewayContext, who: SessionIdentity, err: Error, bundle: ActiveBundle): Verdict {
   ctx.log.error('statement could not be judged; denied', { session: who.id, error: err })
   return deny(refused('the gateway could not decide this statement'), [], bundle)
-}
-
-/** Reading the virtual tables needs no grant: they only describe the connected identity. */
-function withoutVirtualReads(statement: SqlStatement): SqlStatement {
-  const operations = statement.operations.filter((op) => !(op.action === 'select' && op.object && VIRTUAL_OBJECTS.has(op.object)))
-  if (operations.length === statement.operations.length) return statement
-  // A statement that only reads virtual tables still needs some access to the resource.
-  const kept = operations.length > 0 ? operations : [{ action: 'select' as const }]
-  return { ...statement, operations: kept, reads: statement.reads.filter((r) => !VIRTUAL_OBJECTS.has(r)) }
 }
 
 async function virtualRows(ctx: GatewayContext, who: SessionIdentity, bundle: ActiveBundle, references: readonly VirtualReference[]) {
