@@ -7,7 +7,7 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { parseDocument } from 'yaml'
 import { gatehouse } from '../helpers/cli.js'
-import { EXAMPLE, tempRepo, type TempRepo } from '../helpers/repo.js'
+import { commitEdit, EXAMPLE, tempRepo, type TempRepo } from '../helpers/repo.js'
 
 interface Change {
   kind: string
@@ -24,12 +24,7 @@ const read = (file: string) => readFileSync(path.join(EXAMPLE, file), 'utf8')
 function diffAfter(edit: (repo: TempRepo) => void): { risk: string | null; changes: Change[]; validate: ReturnType<typeof gatehouse> } {
   const repo = tempRepo(EXAMPLE)
   try {
-    repo.git('init', '-q', '-b', 'main')
-    repo.git('add', '-A')
-    repo.git('commit', '-qm', 'base')
-    edit(repo)
-    repo.git('add', '-A')
-    repo.git('commit', '-qm', 'head')
+    commitEdit(repo, edit)
     const result = gatehouse(['diff', 'HEAD~1', 'HEAD', '--repo', repo.dir, '--format', 'json'])
     assert.equal(result.status, 0, result.stderr)
     return { ...(JSON.parse(result.stdout) as { risk: string | null; changes: Change[] }), validate: gatehouse(['validate', repo.dir]) }

@@ -7,20 +7,11 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { parseDocument } from 'yaml'
+import type { Diagnostic } from '../../compiler/diagnostics.js'
 import { gatehouse } from '../helpers/cli.js'
 import { EXAMPLE, tempRepo, type TempRepo } from '../helpers/repo.js'
 
-interface Finding {
-  code: string
-  severity: string
-  file: string
-  line: number
-  col: number
-  endLine: number
-  endCol: number
-  message: string
-  help?: string
-}
+type Finding = Diagnostic
 
 function errorsOf(repo: TempRepo): Finding[] {
   const result = gatehouse(['validate', repo.dir, '--format', 'json'])
@@ -60,8 +51,12 @@ const writeAtSpan: Apply = (repo, d) => replaceSpan(repo, d, lastCode(d.help!))
 interface Case {
   name: string
   code: string
-  mistake: (repo: TempRepo) => void
-  apply: Apply
+  /** The mistake: in `file`, `from` becomes `to`. */
+  file: string
+  from: string | RegExp
+  to: string
+  /** How to apply the help; by default, write its last `code` span where the finding points. */
+  apply?: Apply
   /** What the first finding's message must say (the root cause). */
   says?: RegExp
   /** Places the one mistake shows (a role every policy naming it misses), each with the same help. */
@@ -69,22 +64,12 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  {
-    name: 'a misspelled identity in a policy',
-    code: 'ref.unknown_identity',
-    mistake: (r) => edit(r, 'policies/billing-migrations.yaml', 'identities: [billing-migrator]', 'identities: [billing-migratr]'),
-    apply: writeAtSpan,
-  },
-  {
-    name: 'a misspelled role in a policy',
-    code: 'ref.unknown_role',
-    mistake: (r) => edit(r, 'policies/orders-deploy.yaml', 'roles: [deployer]', 'roles: [deployr]'),
-    apply: writeAtSpan,
-  },
+  { name: 'a misspelled identity in a policy', code: 'ref.unknown_identity', file: 'policies/billing-migrations.yaml', from: 'identities: [billing-migrator]', to: 'identities: [billing-migratr]' },
+  { name: 'a misspelled role in a policy', code: 'ref.unknown_role', file: 'policies/orders-deploy.yaml', from: 'roles: [deployer]', to: 'roles: [deployr]' },
   {
     name: 'a misspelled role on the identity: the fix is on the identity, not in the policies',
     code: 'ref.unknown_role',
-    mistake: (r) => edit(r, 'identities/ci-deploy.yaml', 'roles: [deployer]', 'roles: [deployr]'),
+    file: 'identities/ci-deploy.yaml', from: 'roles: [deployer]', to: 'roles: [deployr]',
     places: 2,
     apply: (repo, d) => {
       const [, typo, write, file, line] = /has the role `([^`]+)`.*write `([^`]+)` at ([^:\s]+):(\d+)/.exec(d.help!)!
@@ -94,49 +79,16 @@ const CASES: Case[] = [
       writeFileSync(fileOf(repo, file!), lines.join('\n'))
     },
   },
-  {
-    name: 'a misspelled key',
-    code: 'schema.unknown_key',
-    mistake: (r) => edit(r, 'policies/orders-deploy.yaml', '  - name: run-migrations\n    effect: allow', '  - name: run-migrations\n    effct: allow'),
-    apply: writeAtSpan,
-    says: /unknown key `effct`/,
-  },
-  {
-    name: 'a misspelled effect',
-    code: 'schema.enum',
-    mistake: (r) => edit(r, 'policies/orders-deploy.yaml', '  - name: run-migrations\n    effect: allow', '  - name: run-migrations\n    effect: alow'),
-    apply: writeAtSpan,
-  },
-  {
-    name: 'CEL `or`',
-    code: 'cel.syntax',
-    mistake: (r) => edit(r, 'policies/billing-migrations.yaml', '== 0 || request', '== 0 or request'),
-    apply: writeAtSpan,
-    says: /`or` is not a CEL operator/,
-  },
-  {
-    name: 'CEL getHour()',
-    code: 'cel.no_matching_overload',
-    mistake: (r) => edit(r, 'policies/support-hours.yaml', 'request.time.getHours() < 7', 'request.time.getHour() < 7'),
-    apply: (repo, d) => replaceSpan(repo, d, lastCode(d.help!)),
-  },
-  {
-    name: 'a number in quotes',
-    code: 'cel.no_matching_overload',
-    mistake: (r) => edit(r, 'policies/support-hours.yaml', 'request.time.getHours() < 7', 'request.time.getHours() < "7"'),
-    apply: writeAtSpan,
-    says: /`<` cannot combine `request\.time\.getHours\(\)` \(int\) with `"7"` \(string\)/,
-  },
-  {
-    name: 'a string compared with a number',
-    code: 'cel.no_matching_overload',
-    mistake: (r) => edit(r, 'policies/support-hours.yaml', 'request.time.getHours() < 7', 'resource.labels["env"] == 7'),
-    apply: writeAtSpan,
-  },
+  { name: 'a misspelled key', code: 'schema.unknown_key', file: 'policies/orders-deploy.yaml', from: '  - name: run-migrations\n    effect: allow', to: '  - name: run-migrations\n    effct: allow', says: /unknown key `effct`/ },
+  { name: 'a misspelled effect', code: 'schema.enum', file: 'policies/orders-deploy.yaml', from: '  - name: run-migrations\n    effect: allow', to: '  - name: run-migrations\n    effect: alow' },
+  { name: 'CEL `or`', code: 'cel.syntax', file: 'policies/billing-migrations.yaml', from: '== 0 || request', to: '== 0 or request', says: /`or` is not a CEL operator/ },
+  { name: 'CEL getHour()', code: 'cel.no_matching_overload', file: 'policies/support-hours.yaml', from: 'request.time.getHours() < 7', to: 'request.time.getHour() < 7' },
+  { name: 'a number in quotes', code: 'cel.no_matching_overload', file: 'policies/support-hours.yaml', from: 'request.time.getHours() < 7', to: 'request.time.getHours() < "7"', says: /`<` cannot combine `request\.time\.getHours\(\)` \(int\) with `"7"` \(string\)/ },
+  { name: 'a string compared with a number', code: 'cel.no_matching_overload', file: 'policies/support-hours.yaml', from: 'request.time.getHours() < 7', to: 'resource.labels["env"] == 7' },
   {
     name: 'an unclosed `[`',
     code: 'yaml.syntax',
-    mistake: (r) => edit(r, 'identities/ci-deploy.yaml', 'roles: [deployer]', 'roles: [deployer'),
+    file: 'identities/ci-deploy.yaml', from: 'roles: [deployer]', to: 'roles: [deployer',
     apply: (repo, d) => {
       assert.match(d.help!, /close it with `\]`/)
       const lines = readRepo(repo, d.file).split('\n')
@@ -148,7 +100,7 @@ const CASES: Case[] = [
   {
     name: 'a password written into a resource',
     code: 'secret.inline',
-    mistake: (r) => edit(r, 'resources/orders-db.yaml', 'password: {env: ORDERS_DB_PASSWORD}', 'password: hunter2-orders'),
+    file: 'resources/orders-db.yaml', from: 'password: {env: ORDERS_DB_PASSWORD}', to: 'password: hunter2-orders',
     apply: (repo, d) => {
       assert.match(d.help!, /`\{env: NAME\}`/)
       replaceSpan(repo, d, '{env: ORDERS_DB_PASSWORD}')
@@ -157,7 +109,7 @@ const CASES: Case[] = [
   {
     name: 'a token written into an identity',
     code: 'secret.inline',
-    mistake: (r) => edit(r, 'identities/support-bot.yaml', /  token:\n    scram: .*\n    sha256: .*\n/, `  token: gth_${'a'.repeat(43)}\n`),
+    file: 'identities/support-bot.yaml', from: /  token:\n    scram: .*\n    sha256: .*\n/, to: `  token: gth_${'a'.repeat(43)}\n`,
     apply: (repo, d) => {
       const command = /run `gatehouse ([^`]+)`/.exec(d.help!)![1]!.split(' ')
       const created = gatehouse(command)
@@ -175,7 +127,7 @@ for (const c of CASES) {
     const repo = tempRepo(EXAMPLE)
     try {
       assert.deepEqual(errorsOf(repo), [])
-      c.mistake(repo)
+      edit(repo, c.file, c.from, c.to)
       const before = errorsOf(repo)
       const first = before[0]
       assert.ok(first, 'the mistake is found')
@@ -185,7 +137,7 @@ for (const c of CASES) {
       assert.ok(before.every((d) => d.help === first.help))
       if (c.says) assert.match(first.message, c.says)
       assert.ok(first.help, `${first.code} has a help line`)
-      c.apply(repo, first)
+      ;(c.apply ?? writeAtSpan)(repo, first)
       const after = errorsOf(repo)
       assert.ok(after.length === 0 || after[0]!.code !== first.code || after[0]!.line !== first.line, `the fix moves on: ${JSON.stringify(after)}`)
     } finally {

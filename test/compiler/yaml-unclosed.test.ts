@@ -9,6 +9,7 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { parseFile } from '../../compiler/parse.js'
 import { findUnclosed } from '../../compiler/yaml-unclosed.js'
+import { prng } from '../helpers/prng.js'
 import { EXAMPLE, ROOT } from '../helpers/repo.js'
 
 function yamlFiles(dir: string): string[] {
@@ -20,16 +21,6 @@ function yamlFiles(dir: string): string[] {
 const validFiles = [...yamlFiles(EXAMPLE), ...yamlFiles(path.join(ROOT, 'test', 'cases', 'gateway-repo'))]
   .map((file) => ({ path: path.relative(ROOT, file), text: readFileSync(file, 'utf8') }))
   .filter((f) => parseFile(f).diagnostics.length === 0)
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), a | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 test('a valid file has nothing left open', () => {
   assert.ok(validFiles.length > 10)
