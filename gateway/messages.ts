@@ -9,7 +9,7 @@ import type { HoldOutcome } from './approvals.js'
  * authenticated or decided then, and a login failure would send people to
  * check a token that is fine.
  */
-export const NO_BUNDLE_MESSAGE = 'gatehouse has no valid policy bundle in force, so it lets nobody in; this is not a problem with your credentials (the operator sees why in `gatehouse gateway` logs and /v1/status)'
+export const NO_BUNDLE_MESSAGE = 'gatehouse has no valid policy bundle in force, so it lets nobody in; this is not a problem with your credentials (the operator sees why in the gateway log and on the admin listener at /status)'
 
 /** One line naming the deciding rule (or the default deny) and why. */
 export function denialMessage(decision: Decision): string {
