@@ -139,6 +139,7 @@ class MaybeDefined {
   ) {}
   has(name: string): boolean {
     if (this.names.has(name)) return true
+    if (this.unparsed.length === 0) return false
     const word = new RegExp(`(?<![\\w.-])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`)
     return this.unparsed.some((text) => word.test(text))
   }
