@@ -1,18 +1,20 @@
 // `gatehouse demo` (what `npm start` runs): the example policy repository in
 // front of an embedded sample database, on this machine, with nothing to
 // install. The example's orders-db is pointed at the sample database and its
-// identities get fresh demo tokens, in a temporary copy; then the bundle is
+// identities get fresh demo tokens and expiry dates a season from today, in
+// a temporary copy (the example's own dates would expire the demo); then the bundle is
 // compiled, the gateway starts on an embedded store, and ready-to-paste psql
 // commands show an allowed query, a denied one, a masked result, an approval
 // hold and `gatehouse.permissions`.
 import { randomBytes } from 'node:crypto'
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { parseAllDocuments } from 'yaml'
+import { dayFromToday } from '../cli/clock.js'
 import { EXIT, type Command } from '../cli/command.js'
 import { compileRepository } from '../compiler/compile.js'
 import { generateToken, scramVerifier, tokenDigest } from '../compiler/credentials.js'
@@ -39,6 +41,9 @@ INSERT INTO order_items VALUES (1, 1, 1), (2, 2, 2), (3, 2, 1);
 INSERT INTO payments VALUES (1, 1, '5555555555554444');
 INSERT INTO billing.invoices VALUES (1, 1, 1999.00);
 `
+
+/** Long enough that no expiry warning shows in the demo (the example warns 14 days ahead). */
+const DEMO_VALIDITY_DAYS = 90
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -104,6 +109,11 @@ options:
           const token = generateToken()
           tokens[name] = token
           doc.setIn(['credentials', 'token'], doc.createNode({ scram: scramVerifier(token), sha256: tokenDigest(token) }))
+        })
+      }
+      for (const file of readdirSync(path.join(repo, 'identities'))) {
+        editYaml(path.join(repo, 'identities', file), (doc) => {
+          if (doc.has('expires')) doc.set('expires', dayFromToday(DEMO_VALIDITY_DAYS))
         })
       }
       const compiled = await compileRepository(await loadDirectory(repo))

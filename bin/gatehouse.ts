@@ -2,7 +2,9 @@
 // The `gatehouse` executable: finds the subcommand and runs it. Internal
 // errors are reported in one line, never as a stack trace.
 import { VERSION } from '../compiler/version.js'
+import { clockProblem } from '../cli/clock.js'
 import { EXIT, processIo, UsageError, type Command } from '../cli/command.js'
+import { didYouMeanSuffix } from '../cli/suggest.js'
 
 /** Loaded on demand, so `gatehouse validate` does not pay for the gateway's start-up. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -33,12 +35,26 @@ function overview(): string {
     'commands:',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run `gatehouse <command> --help` for a command\'s options.',
+    'Run `gatehouse help <command>` (or `gatehouse <command> --help`) for a command\'s options.',
   ].join('\n')
 }
 
+/** The options a command's usage text documents, for "did you mean" when one is mistyped. */
+function documentedOptions(usage: string): string[] {
+  return [...new Set([...usage.matchAll(/(?<![\w-])--[a-z][a-z0-9-]*/g)].map((m) => m[0]))]
+}
+
+/** A mistyped option, with the nearest documented one. */
+function unknownOption(args: readonly string[], usage: string): string | undefined {
+  const documented = documentedOptions(usage)
+  const unknown = args.map((a) => a.split('=')[0]!).find((a) => a.startsWith('--') && !documented.includes(a))
+  return unknown && `unknown option \`${unknown}\`${didYouMeanSuffix(unknown, documented)}`
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...args] = argv
+  const [first, ...rest] = argv
+  // `gatehouse help CMD` is `gatehouse CMD --help`.
+  const [name, args] = first === 'help' && rest[0] ? [rest[0], ['--help']] : [first, rest]
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     processIo.out(overview())
     return name ? EXIT.ok : EXIT.usage
@@ -49,7 +65,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
   if (!entry) {
-    processIo.err(`gatehouse: unknown command \`${name}\`\n\n${overview()}`)
+    processIo.err(`gatehouse: unknown command \`${name}\`${didYouMeanSuffix(name, Object.keys(COMMANDS))}\n\n${overview()}`)
+    return EXIT.usage
+  }
+  const clock = clockProblem()
+  if (clock) {
+    processIo.err(`gatehouse: ${clock}`)
     return EXIT.usage
   }
   const command = await entry.load()
@@ -62,7 +83,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const code = (err as { code?: unknown } | undefined)?.code
     if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
-      processIo.err(`gatehouse ${name}: ${(err as Error).message}\n\n${command.usage}`)
+      const message = (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknownOption(args, command.usage)) || (err as Error).message
+      processIo.err(`gatehouse ${name}: ${message}\n\n${command.usage}`)
       return EXIT.usage
     }
     processIo.err(`gatehouse ${name}: ${(err as Error | undefined)?.message ?? String(err)}`)

@@ -2,6 +2,7 @@
 // compile them, with every problem placed at its spot in the YAML.
 import { compileCondition } from '../engine/cel.js'
 import { compileExecPattern, compileForwardPattern, compileListenPattern, compilePathPattern } from '../engine/ssh/patterns.js'
+import { explainConditionError } from './cel-hints.js'
 import type { Diagnostic } from './diagnostics.js'
 import type { Model } from './resolve.js'
 
@@ -14,8 +15,9 @@ export function checkModel(model: Model): Diagnostic[] {
     if (rule.when) {
       const compiled = compileCondition(rule.when)
       if (!compiled.ok) {
-        const { code, message, start, end } = compiled.error
-        diagnostics.push({ ...doc.locateInScalar([...path, 'when'], start, end), code, severity: 'error', message })
+        const { code } = compiled.error
+        const { message, help, start, end } = explainConditionError(rule.when, compiled.error)
+        diagnostics.push({ ...doc.locateInScalar([...path, 'when'], start, end), code, severity: 'error', message, ...(help ? { help } : {}) })
       }
     }
     const checkPatterns = (key: string, list: readonly string[] | undefined, compile: PatternCompiler, subPath: (string | number)[] = []) => {

@@ -2,6 +2,7 @@
 // Every stage runs even when an earlier one found problems in some files, so
 // one run reports everything; a bundle is emitted only when nothing is an error.
 import type { KeyObject } from 'node:crypto'
+import { now } from '../cli/clock.js'
 import type { Bundle } from '../engine/types.js'
 import { checkModel } from './check.js'
 import { checkCredentials } from './credential-checks.js'
@@ -46,6 +47,9 @@ export async function compileRepository(repo: LoadedRepository, options: Compile
   const diagnostics = [...repo.diagnostics]
   const valid: ParsedDocument[] = []
   const invalid: ParsedDocument[] = []
+  const unparsed: string[] = []
+  // Nothing to check where there is nothing: no findings that follow from an absent repository.
+  if (repo.diagnostics.some((d) => d.code === 'load.not_found')) return { diagnostics: finalize(diagnostics), sources }
   for (const file of repo.files) {
     const key = `${file.path}\0${file.text}`
     let entry = options.cache?.get(key)
@@ -56,15 +60,16 @@ export async function compileRepository(repo: LoadedRepository, options: Compile
     }
     const { parsed, validated } = entry
     diagnostics.push(...parsed.diagnostics, ...validated.diagnostics)
+    if (hasErrors(parsed.diagnostics)) unparsed.push(file.text)
     valid.push(...validated.valid)
     invalid.push(...validated.invalid)
   }
-  const resolved = resolve(valid, invalid)
+  const resolved = resolve(valid, invalid, unparsed)
   diagnostics.push(...resolved.diagnostics)
   const model = resolved.model
   if (model) {
     diagnostics.push(...checkModel(model), ...checkCredentials(model))
-    if (options.lint !== false) diagnostics.push(...lintModel(model, { now: options.now ?? new Date() }))
+    if (options.lint !== false) diagnostics.push(...lintModel(model, { now: options.now ?? now() }))
   }
   const final = finalize(diagnostics)
   const result: CompileResult = { diagnostics: final, sources }

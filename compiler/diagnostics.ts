@@ -1,6 +1,7 @@
 // Findings of every compiler stage: collected, sorted by position, capped,
 // and rendered as text (with the source line and a caret), JSON or GitHub
 // workflow annotations.
+import { suggest } from '../cli/suggest.js'
 import type { DiagnosticCode } from './errors.js'
 
 export type Severity = 'error' | 'warning'
@@ -71,7 +72,9 @@ export function summarize(diagnostics: readonly Diagnostic[]): string {
 /** `file:line:col: error[code]: message`, the source line with a caret, then `help: …`. */
 export function formatText(diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, string>): string {
   const blocks = diagnostics.map((d) => {
-    const lines = [`${d.file}:${d.line}:${d.col}: ${d.severity}[${d.code}]: ${d.message}`]
+    // A finding about the repository as a whole has no place to point at.
+    const where = d.file === '.' ? '' : `${d.file}:${d.line}:${d.col}: `
+    const lines = [`${where}${d.severity}[${d.code}]: ${d.message}`]
     const text = sources.get(d.file)?.split('\n')[d.line - 1]
     if (text !== undefined && text.length <= 400) {
       const gutter = String(d.line).length
@@ -109,38 +112,6 @@ export function formatGithub(diagnostics: readonly Diagnostic[], root: string): 
       return `::${d.severity} ${props}::${escapeData(message)}`
     })
     .join('\n')
-}
-
-/** Levenshtein-based suggestion for `did you mean …?`. */
-export function suggest(input: string, candidates: Iterable<string>): string | undefined {
-  let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(input.length / 3)) + 1
-  for (const candidate of candidates) {
-    if (Math.abs(candidate.length - input.length) >= bestDistance) continue
-    const distance = editDistance(input, candidate, bestDistance)
-    if (distance < bestDistance) {
-      best = candidate
-      bestDistance = distance
-    }
-  }
-  return best
-}
-
-function editDistance(a: string, b: string, cap: number): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    let rowMin = i
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      const value = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost)
-      current.push(value)
-      rowMin = Math.min(rowMin, value)
-    }
-    if (rowMin >= cap) return cap
-    previous = current
-  }
-  return previous[b.length]!
 }
 
 export function didYouMean(input: string, candidates: Iterable<string>): { help: string } | Record<string, never> {

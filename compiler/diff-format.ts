@@ -7,7 +7,7 @@ const RISK_LABEL: Record<Risk, string> = { high: 'HIGH', medium: 'medium', low: 
 const RISK_ORDER: Record<Risk, number> = { high: 0, medium: 1, low: 2 }
 const SIGN: Record<PermissionChange['kind'], string> = {
   'identity-added': '+', 'identity-removed': '-', 'owner-changed': '~', 'expiry-changed': '~', 'credentials-changed': '~',
-  'grant-added': '+', 'grant-removed': '-', 'grant-changed': '~', 'mask-added': '+', 'mask-removed': '-',
+  'grant-added': '+', 'grant-removed': '-', 'grant-changed': '~', 'approval-removed': '-', 'approvers-changed': '~', 'mask-added': '+', 'mask-removed': '-',
   'resource-added': '+', 'resource-removed': '-', 'resource-changed': '~', 'settings-changed': '~',
   'binding-added': '+', 'binding-removed': '-', 'binding-widened': '~', 'binding-narrowed': '~',
 }

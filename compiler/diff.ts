@@ -1,6 +1,11 @@
 // The effective-permission difference between two bundles: who gains or
 // loses what, where, with a risk level for each change. Rules are compared by
 // what they do, never by their names, so renaming or moving a rule is no change.
+//
+// Risk is access gained by subjects that still exist: new or widened grants,
+// denies, approval requirements and masks lost by an identity that remains,
+// and changes to who owns or approves. Access that disappears together with
+// its subject is no risk: a removed identity is one low-risk change.
 import { canonicalJson } from '../engine/bundle-integrity.js'
 import { createEngine, type Engine, type PairRules } from '../engine/engine.js'
 import { describeTarget } from '../engine/permissions.js'
@@ -19,6 +24,8 @@ export type ChangeKind =
   | 'grant-added'
   | 'grant-removed'
   | 'grant-changed'
+  | 'approval-removed'
+  | 'approvers-changed'
   | 'mask-added'
   | 'mask-removed'
   | 'resource-added'
@@ -175,10 +182,24 @@ function describeGrant(rule: BundleRule): string {
 
 const EFFECT_STRICTNESS = { allow: 0, approve: 1, deny: 2 } as const
 
+/** Whether an approval rule kept its target but now asks fewer or other people. */
+function approvalLoosened(before: BundleRule, after: BundleRule): boolean {
+  return !!before.approval && !!after.approval && after.approval.count < before.approval.count
+}
+const approversDiffer = (before: BundleRule, after: BundleRule) =>
+  !!before.approval && !!after.approval && canonicalJson([...before.approval.approvers].sort()) !== canonicalJson([...after.approval.approvers].sort())
+
+function changedKind(before: BundleRule, after: BundleRule): ChangeKind {
+  if (before.effect === 'approve' && after.effect === 'allow') return 'approval-removed'
+  if (before.effect === 'approve' && after.effect === 'approve' && (approversDiffer(before, after) || approvalLoosened(before, after))) return 'approvers-changed'
+  return 'grant-changed'
+}
+
 /** The risk of a rule that kept its id but changed what it does. */
 function changeRisk(before: BundleRule, after: BundleRule, resource: BundleResource | undefined): { risk: Risk; why: string } {
   if (EFFECT_STRICTNESS[after.effect] < EFFECT_STRICTNESS[before.effect]) {
-    return grantRisk(after.effect === 'allow' ? after : before, resource, true)
+    const { risk, why } = grantRisk(after.effect === 'allow' ? after : before, resource, true)
+    return { risk, why: before.effect === 'approve' ? `no longer held for approval: ${why}` : why }
   }
   if (EFFECT_STRICTNESS[after.effect] > EFFECT_STRICTNESS[before.effect]) return { risk: 'low', why: 'restricts access' }
   const sameCondition = (before.when ?? '') === (after.when ?? '')
@@ -189,7 +210,14 @@ function changeRisk(before: BundleRule, after: BundleRule, resource: BundleResou
     return { risk: 'low', why: 'narrows access' }
   }
   // A deny or approval rule loosens when it stops covering something it covered.
-  if (sameCondition && targetCovers(after, before, { ignoreConditions: true })) return { risk: 'low', why: 'widens a restriction' }
+  if (sameCondition && targetCovers(after, before, { ignoreConditions: true })) {
+    if (approvalLoosened(before, after)) {
+      const { risk, why } = grantRisk(before, resource, true)
+      return { risk, why: `fewer approvals needed: ${why}` }
+    }
+    if (approversDiffer(before, after)) return { risk: 'medium', why: 'changes who approves' }
+    return { risk: 'low', why: 'widens a restriction' }
+  }
   const { risk, why } = grantRisk(before, resource, true)
   return { risk, why: `restriction narrowed: ${why}` }
 }
@@ -213,7 +241,7 @@ function diffPair(
       // Same rule, different meaning: one change, judged by what it gains.
       removed.delete(rule.id)
       const { risk, why } = changeRisk(before, rule, resource)
-      changes.push({ kind: 'grant-changed', identity, resource: resourceName, detail: `${describeGrant(before)} → ${describeGrant(rule)}`, risk, why, rule: rule.id })
+      changes.push({ kind: changedKind(before, rule), identity, resource: resourceName, detail: `${describeGrant(before)} → ${describeGrant(rule)}`, risk, why, rule: rule.id })
       continue
     }
     // A new allow loosens; a new deny or approval tightens.
@@ -223,7 +251,11 @@ function diffPair(
   for (const rule of removed.values()) {
     // Losing a deny or an approval requirement loosens.
     const { risk, why } = grantRisk(rule, resource, rule.effect !== 'allow')
-    changes.push({ kind: 'grant-removed', identity, resource: resourceName, detail: describeGrant(rule), risk, why: rule.effect === 'allow' ? why : `no longer ${rule.effect === 'deny' ? 'denied' : 'held for approval'}: ${why}`, rule: rule.id })
+    if (rule.effect === 'approve') {
+      changes.push({ kind: 'approval-removed', identity, resource: resourceName, detail: `approval no longer required: ${describeGrant(rule)}`, risk, why: `no longer held for approval: ${why}`, rule: rule.id })
+      continue
+    }
+    changes.push({ kind: 'grant-removed', identity, resource: resourceName, detail: describeGrant(rule), risk, why: rule.effect === 'allow' ? why : `no longer denied: ${why}`, rule: rule.id })
   }
   const baseMasks = base?.masks ?? new Map<string, string>()
   const headMasks = head?.masks ?? new Map<string, string>()
@@ -240,15 +272,27 @@ function diffPair(
   }
 }
 
+/** A removed identity loses everything at once: one row, whatever it held. */
+function identityRemoved(name: string, base: BundleIdentity, views: Map<string, PairView>): PermissionChange {
+  let grants = 0
+  let resources = 0
+  for (const view of views.values()) {
+    const held = [...view.rules.values()].filter((rule) => rule.effect !== 'deny').length
+    grants += held
+    if (held > 0) resources++
+  }
+  return {
+    kind: 'identity-removed', identity: name,
+    detail: `identity removed: ${grants} grant${grants === 1 ? '' : 's'} on ${resources} resource${resources === 1 ? '' : 's'} end (was owned by ${base.owner})`,
+    risk: 'low', why: 'removes access; its denies and masks go with it',
+  }
+}
+
 function diffIdentity(name: string, base: BundleIdentity | undefined, head: BundleIdentity | undefined, changes: PermissionChange[]): void {
   if (!base && head) {
     const risk: Risk = head.expires ? 'medium' : 'high'
     changes.push({ kind: 'identity-added', identity: name, detail: `new identity owned by ${head.owner}${head.expires ? `, expires ${head.expires}` : ', never expires'}`, risk, why: head.expires ? 'new credential' : 'new credential without expiry' })
     diffCredentials(name, undefined, head.credentials, changes)
-    return
-  }
-  if (base && !head) {
-    changes.push({ kind: 'identity-removed', identity: name, detail: `identity removed (was owned by ${base.owner})`, risk: 'low', why: 'removes access' })
     return
   }
   if (!base || !head) return
@@ -283,6 +327,10 @@ function diffResource(name: string, base: BundleResource | undefined, head: Bund
   }
   if (base.ssh && head.ssh && base.ssh.hostKey !== head.ssh.hostKey) weaker.push('pinned host key replaced')
   if (base.audit.mode === 'sync' && head.audit.mode === 'async') weaker.push('audit sync → async')
+  if (base.owner !== head.owner) {
+    changes.push({ kind: 'owner-changed', resource: name, detail: `owner ${base.owner} → ${head.owner}`, risk: 'medium', why: 'changes who is accountable and who approves its changes' })
+    if (canonicalJson({ ...baseRest, owner: '' }) === canonicalJson({ ...headRest, owner: '' })) return
+  }
   const labels = canonicalJson(base.labels) !== canonicalJson(head.labels) ? 'labels changed' : ''
   const detail = [...weaker, labels].filter(Boolean).join('; ') || 'connection settings changed'
   changes.push({ kind: 'resource-changed', resource: name, detail, risk: weaker.length > 0 ? 'high' : 'medium', why: weaker.length > 0 ? 'weakens how the gateway reaches or records the resource' : 'changes where the gateway connects' })
@@ -308,10 +356,14 @@ export function diffBundles(base: Bundle, head: Bundle): DiffResult {
   const identityNames = [...new Set([...Object.keys(base.identities), ...Object.keys(head.identities)])].sort()
   for (const name of identityNames) {
     const [was, is] = [base.identities[name], head.identities[name]]
+    if (was && !is) {
+      changes.push(identityRemoved(name, was, baseSide.views(name)))
+      continue
+    }
     diffIdentity(name, was, is, changes)
     if (was && is && baseSide.identityKey(name) === headSide.identityKey(name)) continue
     const before = was ? baseSide.views(name) : new Map<string, PairView>()
-    const after = is ? headSide.views(name) : new Map<string, PairView>()
+    const after = headSide.views(name)
     for (const resource of [...new Set([...before.keys(), ...after.keys()])].sort()) {
       const b = before.get(resource)
       const a = after.get(resource)

@@ -60,6 +60,7 @@ export const DIAGNOSTIC_CODES = {
   'lint.unused_role': 'a role that no policy uses',
   'lint.missing_expiry': 'an identity has no expiry although the settings require one',
   'lint.expired_identity': 'an identity has expired',
+  'lint.expiring_identity': 'an identity expires within the warning window of the settings',
   'lint.untested_rule': 'no test case exercises a rule',
   'lint.broad_binding': 'a workload identity binding admits more than one workload',
   // test: `gatehouse test`

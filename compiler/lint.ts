@@ -1,5 +1,5 @@
-// Stage 6: what is legal but probably wrong. Findings are warnings; they
-// fail `validate` (a finding is a finding) but never stop `compile`.
+// Stage 6: what is legal but probably wrong. Findings are warnings: they
+// fail `validate` only with `--strict`, and never stop `compile`.
 import { EFFECT_RANK } from '../engine/engine.js'
 import type { Diagnostic } from './diagnostics.js'
 import type { Model } from './resolve.js'
@@ -98,8 +98,12 @@ function unusedRoles(model: Model): Diagnostic[] {
   return diagnostics
 }
 
+const DAY_MS = 86_400_000
+
 function expiries(model: Model, now: Date): Diagnostic[] {
   const today = now.toISOString().slice(0, 10)
+  // `expires` is the last valid day: within the warning window, say so while there is time to renew.
+  const warnFrom = new Date(now.getTime() + model.settings.stale.expiryWarningDays * DAY_MS).toISOString().slice(0, 10)
   const diagnostics: Diagnostic[] = []
   for (const identity of Object.values(model.identities)) {
     const doc = model.origins.identities.get(identity.name)!
@@ -118,6 +122,15 @@ function expiries(model: Model, now: Date): Diagnostic[] {
         severity: 'warning',
         message: `identity \`${identity.name}\` expired on ${identity.expires}; the gateway refuses it`,
         help: 'remove the identity, or extend `expires` if the job still needs access',
+      })
+    } else if (identity.expires && identity.expires <= warnFrom) {
+      const days = Math.round((Date.parse(`${identity.expires}T00:00:00Z`) - Date.parse(`${today}T00:00:00Z`)) / DAY_MS)
+      diagnostics.push({
+        ...doc.locate(['expires']),
+        code: 'lint.expiring_identity',
+        severity: 'warning',
+        message: `identity \`${identity.name}\` expires on ${identity.expires}, ${days === 0 ? 'today' : `in ${days} day${days === 1 ? '' : 's'}`}; from the day after, the gateway refuses it`,
+        help: 'extend `expires` by pull request if the job still needs access, or remove the identity',
       })
     }
   }

@@ -5,7 +5,7 @@ import { Buffer } from 'node:buffer'
 import { spawn } from 'node:child_process'
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs'
 import path from 'node:path'
-import type { Diagnostic } from './diagnostics.js'
+import { didYouMean, type Diagnostic } from './diagnostics.js'
 import type { DiagnosticCode } from './errors.js'
 
 export const LIMITS = { fileBytes: 1024 * 1024, files: 50_000, totalBytes: 512 * 1024 * 1024 }
@@ -205,7 +205,9 @@ export async function loadGitRevision(dir: string, rev: string): Promise<LoadedR
     time = Number(line[1])
     if (!/^[0-9a-f]{40,64}$/.test(commit)) throw new Error('no commit')
   } catch {
-    return { files: [], diagnostics: [fileDiagnostic('load.not_found', '.', `\`${rev}\` is not a revision of the Git repository at \`${dir}\``)] }
+    const refs = await git(dir, ['for-each-ref', '--format=%(refname:short)', 'refs/heads', 'refs/tags', 'refs/remotes']).catch(() => '')
+    const near = didYouMean(rev, refs.split('\n').filter(Boolean))
+    return { files: [], diagnostics: [fileDiagnostic('load.not_found', '.', `unknown revision \`${rev}\` in the Git repository at \`${dir}\``, near.help)] }
   }
   const listing = await git(dir, ['ls-tree', '-r', '-z', '--long', '--full-tree', commit, '--', ...REPOSITORY_ENTRIES.map((e) => prefix + e)])
   const entries = new Map<string, TreeEntry>()

@@ -8,6 +8,7 @@ import { constructFromEvents, CORE_SCHEMA, EVENT_ID, getScalarValue, parseEvents
 import type { Event, ScalarEvent } from 'js-yaml'
 import type { Diagnostic, Span } from './diagnostics.js'
 import type { SourceFile } from './load.js'
+import { findUnclosed } from './yaml-unclosed.js'
 
 /** A path into a document: mapping keys and sequence indices. */
 export type DocPath = readonly (string | number)[]
@@ -162,7 +163,8 @@ export function parseFile(file: SourceFile): ParseResult {
     const at = mark?.position ?? 0
     // js-yaml has no error codes; its reason for a repeated key is fixed text.
     const duplicate = /duplicate(d)? mapping key/.test(reason)
-    diagnostics.push({ ...spanOf(at, at), code: duplicate ? 'yaml.duplicate_key' : 'yaml.syntax', severity: 'error', message: duplicate ? 'a mapping repeats a key' : reason })
+    if (duplicate) diagnostics.push({ ...spanOf(at, at), code: 'yaml.duplicate_key', severity: 'error', message: 'a mapping repeats a key' })
+    else diagnostics.push(syntaxError(file.text, at, reason, spanOf))
     return { documents, diagnostics }
   }
   // Each document starts at its DOCUMENT event; its root node follows.
@@ -202,6 +204,23 @@ export function parseFile(file: SourceFile): ParseResult {
     })
   })
   return { documents, diagnostics }
+}
+
+const CLOSER: Record<string, string> = { '[': ']', '{': '}', '"': '"', "'": "'" }
+
+/** A syntax error at the bracket or quote left open before it, if that is on an earlier line. */
+function syntaxError(text: string, at: number, reason: string, spanOf: (start: number, end: number) => Span): Diagnostic {
+  const open = findUnclosed(text, at)
+  const lineOf = (offset: number) => text.slice(0, offset).split('\n').length
+  if (open && lineOf(open.offset) < lineOf(at)) {
+    const what = open.char === '"' || open.char === "'" ? 'quoted string' : `\`${open.char}\``
+    return {
+      ...spanOf(open.offset, open.offset + 1), code: 'yaml.syntax', severity: 'error',
+      message: `this ${what} is not closed (the parser gave up at line ${lineOf(at)}: ${reason})`,
+      help: `close it with \`${CLOSER[open.char]}\` where the value ends`,
+    }
+  }
+  return { ...spanOf(at, at), code: 'yaml.syntax', severity: 'error', message: reason }
 }
 
 /**

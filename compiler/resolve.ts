@@ -19,6 +19,7 @@ import type {
   SshKeyCredential,
   TokenVerifier,
 } from '../engine/types.js'
+import { suggest } from '../cli/suggest.js'
 import { didYouMean, type Diagnostic } from './diagnostics.js'
 import type { DocPath, ParsedDocument } from './parse.js'
 
@@ -133,21 +134,37 @@ export function durationSeconds(text: string): number {
 
 const sourceOf = (doc: ParsedDocument, path: DocPath = []) => `${doc.file}:${doc.locate(path).line}`
 
+/** A set of names, or anything an unparsable file might define. */
+class MaybeDefined {
+  constructor(
+    private readonly names: ReadonlySet<string>,
+    private readonly unparsed: readonly string[],
+  ) {}
+  has(name: string): boolean {
+    if (this.names.has(name)) return true
+    if (this.unparsed.length === 0) return false
+    const word = new RegExp(`(?<![\\w.-])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`)
+    return this.unparsed.some((text) => word.test(text))
+  }
+}
+
 /**
  * `invalid` are documents that failed validation: their names still count as
  * defined, so one broken file gives one finding, not a cascade of unknown
- * references elsewhere.
+ * references elsewhere. `unparsed` are the texts of files that are not valid
+ * YAML: any name written in them may be defined there, so it is not
+ * reported as unknown either.
  */
-export function resolve(documents: readonly ParsedDocument[], invalid: readonly ParsedDocument[] = []): { model?: Model; diagnostics: Diagnostic[] } {
+export function resolve(documents: readonly ParsedDocument[], invalid: readonly ParsedDocument[] = [], unparsed: readonly string[] = []): { model?: Model; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = []
-  const brokenNames = (kind: string) => new Set(invalid.filter((d) => d.kind === kind && d.name).map((d) => d.name!))
+  const brokenNames = (kind: string) => new MaybeDefined(new Set(invalid.filter((d) => d.kind === kind && d.name).map((d) => d.name!)), unparsed)
   const brokenIdentities = brokenNames('Identity')
   const brokenResources = brokenNames('Resource')
-  const brokenRoles = new Set(invalid.filter((d) => d.kind === 'Identity').flatMap((d) => (Array.isArray(d.value.roles) ? d.value.roles.filter((r): r is string => typeof r === 'string') : [])))
+  const brokenRoles = new MaybeDefined(new Set(invalid.filter((d) => d.kind === 'Identity').flatMap((d) => (Array.isArray(d.value.roles) ? d.value.roles.filter((r): r is string => typeof r === 'string') : []))), unparsed)
   const error = (doc: ParsedDocument, path: DocPath, code: Diagnostic['code'], message: string, extra: { help?: string } = {}) =>
     diagnostics.push({ ...doc.locate(path), code, severity: 'error', message, ...extra })
-  const warn = (doc: ParsedDocument, path: DocPath, code: Diagnostic['code'], message: string) =>
-    diagnostics.push({ ...doc.locate(path), code, severity: 'warning', message })
+  const warn = (doc: ParsedDocument, path: DocPath, code: Diagnostic['code'], message: string, extra: { help?: string } = {}) =>
+    diagnostics.push({ ...doc.locate(path), code, severity: 'warning', message, ...extra })
 
   const byKind = (kind: string) => documents.filter((d) => d.kind === kind)
   const origins: Origins = { identities: new Map(), resources: new Map(), policies: [], rules: [] }
@@ -158,13 +175,15 @@ export function resolve(documents: readonly ParsedDocument[], invalid: readonly 
     error(extra, ['kind'], 'ref.duplicate_settings', `a second Settings document; the first is at ${sourceOf(settingsDocs[0]!)}`)
   }
   const settingsDoc = settingsDocs[0]
-  if (!settingsDoc) {
+  const settingsMayBeUnparsed = unparsed.some((text) => /^kind:\s*["']?Settings\b/m.test(text)) || invalid.some((d) => d.kind === 'Settings')
+  if (!settingsDoc && !settingsMayBeUnparsed) {
     diagnostics.push({
       file: 'gatehouse.yaml', line: 1, col: 1, endLine: 1, endCol: 1, code: 'ref.missing_settings', severity: 'error',
       message: 'the repository has no Settings document',
       help: 'create `gatehouse.yaml` with `kind: Settings`, the GitHub `organisation` and the default `approvers`',
     })
-  } else origins.settings = settingsDoc
+  }
+  if (settingsDoc) origins.settings = settingsDoc
   const s = (settingsDoc?.value ?? { organisation: '', approvers: [] }) as unknown as SettingsDoc
   const settings: BundleSettings = {
     organisation: s.organisation,
@@ -254,6 +273,7 @@ export function resolve(documents: readonly ParsedDocument[], invalid: readonly 
     if (list[list.length - 1] !== policy) list.push(policy)
   }
   const policyDocs = byKind('Policy').filter((d) => policyNames.get(d.name!) === d)
+  const policyRoles = new Set(policyDocs.flatMap((d) => (d.value as unknown as PolicyDoc).subjects.roles ?? []))
   for (const doc of policyDocs) {
     const v = doc.value as unknown as PolicyDoc
     const policyIndex = policies.length
@@ -261,17 +281,26 @@ export function resolve(documents: readonly ParsedDocument[], invalid: readonly 
 
     const subjectRoles = v.subjects.roles ?? []
     const subjectIdentities = v.subjects.identities ?? []
+    // A policy of denies and masks only takes access away: naming a subject
+    // nobody is does no harm, and a guardrail must survive the removal of
+    // any identity. Elsewhere it is most likely a typo.
+    const narrowsOnly = v.rules.every((r) => r.effect === 'deny')
+    const unknownSubject = narrowsOnly ? warn : error
     subjectRoles.forEach((role, i) => {
-      if (!roleHolders.has(role) && !brokenRoles.has(role)) error(doc, ['subjects', 'roles', i], 'ref.unknown_role', `no identity has the role \`${role}\``, didYouMean(role, roleHolders.keys()))
+      if (roleHolders.has(role) || brokenRoles.has(role)) return
+      unknownSubject(doc, ['subjects', 'roles', i], 'ref.unknown_role', `no identity has the role \`${role}\``, roleHelp(role, roleHolders, policyRoles, origins.identities))
     })
     subjectIdentities.forEach((name, i) => {
-      if (!identities[name] && !brokenIdentities.has(name)) error(doc, ['subjects', 'identities', i], 'ref.unknown_identity', `unknown identity \`${name}\``, didYouMean(name, Object.keys(identities)))
+      if (!identities[name] && !brokenIdentities.has(name)) unknownSubject(doc, ['subjects', 'identities', i], 'ref.unknown_identity', `unknown identity \`${name}\``, didYouMean(name, Object.keys(identities)))
     })
 
     const covered = new Set<string>()
+    // A resource that failed validation still has the type it declares: the rules' kinds are judged against it.
+    const brokenTypes = new Set<string>()
     ;(v.resources.names ?? []).forEach((name, i) => {
       if (resources[name]) covered.add(name)
-      else if (!brokenResources.has(name)) error(doc, ['resources', 'names', i], 'ref.unknown_resource', `unknown resource \`${name}\``, didYouMean(name, resourceNames))
+      else if (brokenResources.has(name)) brokenTypes.add(declaredType(invalid, name) ?? 'unknown')
+      else error(doc, ['resources', 'names', i], 'ref.unknown_resource', `unknown resource \`${name}\``, didYouMean(name, resourceNames))
     })
     if (v.resources.labels) {
       const selector = Object.entries(v.resources.labels)
@@ -293,7 +322,7 @@ export function resolve(documents: readonly ParsedDocument[], invalid: readonly 
       }
       ruleNames.set(r.name, i)
       const kind = r.actions ? 'postgres' : 'ssh'
-      if (coveredNames.length > 0 && !coveredTypes.has(kind)) {
+      if (coveredNames.length > 0 && !coveredTypes.has(kind) && !brokenTypes.has(kind) && !brokenTypes.has('unknown')) {
         error(doc, [...path, kind === 'postgres' ? 'actions' : (SSH_RULE_KEYS.find((k) => k in r) ?? 'name')], 'ref.rule_kind_mismatch',
           `rule \`${r.name}\` targets ${kind === 'postgres' ? 'PostgreSQL' : 'SSH'} but the policy covers only ${[...coveredTypes].join(', ')} resources`)
       }
@@ -358,6 +387,26 @@ export function bundleCredentials(c: IdentityDoc['credentials']): BundleIdentity
     sshKeys: (c.sshKeys ?? []).map((k) => (typeof k === 'string' ? { key: k } : k)),
     ...(c.oidc ? { oidc: c.oidc } : {}),
   }
+}
+
+function declaredType(invalid: readonly ParsedDocument[], name: string): string | undefined {
+  const doc = invalid.find((d) => d.kind === 'Resource' && d.name === name)
+  return typeof doc?.value.type === 'string' ? doc.value.type : undefined
+}
+
+/**
+ * The help for a role no identity holds. When the near miss is itself a role
+ * no policy names, the typo is on the identity's side: point there rather
+ * than suggest copying it into the policy.
+ */
+function roleHelp(role: string, holders: ReadonlyMap<string, string[]>, policyRoles: ReadonlySet<string>, identityDocs: ReadonlyMap<string, ParsedDocument>): { help?: string } {
+  const near = suggest(role, holders.keys())
+  if (!near) return {}
+  if (policyRoles.has(near)) return { help: `did you mean \`${near}\`?` }
+  const holder = holders.get(near)![0]!
+  const doc = identityDocs.get(holder)!
+  const roles = (doc.value as unknown as IdentityDoc).roles ?? []
+  return { help: `identity \`${holder}\` has the role \`${near}\`, which no policy names: if that is the typo, write \`${role}\` at ${sourceOf(doc, ['roles', roles.indexOf(near)])}` }
 }
 
 function expandActions(actions: readonly string[]): SqlAction[] {

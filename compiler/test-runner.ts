@@ -1,7 +1,13 @@
 // `gatehouse test`: every case goes through the same engine the gateway runs,
 // loaded from the bundle the compiler just produced, so a passing test means
 // the gateway would decide the same.
-import { createEngine } from '../engine/engine.js'
+//
+// A case without `time` is about the rules, not the calendar: it is decided
+// now, with identity expiry left out, so a suite does not start failing on
+// the day an identity expires (expiry is `validate`'s finding, weeks ahead).
+// A case with `time` is decided exactly as the gateway would at that time.
+import { now as clockNow } from '../cli/clock.js'
+import { createEngine, type Engine } from '../engine/engine.js'
 import { decideSql, decideSsh } from '../engine/requests.js'
 import type { SshChannelRequest } from '../engine/ssh/classify.js'
 import type { Bundle, Decision } from '../engine/types.js'
@@ -59,15 +65,25 @@ function compare(expected: TestCase['expect'], actual: Decision): string[] {
   return failures
 }
 
-export function runTests(bundle: Bundle, suites: readonly TestSuite[], now = new Date()): TestReport {
+function loadEngine(bundle: Bundle): Engine {
   const built = createEngine(bundle)
   if (!built.ok) throw new Error(`bundle does not load: ${built.errors.join('; ')}`)
-  const engine = built.engine
+  return built.engine
+}
+
+function withoutExpiry(bundle: Bundle): Bundle {
+  const identities = Object.fromEntries(Object.entries(bundle.identities).map(([name, { expires: _expires, ...identity }]) => [name, identity]))
+  return { ...bundle, identities }
+}
+
+export function runTests(bundle: Bundle, suites: readonly TestSuite[], now = clockNow()): TestReport {
+  const atTime = loadEngine(bundle)
+  const timeless = loadEngine(withoutExpiry(bundle))
   const results: CaseResult[] = []
   const exercised = new Set<string>()
   for (const suite of suites) {
     suite.cases.forEach((c, i) => {
-      const actual = decideCase(engine, c, now)
+      const actual = decideCase(c.time ? atTime : timeless, c, now)
       if (actual.rule) exercised.add(actual.rule)
       if (actual.observed?.rule) exercised.add(actual.observed.rule)
       const failures = compare(c.expect, actual)

@@ -9,6 +9,7 @@ import policySchema from '../schemas/policy.schema.json' with { type: 'json' }
 import resourceSchema from '../schemas/resource.schema.json' with { type: 'json' }
 import settingsSchema from '../schemas/settings.schema.json' with { type: 'json' }
 import testSchema from '../schemas/test.schema.json' with { type: 'json' }
+import { suggest } from '../cli/suggest.js'
 import { didYouMean, type Diagnostic } from './diagnostics.js'
 import type { DiagnosticCode } from './errors.js'
 import type { DocPath, ParsedDocument } from './parse.js'
@@ -61,7 +62,7 @@ export function validateDocuments(documents: readonly ParsedDocument[]): { valid
         code: 'secret.inline',
         severity: 'error',
         message: secret.message,
-        help: 'reference the secret instead: `{env: NAME}` or `{file: /path/to/secret}`, and remove it from the Git history',
+        help: secretHelp(doc, secret.path),
       })
     }
     const validate = all[kind as Kind]
@@ -80,12 +81,35 @@ export function validateDocuments(documents: readonly ParsedDocument[]): { valid
   return { valid, invalid, diagnostics }
 }
 
+/**
+ * An identity's credentials are verifiers the gateway checks a token
+ * against, never references to a secret; connection secrets are references.
+ */
+function secretHelp(doc: ParsedDocument, path: DocPath): string {
+  if (doc.kind === 'Identity' && path[0] === 'credentials') {
+    const name = typeof doc.value.name === 'string' ? doc.value.name : 'NAME'
+    const owner = typeof doc.value.owner === 'string' ? doc.value.owner : '@OWNER'
+    return `an identity holds only verifiers of its token: run \`gatehouse identity new ${name} --owner ${owner}\`, replace \`credentials\` with the \`credentials\` it prints, give the job the new token, and remove this one from the Git history`
+  }
+  return 'reference the secret instead: `{env: NAME}` or `{file: /path/to/secret}`, and remove it from the Git history'
+}
+
 interface Finding {
   path: DocPath
   part: 'key' | 'value'
   code: DiagnosticCode
   message: string
   help?: string
+  /** For an unknown key: the key it is probably a misspelling of. */
+  meant?: string
+  /** For a missing key: which. */
+  missing?: string
+}
+
+/** A required key missing because it is misspelled is one mistake: the misspelling says it. */
+function withoutMisspelledRequired(findings: Finding[]): Finding[] {
+  const meant = new Set(findings.filter((f) => f.meant).map((f) => `${f.path.slice(0, -1).join('/')}\0${f.meant}`))
+  return findings.filter((f) => !(f.code === 'schema.required' && f.missing && meant.has(`${f.path.join('/')}\0${f.missing}`)))
 }
 
 function toPath(instancePath: string): (string | number)[] {
@@ -114,12 +138,13 @@ function explain(errors: readonly ErrorObject[]): Finding[] {
     const params = error.params as Record<string, unknown>
     switch (error.keyword) {
       case 'required':
-        findings.push({ path, part: 'value', code: 'schema.required', message: `missing required key \`${String(params.missingProperty)}\`` })
+        findings.push({ path, part: 'value', code: 'schema.required', message: `missing required key \`${String(params.missingProperty)}\``, missing: String(params.missingProperty) })
         break
       case 'additionalProperties': {
         const key = String(params.additionalProperty)
         const allowed = Object.keys(((error.parentSchema as { properties?: object } | undefined)?.properties ?? {}) as object)
-        findings.push({ path: [...path, key], part: 'key', code: 'schema.unknown_key', message: `unknown key \`${key}\``, ...didYouMean(key, allowed) })
+        const near = suggest(key, allowed)
+        findings.push({ path: [...path, key], part: 'key', code: 'schema.unknown_key', message: `unknown key \`${key}\``, ...(near ? { help: `did you mean \`${near}\`?`, meant: near } : {}) })
         break
       }
       case 'type':
@@ -176,7 +201,7 @@ function explain(errors: readonly ErrorObject[]): Finding[] {
         findings.push({ path, part: 'value', code: 'schema.invalid', message: error.message ?? 'value is invalid' })
     }
   }
-  return findings
+  return withoutMisspelledRequired(findings)
 }
 
 function valueAt(error: ErrorObject): unknown {

@@ -4,6 +4,7 @@
 import { combineDecisions, decide, type DecideOptions } from './decide.js'
 import type { Engine } from './engine.js'
 import { classifySql } from './sql/index.js'
+import { findVirtualTables, VIRTUAL_TABLES } from './sql/virtual-tables.js'
 import { classifySsh, type SshChannelRequest } from './ssh/classify.js'
 import type { Decision, RequestContext, SqlSessionState, SqlStatement } from './types.js'
 
@@ -42,22 +43,43 @@ export function decideSql(engine: Engine, request: SqlRequest, options: DecideOp
     // Anything the parser cannot classify is denied, with the parser's reason.
     return { decision: refused(`statement cannot be classified: ${classified.error.message}`, classified.error.code), statements: [] }
   }
-  return decideStatements(engine, { identity: request.identity, resource: request.resource, statements: classified.statements, context: request.context }, options)
+  const virtualTables = findVirtualTables(request.sql).length > 0
+  return decideStatements(engine, { identity: request.identity, resource: request.resource, statements: classified.statements, context: request.context, virtualTables }, options)
 }
 
-/** Decides statements that are already classified: each one, then the most restrictive of them. */
+const VIRTUAL_OBJECTS = new Set(Object.keys(VIRTUAL_TABLES).map((table) => `gatehouse.${table}`))
+const ANSWERED_BY_GATEWAY = 'reads only gatehouse.permissions or gatehouse.activity, which the gateway answers itself for the connected identity'
+
+/**
+ * Reading the virtual tables needs no grant: they only describe the
+ * connected identity. What is left is decided as usual; a statement left
+ * with nothing is decided like session control (some access to the
+ * resource is still needed).
+ */
+function withoutVirtualReads(statement: SqlStatement): SqlStatement {
+  const operations = statement.operations.filter((op) => !(op.action === 'select' && op.object && VIRTUAL_OBJECTS.has(op.object)))
+  if (operations.length === statement.operations.length) return statement
+  return { ...statement, operations, reads: statement.reads.filter((r) => !VIRTUAL_OBJECTS.has(r)) }
+}
+
+/**
+ * Decides statements that are already classified: each one, then the most
+ * restrictive of them. `virtualTables`: the text reads the gateway's own
+ * tables and the gateway rewrites those reads (only then may they go
+ * ungranted: a real upstream table of that name is decided like any other).
+ */
 export function decideStatements(
   engine: Engine,
-  request: { identity: string; resource: string; statements: readonly SqlStatement[]; context: RequestContext },
+  request: { identity: string; resource: string; statements: readonly SqlStatement[]; context: RequestContext; virtualTables?: boolean },
   options: DecideOptions = {},
 ): SqlDecision {
   if (request.statements.length === 0) {
     // An empty query string: answered like session control.
     return { decision: decide(engine, { identity: request.identity, resource: request.resource, operations: [], context: request.context }, options), statements: [] }
   }
-  const statements = request.statements.map((statement) => ({
-    statement,
-    decision: decide(
+  const statements = request.statements.map((classified) => {
+    const statement = request.virtualTables ? withoutVirtualReads(classified) : classified
+    const decision = decide(
       engine,
       {
         identity: request.identity,
@@ -67,8 +89,10 @@ export function decideStatements(
         context: request.context,
       },
       options,
-    ),
-  }))
+    )
+    const answered = statement.operations.length === 0 && classified.operations.length > 0 && decision.effect === 'allow'
+    return { statement, decision: answered ? { ...decision, reasons: [ANSWERED_BY_GATEWAY] } : decision }
+  })
   return { decision: combineDecisions(statements.map((s) => s.decision)), statements }
 }
 

@@ -1,6 +1,7 @@
 // Who may open a session on which resource, checked once a client has proved
 // its identity, and how a failed login is accounted for: the same on every
 // front, so a refusal means the same thing whichever protocol asked.
+import { now as clockNow } from '../cli/clock.js'
 import { identityProblem } from '../engine/decide.js'
 import type { BundleResource, ResourceType } from '../engine/types.js'
 import type { ActiveBundle } from './bundle/state.js'
@@ -12,7 +13,7 @@ const TYPE_NAMES: Record<ResourceType, string> = { postgres: 'PostgreSQL', ssh: 
 export type TargetCheck = { ok: true; bundle: ActiveBundle; resource: BundleResource } | { ok: false; message: string }
 
 /** The resource an authenticated identity asked for, if it exists, has this type, and the identity may reach it at all. */
-export function resolveTarget(bundle: ActiveBundle | undefined, identity: string, resourceName: string, type: ResourceType, now = new Date()): TargetCheck {
+export function resolveTarget(bundle: ActiveBundle | undefined, identity: string, resourceName: string, type: ResourceType, now = clockNow()): TargetCheck {
   if (!bundle) return { ok: false, message: 'permission denied by gatehouse: no valid policy bundle is loaded' }
   const problem = identityProblem(bundle.engine, identity, now)
   if (problem) return { ok: false, message: `permission denied by gatehouse: ${problem}` }

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { load } from 'js-yaml'
+import { didYouMeanSuffix } from '../cli/suggest.js'
 import { parseLimits, type GatewayLimits } from './limits.js'
 import { parseSshSettings, type SshSettings } from './ssh/settings.js'
 
@@ -75,7 +76,7 @@ export async function loadConfig(file: string | undefined, flags: Partial<Record
     }
     if (parsed && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new ConfigError(`${file}: must be a mapping`)
     fromFile = (parsed ?? {}) as Record<string, unknown>
-    for (const key of Object.keys(fromFile)) if (!(KEYS as readonly string[]).includes(key)) throw new ConfigError(`${file}: unknown key \`${key}\``)
+    for (const key of Object.keys(fromFile)) if (!(KEYS as readonly string[]).includes(key)) throw new ConfigError(`${file}: unknown key \`${key}\`${didYouMeanSuffix(key, KEYS)}`)
   }
   const pick = (key: (typeof KEYS)[number]): unknown => flags[key] ?? fromFile[key]
   const string = (key: (typeof KEYS)[number]): string | undefined => {

@@ -7,6 +7,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
 import path from 'node:path'
+import { CLOCK_VARIABLE, clockIsSet, now } from '../cli/clock.js'
 import { createSqlClassifier, loadSqlParser, type SqlClassifier } from '../engine/sql/index.js'
 import { AuditWriter, type AuditEventInput } from '../store/audit-log.js'
 import { AuditSpool } from '../store/audit-spool.js'
@@ -110,6 +111,8 @@ function recordGatewayEvent(audit: AuditWriter, log: Logger, event: AuditEventIn
 
 export async function startGateway(config: GatewayConfig, log: Logger = createLogger({ level: config.logLevel })): Promise<RunningGateway> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+  // Decisions and identity expiry follow this clock: say so when it is not the machine's.
+  if (clockIsSet()) log.warn(`the clock is set by ${CLOCK_VARIABLE}`, { now: now().toISOString() })
   await loadSqlParser()
   const publicKey: KeyObject | undefined = config.publicKey ? createPublicKey(await readFile(config.publicKey)) : undefined
   const db = await openDatabase(config.store)

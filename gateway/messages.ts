@@ -4,6 +4,13 @@
 import type { Approval, Decision } from '../engine/types.js'
 import type { HoldOutcome } from './approvals.js'
 
+/**
+ * Said to every client while no valid bundle is in force: nothing can be
+ * authenticated or decided then, and a login failure would send people to
+ * check a token that is fine.
+ */
+export const NO_BUNDLE_MESSAGE = 'gatehouse has no valid policy bundle in force, so it lets nobody in; this is not a problem with your credentials (the operator sees why in the gateway log and on the admin listener at /status)'
+
 /** One line naming the deciding rule (or the default deny) and why. */
 export function denialMessage(decision: Decision): string {
   const reason = decision.reasons.find((r) => r.startsWith('rule ') && r.includes(' denies ')) ?? decision.errors[0] ?? decision.reasons.find((r) => !r.includes(' allows ')) ?? decision.reasons[0] ?? 'denied'

@@ -1,9 +1,16 @@
 // Approval requests: created by the gateway when a rule holds a statement or
 // command, decided by people (CLI or GitHub bot), consumed once by the
 // gateway. An approval is bound to the exact request (text and parameters
-// digest), the identity, the session and the bundle revision.
+// digest), the identity, the session and the bundle revision. Every vote is
+// stored with who, when, through what and why, and is an audit event
+// committed in the same transaction, whichever way it came (CLI, admin API,
+// GitHub).
 import type { Database, Queryable } from './database.js'
-import { newId } from './audit-log.js'
+import { appendInTransaction, newId } from './audit-log.js'
+
+/** The audit chain every process records approval votes on. */
+export const VOTES_CHAIN = 'approval-votes'
+const MAX_REASON_CHARS = 1000
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'used' | 'cancelled'
 
@@ -27,7 +34,37 @@ export interface ApprovalRequest {
   decidedAt: string | null
   reason: string | null
   usedAt: string | null
-  votes: Array<{ approver: string; vote: 'approve' | 'deny'; time: string; source: string }>
+  votes: Vote[]
+}
+
+export interface Vote {
+  approver: string
+  vote: 'approve' | 'deny'
+  time: string
+  /** Through what: `cli`, `admin-api`, `github`. */
+  source: string
+  reason: string | null
+}
+
+interface VoteRow {
+  request_id: string
+  approver: string
+  vote: 'approve' | 'deny'
+  time: Date | string
+  source: string
+  reason: string | null
+}
+
+/** The votes on each of `ids`, in the order they were cast. */
+async function votesOf(db: Queryable, ids: readonly string[]): Promise<Map<string, Vote[]>> {
+  const byRequest = new Map<string, Vote[]>(ids.map((id) => [id, []]))
+  if (ids.length === 0) return byRequest
+  const rows = await db.query<VoteRow>(
+    'SELECT request_id, approver, vote, time, source, reason FROM gatehouse.approval_votes WHERE request_id = ANY($1::text[]) ORDER BY time, approver',
+    [ids],
+  )
+  for (const { request_id, time, ...vote } of rows) byRequest.get(request_id)?.push({ ...vote, time: iso(time) })
+  return byRequest
 }
 
 export type NewApproval = Pick<
@@ -101,11 +138,7 @@ export async function createApproval(db: Queryable, request: NewApproval, now = 
 export async function getApproval(db: Queryable, id: string): Promise<ApprovalRequest | undefined> {
   const rows = await db.query<Row>('SELECT * FROM gatehouse.approval_requests WHERE id = $1', [id])
   if (!rows[0]) return undefined
-  const votes = await db.query<{ approver: string; vote: 'approve' | 'deny'; time: Date | string; source: string }>(
-    'SELECT approver, vote, time, source FROM gatehouse.approval_votes WHERE request_id = $1 ORDER BY time, approver',
-    [id],
-  )
-  return toRequest(rows[0], votes.map((v) => ({ ...v, time: iso(v.time) })))
+  return toRequest(rows[0], (await votesOf(db, [id])).get(id)!)
 }
 
 export async function listApprovals(db: Queryable, filter: { status?: ApprovalStatus; limit?: number } = {}): Promise<ApprovalRequest[]> {
@@ -113,7 +146,8 @@ export async function listApprovals(db: Queryable, filter: { status?: ApprovalSt
   const rows = filter.status
     ? await db.query<Row>(`SELECT * FROM gatehouse.approval_requests WHERE status = $1 ORDER BY created_at DESC LIMIT ${limit}`, [filter.status])
     : await db.query<Row>(`SELECT * FROM gatehouse.approval_requests ORDER BY created_at DESC LIMIT ${limit}`)
-  return rows.map((r) => toRequest(r, []))
+  const votes = await votesOf(db, rows.map((r) => r.id))
+  return rows.map((r) => toRequest(r, votes.get(r.id)!))
 }
 
 export type VoteResult =
@@ -142,9 +176,10 @@ export async function voteOnApproval(
       return { ok: false, reason: 'expired' }
     }
     if (vote.isOwner && !row.owner_may_approve) return { ok: false, reason: 'own-request', request: toRequest(row, []) }
+    const reason = vote.reason === undefined ? null : vote.reason.slice(0, MAX_REASON_CHARS)
     const inserted = await tx.query(
-      'INSERT INTO gatehouse.approval_votes (request_id, approver, vote, time, source) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING approver',
-      [id, vote.approver, vote.decision, now.toISOString(), vote.source],
+      'INSERT INTO gatehouse.approval_votes (request_id, approver, vote, time, source, reason) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING approver',
+      [id, vote.approver, vote.decision, now.toISOString(), vote.source, reason],
     )
     if (inserted.length === 0) return { ok: false, reason: 'already-voted', request: toRequest(row, []) }
     const counts = await tx.query<{ approvals: number; denials: number }>(
@@ -158,8 +193,16 @@ export async function voteOnApproval(
     if (status !== 'pending') {
       await tx.query('UPDATE gatehouse.approval_requests SET status = $2, decided_at = $3, reason = $4 WHERE id = $1', [id, status, now.toISOString(), vote.reason ?? null])
     }
+    await appendInTransaction(tx, VOTES_CHAIN, {
+      kind: 'approval.vote',
+      time: now,
+      sessionId: row.session_id,
+      identity: row.identity,
+      resource: row.resource,
+      data: { request: id, rule: row.rule, approver: vote.approver, vote: vote.decision, source: vote.source, reason, status, requestText: row.request_text },
+    })
     const updated = await tx.query<Row>('SELECT * FROM gatehouse.approval_requests WHERE id = $1', [id])
-    return { ok: true, request: toRequest(updated[0]!, []) }
+    return { ok: true, request: toRequest(updated[0]!, (await votesOf(tx, [id])).get(id)!) }
   })
 }
 

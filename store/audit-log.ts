@@ -19,7 +19,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { canonicalJson } from '../engine/bundle-integrity.js'
-import type { Database } from './database.js'
+import type { Database, Queryable } from './database.js'
 import type { AuditSpool, SpooledQueue } from './audit-spool.js'
 
 export interface AuditEventInput {
@@ -117,6 +117,40 @@ export function eventHash(prevHash: string, event: Omit<StoredEvent, 'prevHash' 
     data: event.data,
   }
   return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(core)).digest('hex')
+}
+
+/** An event as it is hashed and stored: text PostgreSQL can hold, absent fields as null. */
+function storableEvent(chain: string, id: string, input: Omit<AuditEventInput, 'usage'>): Omit<StoredEvent, 'seq' | 'prevHash' | 'hash'> {
+  return {
+    chain,
+    id,
+    time: (input.time ?? new Date()).toISOString(),
+    kind: input.kind,
+    sessionId: (storable(input.sessionId) as string | undefined) ?? null,
+    identity: (storable(input.identity) as string | undefined) ?? null,
+    resource: (storable(input.resource) as string | undefined) ?? null,
+    data: storable(input.data) as Record<string, unknown>,
+  }
+}
+
+/**
+ * Appends one event to `chain` inside the caller's transaction, so the event
+ * and the change it records commit together or not at all. Every process
+ * that writes to such a shared chain (each one recording approval votes)
+ * takes its turn on the chain's row lock.
+ */
+export async function appendInTransaction(tx: Queryable, chain: string, input: Omit<AuditEventInput, 'usage'>): Promise<StoredEvent> {
+  await tx.query('INSERT INTO gatehouse.audit_chains (chain, created_at, last_seq, last_hash) VALUES ($1, now(), 0, $2) ON CONFLICT (chain) DO NOTHING', [chain, GENESIS_HASH])
+  const rows = await tx.query<{ last_seq: string; last_hash: string }>('SELECT last_seq::text, last_hash FROM gatehouse.audit_chains WHERE chain = $1 FOR UPDATE', [chain])
+  const prevHash = rows[0]!.last_hash
+  const event = { ...storableEvent(chain, nextEventId(), input), seq: Number(rows[0]!.last_seq) + 1 }
+  const hash = eventHash(prevHash, event)
+  await tx.query(
+    'INSERT INTO gatehouse.audit_events (chain, seq, id, time, kind, session_id, identity, resource, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)',
+    [chain, event.seq, event.id, event.time, event.kind, event.sessionId, event.identity, event.resource, JSON.stringify(event.data), prevHash, hash],
+  )
+  await tx.query('UPDATE gatehouse.audit_chains SET last_seq = $2, last_hash = $3 WHERE chain = $1', [chain, event.seq, hash])
+  return { ...event, prevHash, hash }
 }
 
 export class AuditWriter {
@@ -226,16 +260,7 @@ export class AuditWriter {
     // Nobody may be left with an unhandled rejection; callers that care await `durable`.
     durable.catch(() => undefined)
     const pending: Pending = {
-      event: {
-        chain: this.chain,
-        id,
-        time: (input.time ?? new Date()).toISOString(),
-        kind: input.kind,
-        sessionId: (storable(input.sessionId) as string | undefined) ?? null,
-        identity: (storable(input.identity) as string | undefined) ?? null,
-        resource: (storable(input.resource) as string | undefined) ?? null,
-        data: storable(this.withSessionTags(input)) as Record<string, unknown>,
-      },
+      event: storableEvent(this.chain, id, { ...input, data: this.withSessionTags(input) }),
       usage: input.usage,
       settle,
       urgent: durability === 'sync',

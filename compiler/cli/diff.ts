@@ -40,6 +40,12 @@ exit status: 0 diff printed, 1 a side does not compile or --fail-on matched, 2 u
     const [base, head] = await Promise.all(positionals.map((spec) => loadRepository(spec, repo)))
     const cache: ParseCache = new Map()
     const compiled = [await compileRepository(base!, { lint: false, cache }), await compileRepository(head!, { lint: false, cache })]
+    // A side that is not there is a mistyped argument, not a policy that fails to compile.
+    const missing = compiled.flatMap((result) => result.diagnostics.filter((d) => d.code === 'load.not_found'))
+    if (missing.length > 0) {
+      for (const d of missing) io.err(`gatehouse diff: ${d.message}${d.help ? `\nhelp: ${d.help}` : ''}`)
+      return EXIT.usage
+    }
     let failed = false
     compiled.forEach((result, i) => {
       if (result.bundle) return

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
+import { now } from '../../cli/clock.js'
 import { loadSqlParser } from '../../engine/sql/index.js'
 import { createEngine, type Engine } from '../../engine/engine.js'
 import { identityProblem } from '../../engine/decide.js'
@@ -52,7 +53,7 @@ options:
     if (!values.identity) throw new UsageError('missing --identity')
     if (values.sql !== undefined && values.ssh !== undefined) throw new UsageError('give either --sql or --ssh, not both')
     if ((values.sql !== undefined || values.ssh !== undefined) && !values.resource) throw new UsageError('--sql and --ssh need --resource')
-    const time = values.time ? new Date(values.time) : new Date()
+    const time = values.time ? new Date(values.time) : now()
     if (Number.isNaN(time.getTime())) throw new UsageError('--time must be an ISO-8601 date and time')
 
     const bundle = values.bundle ? await readBundle(values.bundle, io) : await compileDir(positionals[0] ?? '.', io)

@@ -6,11 +6,11 @@ import { openStoreAccess } from './store-access.js'
 const STATUSES = ['pending', 'approved', 'denied', 'expired', 'used', 'cancelled'] as const
 
 function describe(a: ApprovalRequest): string {
-  const votes = a.votes.length ? ` votes: ${a.votes.map((v) => `${v.approver} ${v.vote}`).join(', ')}` : ''
   return [
     `${a.id}  ${a.status.toUpperCase()}  ${a.identity} on ${a.resource}  (rule ${a.rule})`,
     `    ${a.protocol === 'postgres' ? 'SQL' : 'command'}: ${a.requestText.length > 300 ? `${a.requestText.slice(0, 300)}…` : a.requestText}`,
-    `    needs ${a.required} of ${a.approvers.join(', ')}; expires ${a.expiresAt}${votes}`,
+    `    needs ${a.required} of ${a.approvers.join(', ')}; expires ${a.expiresAt}`,
+    ...a.votes.map((v) => `    ${v.vote === 'approve' ? 'approved' : 'denied'} by ${v.approver} at ${v.time} through ${v.source}${v.reason ? `: ${v.reason}` : ''}`),
   ].join('\n')
 }
 

@@ -3,13 +3,23 @@ import { EXIT, oneOf, UsageError, type Command } from '../../cli/command.js'
 import type { StoredEvent } from '../../store/audit-log.js'
 import { openStoreAccess, parseSince } from './store-access.js'
 
+/** One line per event, then what it was about and, for a decision, why: the text form says what JSON says. */
 export function formatEvent(e: StoredEvent): string {
   const d = e.data as Record<string, unknown>
+  if (e.kind === 'approval.vote') return formatVote(e, d)
   const what = d.statement ?? d.command ?? d.path ?? d.reason ?? ''
-  const decision = d.decision ? ` ${String(d.decision).toUpperCase()}${d.rule ? ` by ${String(d.rule)}` : ''}` : ''
+  const by = d.rule ? ` by ${String(d.rule)}` : d.decision === 'deny' ? ' (no rule allows it)' : ''
+  const decision = d.decision ? ` ${String(d.decision).toUpperCase()}${by}` : ''
+  const reasons = Array.isArray(d.reasons) ? d.reasons.map((r) => `\n    why: ${String(r)}`).join('') : ''
   const observed = d.observed && typeof d.observed === 'object' ? ` (observe: ${String((d.observed as { effect: string }).effect).toUpperCase()} by ${String((d.observed as { rule?: string }).rule ?? 'no rule')})` : ''
   const outcome = d.outcome ? ` → ${String(d.outcome)}` : ''
-  return `${e.time}  ${e.kind.padEnd(18)} ${e.identity ?? '-'} on ${e.resource ?? '-'} [${e.sessionId ?? '-'}]${decision}${observed}${outcome}${what ? `\n    ${String(what).replace(/\n/g, '\n    ')}` : ''}`
+  return `${e.time}  ${e.kind.padEnd(18)} ${e.identity ?? '-'} on ${e.resource ?? '-'} [${e.sessionId ?? '-'}]${decision}${observed}${outcome}${what ? `\n    ${String(what).replace(/\n/g, '\n    ')}` : ''}${reasons}`
+}
+
+/** Who decided a held request, when, through what, and why. */
+function formatVote(e: StoredEvent, d: Record<string, unknown>): string {
+  const head = `${e.time}  ${e.kind.padEnd(18)} ${String(d.approver)} ${d.vote === 'approve' ? 'APPROVED' : 'DENIED'} ${String(d.request)} through ${String(d.source)} (request now ${String(d.status)})`
+  return `${head}${d.reason ? `\n    why: ${String(d.reason)}` : ''}`
 }
 
 export const auditCommand: Command = {

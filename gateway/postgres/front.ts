@@ -2,7 +2,7 @@
 // requests, authentication of the identity, which resource), connect
 // upstream with the resource's credentials, then hand the two connections
 // to a session. What a client sees when it is refused is a closed set:
-// 28P01 failed authentication, 42501 policy denial, 08P01 protocol
+// 28P01 failed authentication, 42501 policy denial, 57P03 no bundle in force, 08P01 protocol
 // violation, 08006 the database could not be reached; details go to the
 // log under the session id, never to the client.
 import { readFile } from 'node:fs/promises'
@@ -10,6 +10,7 @@ import { createServer, isIP, type AddressInfo, type Server, type Socket } from '
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls'
 import type { BundleResource } from '../../engine/types.js'
 import { recordAuthFailure, resolveTarget } from '../access.js'
+import { NO_BUNDLE_MESSAGE } from '../messages.js'
 import type { Front, GatewayContext } from '../gateway.js'
 import { createRateLimiter } from '../rate-limit.js'
 import type { Logger } from '../../runtime/log.js'
@@ -237,12 +238,14 @@ export function createPostgresFront(ctx: GatewayContext): Front {
         },
       }
       const bundle = ctx.state.current
-      const method = chooseMethod(identityOf(bundle?.bundle, identity), { encrypted, loopback: isLoopback(raw.localAddress) }, ctx.config)
+      // 57P03 cannot_connect_now: what PostgreSQL itself says while it cannot take connections yet.
+      if (!bundle) throw new Refusal('57P03', NO_BUNDLE_MESSAGE)
+      const method = chooseMethod(identityOf(bundle.bundle, identity), { encrypted, loopback: isLoopback(raw.localAddress) }, ctx.config)
       if (!method.ok) {
         recordAuthFailure(ctx, log, { protocol: 'postgres', sessionId: id, identity, resource: resourceName, source, reason: method.message, audited: 'workload identity token without TLS' })
         throw new Refusal('28000', method.message)
       }
-      const auth = await authenticateClient(bundle?.bundle, identity, source, method.method, limiter, exchange, ctx.workloadTokens)
+      const auth = await authenticateClient(bundle.bundle, identity, source, method.method, limiter, exchange, ctx.workloadTokens)
       if (!auth.ok) {
         const audited = auth.limited ? 'rate limited' : (auth.audited ?? 'authentication failed')
         recordAuthFailure(ctx, log, { protocol: 'postgres', sessionId: id, identity, resource: resourceName, source, reason: auth.reason, audited, ...(auth.workload ? { workload: auth.workload } : {}) })

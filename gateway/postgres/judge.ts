@@ -1,6 +1,7 @@
 // Judging SQL text for a session: classify (shared cache), take out reads of
 // the gateway's own virtual tables, decide with the bundle in force, and say
 // what to send upstream. Never throws: anything unexpected denies.
+import { now } from '../../cli/clock.js'
 import { decideStatements } from '../../engine/requests.js'
 import { findVirtualTables, rewriteVirtualTables, virtualSubquery, type VirtualReference } from '../../engine/sql/virtual-tables.js'
 import type { BundleResource, Decision, SqlSessionState, SqlStatement } from '../../engine/types.js'
@@ -29,8 +30,6 @@ export type Verdict =
     }
   | { kind: 'deny'; decision: Decision; statements: SqlStatement[]; message: string; bundle: ActiveBundle | undefined }
 
-const VIRTUAL_OBJECTS = new Set(['gatehouse.permissions', 'gatehouse.activity'])
-
 export const PERMISSIONS_HINT = 'SELECT * FROM gatehouse.permissions shows what this identity may do here'
 
 function deny(decision: Decision, statements: SqlStatement[], bundle: ActiveBundle | undefined, deciding = decision): Verdict {
@@ -53,15 +52,17 @@ export function judgeSql(ctx: GatewayContext, who: SessionIdentity, sql: string,
     const classified = ctx.classifier.classify(sql, { defaultSchema: who.resource.postgres?.defaultSchema ?? 'public', session: scratch })
     if (!classified.ok) return deny(refused(`the statement cannot be classified: ${classified.error.message}`), [], bundle)
     const references = findVirtualTables(sql)
-    const statements = references.length === 0 ? classified.statements : classified.statements.map(withoutVirtualReads)
-    const { decision, statements: decided } = decideStatements(bundle.engine, {
+    const decided = decideStatements(bundle.engine, {
       identity: who.identity,
       resource: who.resource.name,
-      statements,
-      context: { time: new Date(), source: who.source, session: { id: who.id, application: who.application } },
+      statements: classified.statements,
+      context: { time: now(), source: who.source, session: { id: who.id, application: who.application } },
+      virtualTables: references.length > 0,
     })
+    const { decision } = decided
+    const statements = decided.statements.map((s) => s.statement)
     // The message names the statement that was denied, not the first reason of the string (`SELECT 1; DELETE ...`).
-    if (decision.effect === 'deny') return deny(decision, statements, bundle, decided.find((d) => d.decision.effect === 'deny')?.decision)
+    if (decision.effect === 'deny') return deny(decision, statements, bundle, decided.statements.find((d) => d.decision.effect === 'deny')?.decision)
     session.prepared = scratch.prepared
     const verdict = (text: string): Verdict => ({
       kind: decision.effect === 'approve' ? 'hold' : 'forward',
@@ -85,15 +86,6 @@ export function judgeSql(ctx: GatewayContext, who: SessionIdentity, sql: string,
 function failed(ctx: GatewayContext, who: SessionIdentity, err: Error, bundle: ActiveBundle): Verdict {
   ctx.log.error('statement could not be judged; denied', { session: who.id, error: err })
   return deny(refused('the gateway could not decide this statement'), [], bundle)
-}
-
-/** Reading the virtual tables needs no grant: they only describe the connected identity. */
-function withoutVirtualReads(statement: SqlStatement): SqlStatement {
-  const operations = statement.operations.filter((op) => !(op.action === 'select' && op.object && VIRTUAL_OBJECTS.has(op.object)))
-  if (operations.length === statement.operations.length) return statement
-  // A statement that only reads virtual tables still needs some access to the resource.
-  const kept = operations.length > 0 ? operations : [{ action: 'select' as const }]
-  return { ...statement, operations: kept, reads: statement.reads.filter((r) => !VIRTUAL_OBJECTS.has(r)) }
 }
 
 async function virtualRows(ctx: GatewayContext, who: SessionIdentity, bundle: ActiveBundle, references: readonly VirtualReference[]) {

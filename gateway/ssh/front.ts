@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import ssh2, { type AuthContext, type Client, type Connection } from 'ssh2'
 import { recordAuthFailure, resolveTarget } from '../access.js'
+import { NO_BUNDLE_MESSAGE } from '../messages.js'
 import type { Front, GatewayContext } from '../gateway.js'
 import { createRateLimiter } from '../rate-limit.js'
 import type { WorkloadClaims } from '../oidc/verify.js'
@@ -275,7 +276,11 @@ export function createSshFront(ctx: GatewayContext): Front {
   return {
     async listen(address) {
       const key = await loadOrCreateHostKey(ctx.config.dataDir)
-      const ssh = new ssh2.Server({ hostKeys: [key.privateKey], ident: 'gatehouse' })
+      // ssh2 reads `banner` for each new connection (SSH_MSG_USERAUTH_BANNER,
+      // RFC 4252 §5.4): the OpenSSH client prints it, so while no bundle is in
+      // force the refusal that follows comes with its one-line reason.
+      const config = { hostKeys: [key.privateKey], ident: 'gatehouse', get banner() { return ctx.state.current ? '' : `${NO_BUNDLE_MESSAGE}\r\n` } }
+      const ssh = new ssh2.Server(config)
       ssh.on('error', (err: Error) => ctx.log.warn('SSH listener error', { error: err }))
       ssh.on('connection', (client, info) => handle(client, info))
       server = createServer({ noDelay: true }, (socket) => {

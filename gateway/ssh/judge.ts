@@ -2,6 +2,7 @@
 // forwarding) with the bundle in force now, recording it, and holding it for
 // approval when a rule says so. Nothing reaches the upstream host before its
 // event is recorded, and durably so when the resource's audit mode is `sync`.
+import { now } from '../../cli/clock.js'
 import { decideSsh } from '../../engine/requests.js'
 import type { SshChannelRequest } from '../../engine/ssh/index.js'
 import type { BundleResource, Decision } from '../../engine/types.js'
@@ -45,7 +46,7 @@ export function decideRequest(ctx: GatewayContext, who: SshWho, request: SshChan
   const bundle = ctx.state.current
   if (!bundle) return { decision: refused('no valid policy bundle is loaded'), bundle }
   try {
-    const decision = decideSsh(bundle.engine, { identity: who.identity, resource: who.resource.name, request, context: { time: new Date(), source: who.source, session: { id: who.id } } })
+    const decision = decideSsh(bundle.engine, { identity: who.identity, resource: who.resource.name, request, context: { time: now(), source: who.source, session: { id: who.id } } })
     return { decision, bundle }
   } catch (err) {
     ctx.log.error('request could not be decided; denied', { session: who.id, error: err as Error })

@@ -134,7 +134,7 @@ test('explain: permissions of an identity, and one request with its trace', () =
   assert.equal(text.status, 0)
   assert.match(text.stdout, /^backup-1 \(ssh; env=production, role=backup\)$/m)
   assert.match(text.stdout, /allow   read files \/var\/backups\/\*\*  \[backups\/fetch-dumps\]/)
-  const json = JSON.parse(gatehouse(['explain', EXAMPLE, '--identity', 'orders-reporting', '--resource', 'orders-db', '--sql', 'SELECT email FROM customers', '--format', 'json']).stdout) as {
+  const json = JSON.parse(gatehouse(['explain', EXAMPLE, '--identity', 'orders-reporting', '--resource', 'orders-db', '--sql', 'SELECT email FROM customers', '--time', '2027-01-04T10:00:00Z', '--format', 'json']).stdout) as {
     decision: { effect: string; rule: string; masks: Array<{ id: string }>; trace: unknown[] }
   }
   assert.equal(json.decision.effect, 'allow')

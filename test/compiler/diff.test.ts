@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { gatehouse } from '../helpers/cli.js'
-import { EXAMPLE, tempRepo } from '../helpers/repo.js'
+import { commitEdit, EXAMPLE, tempRepo } from '../helpers/repo.js'
 
 interface JsonDiff {
   risk: string | null
@@ -17,12 +17,7 @@ type Repo = ReturnType<typeof tempRepo>
 function withHistory(edit: (repo: Repo) => void, prepare: (repo: Repo) => void = () => undefined) {
   const repo = tempRepo(EXAMPLE)
   prepare(repo)
-  repo.git('init', '-q', '-b', 'main')
-  repo.git('add', '-A')
-  repo.git('commit', '-qm', 'base')
-  edit(repo)
-  repo.git('add', '-A')
-  repo.git('commit', '-qm', 'head')
+  commitEdit(repo, edit)
   return repo
 }
 

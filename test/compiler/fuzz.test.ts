@@ -5,17 +5,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { compileRepository } from '../../compiler/compile.js'
 import { loadDirectory, type SourceFile } from '../../compiler/load.js'
+import { prng } from '../helpers/prng.js'
 import { EXAMPLE } from '../helpers/repo.js'
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), a | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const FRAGMENTS = ['\n', ':', '- ', '[', ']', '{', '}', '&a ', '*a', '!!binary ', '"', "'", '|', '>', '---\n', '\t', '\\', '#', 'kind: Policy\n', 'when: ', '${', '\u0000', '\uFFFF', 'ß', '🔑', '   ']
 

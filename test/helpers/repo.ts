@@ -35,3 +35,13 @@ export function tempRepo(from?: string): TempRepo {
     },
   }
 }
+
+/** `git init` and a first commit of everything, then `edit` committed on top: HEAD~1 is before, HEAD after. */
+export function commitEdit(repo: TempRepo, edit: (repo: TempRepo) => void): void {
+  repo.git('init', '-q', '-b', 'main')
+  repo.git('add', '-A')
+  repo.git('commit', '-qm', 'base')
+  edit(repo)
+  repo.git('add', '-A')
+  repo.git('commit', '-qm', 'head')
+}
