@@ -1,20 +1,40 @@
-// Who a principal is: `@login` is that user; `@org/team` is the team's
-// active members, asked of GitHub every time it matters (a membership can be
-// revoked between two comments). Answers are cached for one delivery only.
-// An API failure other than "not a member" throws: it never means yes.
+// Who a principal is: `@org/team` is the team's active members; `@login`
+// is that user while they are an active member of `organisation` (when one
+// is given: someone who left the organisation is no longer its approver,
+// whatever the policy files still say). Both are asked of GitHub every time
+// it matters (a membership can be revoked between two comments). Answers are
+// cached for one delivery only. An API failure other than "not a member"
+// throws: it never means yes.
 import type { GitHub } from './client.js'
 
 export class Membership {
   private readonly teams = new Map<string, Promise<boolean>>()
   private readonly orgs = new Map<string, Promise<boolean>>()
+  private readonly active = new Map<string, Promise<boolean>>()
 
-  constructor(private readonly github: GitHub) {}
+  constructor(
+    private readonly github: GitHub,
+    private readonly organisation?: string,
+  ) {}
 
   async matches(login: string, principal: string): Promise<boolean> {
     const name = principal.replace(/^@/, '')
     const slash = name.indexOf('/')
-    if (slash < 0) return name.toLowerCase() === login.toLowerCase()
+    if (slash < 0) return name.toLowerCase() === login.toLowerCase() && (this.organisation === undefined || (await this.activeInOrg(this.organisation, login)))
     return this.inTeam(name.slice(0, slash), name.slice(slash + 1), login)
+  }
+
+  /** GitHub's "organization membership for a user": `active`, not `pending` (invited) and not gone (404). */
+  activeInOrg(org: string, login: string): Promise<boolean> {
+    const key = `${org}/${login}`.toLowerCase()
+    let answer = this.active.get(key)
+    if (!answer) {
+      answer = this.github
+        .request('GET /orgs/{org}/memberships/{username}', { org, username: login })
+        .then(({ data }) => data.state === 'active', (err: { status?: number }) => (err.status === 404 ? false : Promise.reject(err)))
+      this.active.set(key, answer)
+    }
+    return answer
   }
 
   /** The principals of `principals` that `login` is, or is a member of. */

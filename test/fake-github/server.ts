@@ -34,6 +34,8 @@ export interface Issue {
   labels: string[]
   stateReason?: string
   pull?: { head: string; base: string; reviewers: string[]; teamReviewers: string[] }
+  /** Timeline events (`head_ref_force_pushed` and the like) as GitHub lists them. */
+  timeline?: Array<Record<string, unknown>>
 }
 
 export interface CheckRun {
@@ -339,7 +341,10 @@ export class FakeGitHub {
       if (!issue?.pull) return { status: 404 }
       const base = repo.git.ancestors(repo.git.resolve(issue.pull.base)!)
       const commits = [...repo.git.ancestors(repo.git.resolve(issue.pull.head)!)].filter((sha) => !base.has(sha)).map((sha) => repo.git.commits.get(sha)!)
-      return { status: 200, body: commits.map((c) => ({ sha: c.sha, author: c.login ? { login: c.login } : null, committer: c.login ? { login: c.login } : null })) }
+      return {
+        status: 200,
+        body: commits.map((c) => ({ sha: c.sha, commit: { message: c.message, verification: { verified: c.verified, reason: c.verified ? 'valid' : 'unsigned' } }, author: c.login ? { login: c.login } : null, committer: c.login ? { login: c.login } : null })),
+      }
     }],
     ['POST', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/pulls\/(?<n>\d+)\/requested_reviewers$/, (m, _q, b) => {
       const issue = this.repoOf(m)!.issues.get(Number(m.n))
@@ -369,6 +374,10 @@ export class FakeGitHub {
       if (b.state_reason) issue.stateReason = b.state_reason
       if (typeof b.body === 'string') issue.body = b.body
       return { status: 200, body: this.issueJson(repo, issue) }
+    }],
+    ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/issues\/(?<n>\d+)\/timeline$/, (m) => {
+      const issue = this.repoOf(m)!.issues.get(Number(m.n))
+      return issue ? { status: 200, body: issue.timeline ?? [] } : { status: 404 }
     }],
     ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/issues\/(?<n>\d+)\/comments$/, (m) => ({ status: 200, body: this.repoOf(m)!.comments(Number(m.n)).map((c) => this.commentJson(c)) })],
     ['POST', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/issues\/(?<n>\d+)\/comments$/, (m, _q, b, auth) => {
@@ -410,6 +419,8 @@ export class FakeGitHub {
     ['GET', /^\/orgs\/(?<org>[^/]+)\/teams\/(?<team>[^/]+)\/memberships\/(?<user>[^/]+)$/, (m) =>
       this.teams.get(`${m.org}/${m.team}`.toLowerCase())?.has(m.user!.toLowerCase()) ? { status: 200, body: { state: 'active', role: 'member' } } : { status: 404, body: { message: 'Not Found' } }],
     ['GET', /^\/orgs\/(?<org>[^/]+)\/teams\/(?<team>[^/]+)$/, (m) => (this.teams.has(`${m.org}/${m.team}`.toLowerCase()) ? { status: 200, body: { slug: m.team } } : { status: 404 })],
+    ['GET', /^\/orgs\/(?<org>[^/]+)\/memberships\/(?<user>[^/]+)$/, (m) =>
+      this.orgMembers.get(m.org!.toLowerCase())?.has(m.user!.toLowerCase()) ? { status: 200, body: { state: 'active', role: 'member', user: { login: m.user } } } : { status: 404, body: { message: 'Not Found' } }],
     ['GET', /^\/orgs\/(?<org>[^/]+)\/members\/(?<user>[^/]+)$/, (m) => (this.orgMembers.get(m.org!.toLowerCase())?.has(m.user!.toLowerCase()) ? { status: 204 } : { status: 404 })],
   ]
 }
