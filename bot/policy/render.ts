@@ -48,7 +48,7 @@ export function renderComment(evaluation: Evaluation, status: PullRequestStatus,
   }
   lines.push(...approvalsTable(status), '')
   // Named without @, so listing them does not notify them on every update.
-  if (excluded.length > 0) lines.push(`Cannot approve (author or committer): ${excluded.map((l) => `\`${l}\``).join(', ')}.`, '')
+  if (excluded.length > 0) lines.push(`Cannot approve (author or pusher): ${excluded.map((l) => `\`${l}\``).join(', ')}.`, '')
   const errors = evaluation.findings.filter((f) => f.severity === 'error')
   const warnings = evaluation.findings.length - errors.length
   lines.push(`#### Validation: ${errors.length} error${errors.length === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}; tests: ${evaluation.testsRun} run, ${evaluation.testFailures.length} failed`)

@@ -78,7 +78,7 @@ test('a write-granting pull request gets the permission diff, the approval rules
     assert.match(body, /default approvers \(high-risk change\) \| 2 \|/)
     assert.match(body, /owner of identity `ci-deploy`/)
     assert.match(body, /approvers named by policy `app`/)
-    assert.match(body, /Cannot approve \(author or committer\): `eve`\./)
+    assert.match(body, /Cannot approve \(author or pusher\): `eve`\./)
     const run = checkOf(h, number)
     assert.equal(run.name, 'gatehouse/policy: main')
     assert.equal(run.conclusion, 'failure')
