@@ -104,6 +104,7 @@ export class FakeGitHub {
   appSlug = 'gatehouse-test'
   private readonly faults: Fault[] = []
   private slow: { path: RegExp; ms: number } | undefined
+  private readonly gates: Array<{ path: RegExp; arrived(): void; opened: Promise<void> }> = []
   private inFlight = 0
   /** The most requests matching the slowed path that were being answered at once, in all and per path. */
   maxInFlight = 0
@@ -159,6 +160,22 @@ export class FakeGitHub {
     this.slow = { path, ms }
   }
 
+  /** Requests matching `path` wait until released; `reached` resolves when the first one arrives. */
+  hold(path: RegExp): { reached: Promise<void>; release(): void } {
+    let arrived!: () => void
+    let release!: () => void
+    const reached = new Promise<void>((resolve) => (arrived = resolve))
+    const gate = { path, arrived, opened: new Promise<void>((resolve) => (release = resolve)) }
+    this.gates.push(gate)
+    return {
+      reached,
+      release: () => {
+        this.gates.splice(this.gates.indexOf(gate), 1)
+        release()
+      },
+    }
+  }
+
   count(method: string, path: RegExp): number {
     return this.requests.filter((r) => r.method === method && path.test(r.path)).length
   }
@@ -202,6 +219,11 @@ export class FakeGitHub {
       await new Promise((resolve) => setTimeout(resolve, this.slow!.ms))
       this.inFlight--
       this.inFlightByPath.set(path, this.inFlightByPath.get(path)! - 1)
+    }
+    const gate = this.gates.find((g) => g.path.test(path))
+    if (gate) {
+      gate.arrived()
+      await gate.opened
     }
     const fault = this.faults.find((f) => f.times > 0 && (!f.method || f.method === method) && f.path.test(path))
     if (fault) {
