@@ -5,12 +5,14 @@
 // left alone.
 import type { BotContext } from '../context.js'
 import { PermanentError } from '../context.js'
+import { webUrl } from '../github/client.js'
 import { Membership } from '../github/membership.js'
+import { checkRequirement } from '../github/protection.js'
 import { enqueueDelivery } from '../queue.js'
 import { fullName } from '../webhook/route.js'
 import { evaluatePullRequest } from './evaluate.js'
 import { publishCheck, publishComment } from './publish.js'
-import { renderCheck, renderComment } from './render.js'
+import { renderCheck, renderComment, type RenderContext } from './render.js'
 import { listCommands, listPushers, loadPullRequest, recordPusher, savePullRequest, type PullRequestState } from './state.js'
 import { computeStatus, standingHolds, standingVotes, UNKNOWN_PUSHER } from './status.js'
 
@@ -69,9 +71,12 @@ export async function publishPullRequest(ctx: BotContext, state: PullRequestStat
   const commands = await listCommands(ctx.db, state.repo, state.number)
   const status = await computeStatus(state, standingVotes(commands, state.evaluation), standingHolds(commands), new Membership(ctx.github, state.evaluation.organisation))
   const excluded = [...new Set([state.author, ...state.pushers])].filter((l) => l && l !== UNKNOWN_PUSHER)
-  const commentId = await publishComment(ctx.github, repo, state.number, renderComment(state.evaluation, status, state.baseRef, excluded), state.commentId, ctx.self)
+  const name = checkName(state.baseRef)
+  const requirement = await checkRequirement(ctx.github, repo, state.baseRef, name)
+  const context: RenderContext = { repoUrl: `${webUrl(ctx.config.github.baseUrl)}/${repo.owner}/${repo.name}`, ...(requirement.required ? {} : { warning: requirement.warning }) }
+  const commentId = await publishComment(ctx.github, repo, state.number, renderComment(state.evaluation, status, state.baseRef, excluded, context), state.commentId, ctx.self)
   const checkRunId = await publishCheck(ctx.github, ctx.checkMode, repo, {
-    name: checkName(state.baseRef), headSha: state.evaluation.headSha, passed: status.passed, output: renderCheck(state.evaluation, status), knownId: state.checkRunId,
+    name, headSha: state.evaluation.headSha, passed: status.passed, output: renderCheck(state.evaluation, status, context), knownId: state.checkRunId,
   })
   const next = { ...state, commentId, checkRunId }
   if (commentId !== state.commentId || checkRunId !== state.checkRunId) await savePullRequest(ctx.db, next)

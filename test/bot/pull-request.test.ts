@@ -75,7 +75,7 @@ test('a write-granting pull request gets the permission diff, the approval rules
     assert.match(body, /insert/)
     assert.match(body, /🔴 high/)
     assert.match(body, /`@acme\/security`/)
-    assert.match(body, /default approvers \(high-risk change\) \| 2 \|/)
+    assert.match(body, /default approvers \(high-risk change\)\]\([^)]*\) \| 2 \|/)
     assert.match(body, /owner of identity `ci-deploy`/)
     assert.match(body, /approvers named by policy `app`/)
     assert.match(body, /Cannot approve \(author or pusher\): `eve`\./)
@@ -274,7 +274,7 @@ test('a push to the base branch re-evaluates the open pull requests onto it', as
     push.repository.full_name = h.repo.fullName
     assert.equal((await h.send('push', push)).status, 202)
     const body = policyComment(h.repo, number)[0]!.body
-    assert.match(body, /default approvers \(high-risk change\); approvers named by policy `app` \| 2 \| `@acme\/dba` \| — \| ⏳ 0 of 2/)
+    assert.match(body, /default approvers \(high-risk change\)\]\([^)]*\); \[approvers named by policy `app`\]\([^)]*\) \| 2 \| `@acme\/dba` \| — \| ⏳ 0 of 2/)
     assert.equal(checkOf(h, number).conclusion, 'failure')
     assert.equal((await h.send('push', push)).status, 202, 'a second delivery of the same push')
     assert.equal(h.github.count('GET', new RegExp(`/pulls/${number}$`)), 4, 'opened, two commands, one re-evaluation')
@@ -289,7 +289,7 @@ test('a pull request cannot name its own approvers', async () => {
     await h.send('pull_request', pullRequestPayload(h.repo, number))
     const body = policyComment(h.repo, number)[0]!.body
     assert.match(body, /who approves policy changes changed/)
-    assert.match(body, /default approvers \(high-risk change\) \| 2 \| `@acme\/security`/)
+    assert.match(body, /default approvers \(high-risk change\)\]\([^)]*\) \| 2 \| `@acme\/security`/)
     const nina = await comment(h, number, 'nina', '/approve')
     assert.deepEqual(nina.reactions, ['confused'])
     assert.equal(checkOf(h, number).conclusion, 'failure')

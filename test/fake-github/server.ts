@@ -53,6 +53,10 @@ export class FakeRepo {
   readonly checkRuns: CheckRun[] = []
   readonly statuses: Array<{ sha: string; state: string; context: string; description: string }> = []
   defaultBranch = 'main'
+  /** Branch → the status checks its branch protection rule requires (no entry: the branch is not protected). */
+  readonly protectedChecks = new Map<string, string[]>()
+  /** Branch → the status checks a ruleset in force on it requires. */
+  readonly rulesetChecks = new Map<string, string[]>()
   constructor(readonly owner: string, readonly name: string, private readonly server: FakeGitHub) {}
 
   get fullName() {
@@ -396,6 +400,14 @@ export class FakeGitHub {
       if (b.state_reason) issue.stateReason = b.state_reason
       if (typeof b.body === 'string') issue.body = b.body
       return { status: 200, body: this.issueJson(repo, issue) }
+    }],
+    ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/branches\/(?<branch>.+)\/protection\/required_status_checks$/, (m) => {
+      const checks = this.repoOf(m)!.protectedChecks.get(m.branch!)
+      return checks ? { status: 200, body: { strict: false, contexts: checks, checks: checks.map((context) => ({ context, app_id: null })) } } : { status: 404, body: { message: 'Branch not protected' } }
+    }],
+    ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/rules\/branches\/(?<branch>.+)$/, (m) => {
+      const checks = this.repoOf(m)!.rulesetChecks.get(m.branch!)
+      return { status: 200, body: checks ? [{ type: 'required_status_checks', ruleset_id: 1, parameters: { strict_required_status_checks_policy: false, required_status_checks: checks.map((context) => ({ context })) } }] : [] }
     }],
     ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/issues\/(?<n>\d+)\/timeline$/, (m) => {
       const issue = this.repoOf(m)!.issues.get(Number(m.n))
