@@ -8,9 +8,7 @@
 import type { GitHub } from './client.js'
 
 export class Membership {
-  private readonly teams = new Map<string, Promise<boolean>>()
-  private readonly orgs = new Map<string, Promise<boolean>>()
-  private readonly active = new Map<string, Promise<boolean>>()
+  private readonly answers = new Map<string, Promise<boolean>>()
 
   constructor(
     private readonly github: GitHub,
@@ -24,17 +22,23 @@ export class Membership {
     return this.inTeam(name.slice(0, slash), name.slice(slash + 1), login)
   }
 
-  /** GitHub's "organization membership for a user": `active`, not `pending` (invited) and not gone (404). */
-  activeInOrg(org: string, login: string): Promise<boolean> {
-    const key = `${org}/${login}`.toLowerCase()
-    let answer = this.active.get(key)
+  /** One question to GitHub per delivery: the answer (or its failure) is kept under `key`. */
+  private ask(key: string, question: () => Promise<boolean>): Promise<boolean> {
+    let answer = this.answers.get(key.toLowerCase())
     if (!answer) {
-      answer = this.github
-        .request('GET /orgs/{org}/memberships/{username}', { org, username: login })
-        .then(({ data }) => data.state === 'active', (err: { status?: number }) => (err.status === 404 ? false : Promise.reject(err)))
-      this.active.set(key, answer)
+      answer = question()
+      this.answers.set(key.toLowerCase(), answer)
     }
     return answer
+  }
+
+  /** GitHub's "organization membership for a user": `active`, not `pending` (invited) and not gone (404). */
+  activeInOrg(org: string, login: string): Promise<boolean> {
+    return this.ask(`active:${org}/${login}`, () =>
+      this.github
+        .request('GET /orgs/{org}/memberships/{username}', { org, username: login })
+        .then(({ data }) => data.state === 'active', (err: { status?: number }) => (err.status === 404 ? false : Promise.reject(err))),
+    )
   }
 
   /** The principals of `principals` that `login` is, or is a member of. */
@@ -45,27 +49,19 @@ export class Membership {
   }
 
   inTeam(org: string, team: string, login: string): Promise<boolean> {
-    const key = `${org}/${team}/${login}`.toLowerCase()
-    let answer = this.teams.get(key)
-    if (!answer) {
-      answer = this.github
+    return this.ask(`team:${org}/${team}/${login}`, () =>
+      this.github
         .request('GET /orgs/{org}/teams/{team_slug}/memberships/{username}', { org, team_slug: team, username: login })
-        .then(({ data }) => data.state === 'active', (err: { status?: number }) => (err.status === 404 ? false : Promise.reject(err)))
-      this.teams.set(key, answer)
-    }
-    return answer
+        .then(({ data }) => data.state === 'active', (err: { status?: number }) => (err.status === 404 ? false : Promise.reject(err))),
+    )
   }
 
   inOrg(org: string, login: string): Promise<boolean> {
-    const key = `${org}/${login}`.toLowerCase()
-    let answer = this.orgs.get(key)
-    if (!answer) {
-      answer = this.github
+    return this.ask(`member:${org}/${login}`, () =>
+      this.github
         .request('GET /orgs/{org}/members/{username}', { org, username: login })
-        .then(({ status }) => (status as number) === 204, (err: { status?: number }) => (err.status === 404 || err.status === 302 ? false : Promise.reject(err)))
-      this.orgs.set(key, answer)
-    }
-    return answer
+        .then(({ status }) => (status as number) === 204, (err: { status?: number }) => (err.status === 404 || err.status === 302 ? false : Promise.reject(err))),
+    )
   }
 
   async teamExists(org: string, team: string): Promise<boolean> {

@@ -13,7 +13,7 @@ import { signPayload } from '../../bot/webhook/verify.js'
 import { FakeGitHub } from '../fake-github/server.js'
 import { ROOT } from '../helpers/repo.js'
 import { BACKENDS } from '../store/backends.js'
-import { commentPayload, policyComment, pullRequestPayload, readFixture, SECRET } from './helpers.js'
+import { commentPayload, policyComment, processFixture, pullRequestPayload, SECRET } from './helpers.js'
 
 const TOKEN = 'ghp_crashtoken00000000000'
 
@@ -45,25 +45,13 @@ test('a bot killed mid-delivery catches up within 30 s of its restart, without d
   const store = await postgres.open()
   const github = new FakeGitHub()
   await github.start()
-  github.tokens.set(TOKEN, 'gatehouse-cli')
-  github.setTeam('acme', 'security', ['alice'])
-  github.setTeam('acme', 'platform', ['paula'])
+  const fixture = processFixture(github, TOKEN, { security: ['alice'], platform: ['paula'] }, store.location)
+  const { repo, number } = fixture
   github.setOrgMembers('acme', ['alice', 'paula', 'eve'])
-  const repo = github.repo('acme/policies')
-  repo.git.commitFiles('main', readFixture(), { login: 'admin' })
-  repo.git.commitFiles('change', { 'identities/ci.yaml': repo.git.fileAt('main', 'identities/ci.yaml')!.replace('roles: [deployer]', 'roles: [deployer, reader]') }, { from: 'main', login: 'eve' })
-  const number = repo.openPullRequest({ head: 'change', author: 'eve' })
   const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-bot-crash-'))
   const config = path.join(dir, 'bot.yaml')
-  // No `worker.leaseSeconds`: the default is what is tested.
-  writeFileSync(config, [
-    `store: ${store.location}`,
-    'listen: {host: 127.0.0.1, port: 0}',
-    'webhook: {secrets: [{env: BOT_WEBHOOK_SECRET}]}',
-    `github: {baseUrl: "${github.url}", token: {env: BOT_GITHUB_TOKEN}}`,
-    'policyRepo: acme/policies',
-    'worker: {pollMs: 50}',
-  ].join('\n'))
+  // The default lease (the fixture sets none) is what is tested.
+  writeFileSync(config, fixture.config)
   let bot = startBot(config)
   try {
     // The evaluation stops at the compare call; the bot is killed there, holding the delivery.
@@ -82,15 +70,16 @@ test('a bot killed mid-delivery catches up within 30 s of its restart, without d
     bot = startBot(config)
     await bot.port
     const restarted = Date.now()
-    while (Date.now() - restarted < 30_000 && !(repo.statuses.length >= 2 && hold.reactions.length > 0)) await new Promise((resolve) => setTimeout(resolve, 100))
+    const deliveries = () => store.db.query<{ id: string; status: string; attempts: number }>(`SELECT id, status, attempts FROM gatehouse.bot_deliveries ORDER BY id`)
+    while (Date.now() - restarted < 30_000 && !(await deliveries()).every((d) => d.status === 'done')) await new Promise((resolve) => setTimeout(resolve, 100))
     assert.ok(Date.now() - restarted < 30_000, `caught up in ${Date.now() - restarted} ms: ${bot.stderr()}`)
+    assert.deepEqual((await deliveries()).map((r) => [r.id, r.status, r.attempts]), [['crash-comment', 'done', 1], ['crash-opened', 'done', 2]])
+    assert.equal(repo.statuses.length, 2, 'one status for the evaluation, one for the hold')
     assert.deepEqual(hold.reactions, ['+1'], 'the comment queued behind the killed delivery was counted, once')
     assert.equal(policyComment(repo, number).length, 1, 'one policy comment')
     assert.match(policyComment(repo, number)[0]!.body, /On hold by @alice/)
     assert.match(repo.statuses.at(-1)!.description, /on hold by @alice/)
     assert.ok(repo.statuses.every((s) => s.sha === repo.git.resolve('change') && s.context === 'gatehouse/policy: main'))
-    const rows = await store.db.query<{ id: string; status: string; attempts: number }>(`SELECT id, status, attempts FROM gatehouse.bot_deliveries ORDER BY id`)
-    assert.deepEqual(rows.map((r) => [r.id, r.status, r.attempts]), [['crash-comment', 'done', 1], ['crash-opened', 'done', 2]])
     bot.child.kill('SIGTERM')
     assert.equal(await bot.exited, '0 null', bot.stderr())
   } finally {

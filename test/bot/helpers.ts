@@ -200,6 +200,29 @@ export function reviewPayload(repo: FakeRepo, number: number, review: { user: st
   return payload
 }
 
+/**
+ * For the tests of the real process: `acme/policies` with the test
+ * repository on main and a pull request by eve that gives ci-deploy a second
+ * role, and `token` known to the fake GitHub as `gatehouse-cli`.
+ */
+export function processFixture(github: FakeGitHub, token: string, teams: Record<string, string[]>, storeLocation: string): { repo: FakeRepo; number: number; config: string } {
+  github.tokens.set(token, 'gatehouse-cli')
+  for (const [team, members] of Object.entries(teams)) github.setTeam('acme', team, members)
+  // Written without `worker.leaseSeconds`: the defaults are what the process tests run with.
+  const repo = github.repo('acme/policies')
+  repo.git.commitFiles('main', readFixture(), { login: 'admin' })
+  repo.git.commitFiles('change', { 'identities/ci.yaml': repo.git.fileAt('main', 'identities/ci.yaml')!.replace('roles: [deployer]', 'roles: [deployer, reader]') }, { from: 'main', login: 'eve' })
+  const config = [
+    `store: ${storeLocation}`,
+    'listen: {host: 127.0.0.1, port: 0}',
+    'webhook: {secrets: [{env: BOT_WEBHOOK_SECRET}]}',
+    `github: {baseUrl: "${github.url}", token: {env: BOT_GITHUB_TOKEN}}`,
+    'policyRepo: acme/policies',
+    'worker: {pollMs: 50}',
+  ].join('\n')
+  return { repo, number: repo.openPullRequest({ head: 'change', author: 'eve' }), config }
+}
+
 /** The bot's one policy comment on a pull request. */
 export function policyComment(repo: FakeRepo, number: number) {
   return repo.comments(number).filter((c) => c.body.startsWith('<!-- gatehouse:policy-comment -->'))
