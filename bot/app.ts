@@ -6,6 +6,7 @@ import { openDatabase, type Database } from '../store/database.js'
 import { handlePullRequestComment, handleReview } from './commands/pull-request.js'
 import type { BotConfig } from './config.js'
 import type { BotContext } from './context.js'
+import { replyDeliveryFailed } from './failed-delivery.js'
 import { createGitHub, selfLogin } from './github/client.js'
 import { createLogger, type Logger } from '../runtime/log.js'
 import { createBotMetrics } from './metrics.js'
@@ -105,7 +106,7 @@ export async function startBot(config: BotConfig, options: BotOptions = {}): Pro
     throw err
   }
   // Started only once the server listens, so a failed start leaves nothing running.
-  const worker = startWorker(ctx, route, options.retryBaseSeconds === undefined ? {} : { retryBaseSeconds: options.retryBaseSeconds })
+  const worker = startWorker(ctx, route, { onFailed: replyDeliveryFailed, ...(options.retryBaseSeconds === undefined ? {} : { retryBaseSeconds: options.retryBaseSeconds }) })
   nudge = () => worker.nudge()
   const approvals = every(ctx, 'approval issue sync', config.approvals.pollSeconds, () => syncApprovalIssues(ctx))
   const sweep = config.sweep.everySeconds === undefined ? undefined : every(ctx, 'sweep', config.sweep.everySeconds, () => runSweep(ctx))

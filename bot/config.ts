@@ -139,7 +139,7 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
       concurrency: integer(worker.concurrency, '`worker.concurrency`', 4, 1, 64),
       pollMs: integer(worker.pollMs, '`worker.pollMs`', 1000, 10, 60_000),
       maxAttempts: integer(worker.maxAttempts, '`worker.maxAttempts`', 8, 1, 100),
-      leaseSeconds: integer(worker.leaseSeconds, '`worker.leaseSeconds`', 300, 5, 86_400),
+      leaseSeconds: integer(worker.leaseSeconds, '`worker.leaseSeconds`', 15, 3, 3600),
     },
     approvals: {
       pollSeconds: approvals.poll === undefined ? 10 : parseDuration(approvals.poll, '`approvals.poll`'),

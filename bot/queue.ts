@@ -1,8 +1,9 @@
 // The deliveries queue in the store. A webhook is acknowledged only once its
 // row is written, so a restart loses nothing; the delivery id is the primary
 // key, so a redelivery is recognised and not queued twice. Workers claim rows
-// with a lease: a worker that dies leaves a row whose lease runs out, and
-// another takes it. Deliveries with the same key run one at a time, in order.
+// with a short lease that the worker renews while the delivery runs: a
+// worker that dies (even by SIGKILL) stops renewing, its lease runs out
+// within `leaseSeconds`, and another worker, or the restarted bot, takes it. Deliveries with the same key run one at a time, in order.
 // A delivery that failed for good is queued again when GitHub redelivers it
 // (an operator pressing "Redeliver" keeps the delivery id); a finished one never is.
 import type { Database } from '../store/database.js'
@@ -48,6 +49,17 @@ export async function claimDelivery(db: Database, leaseSeconds: number, now = ne
     await tx.query(`UPDATE gatehouse.bot_deliveries SET status = 'running', attempts = attempts + 1, lease_until = $2 WHERE id = $1`, [row.id, lease.toISOString()])
     return { ...row, attempts: row.attempts + 1, payload: typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload }
   })
+}
+
+/**
+ * Extends the lease of a delivery this worker still holds: `attempt` is the
+ * claim it was given, so a worker whose lease ran out and was taken over
+ * does not extend the new holder's lease. False when the claim is lost.
+ */
+export async function renewLease(db: Database, id: string, attempt: number, leaseSeconds: number, now = new Date()): Promise<boolean> {
+  const lease = new Date(now.getTime() + leaseSeconds * 1000)
+  const rows = await db.query(`UPDATE gatehouse.bot_deliveries SET lease_until = $3 WHERE id = $1 AND status = 'running' AND attempts = $2 RETURNING id`, [id, attempt, lease.toISOString()])
+  return rows.length === 1
 }
 
 export async function finishDelivery(db: Database, id: string, now = new Date()): Promise<void> {

@@ -6,7 +6,7 @@
 import type { BotContext } from './context.js'
 import { PermanentError } from './context.js'
 import { rateLimitWait } from './github/client.js'
-import { claimDelivery, failDelivery, finishDelivery, type Delivery } from './queue.js'
+import { claimDelivery, failDelivery, finishDelivery, renewLease, type Delivery } from './queue.js'
 
 export type Handler = (ctx: BotContext, payload: Record<string, unknown>) => Promise<void>
 
@@ -18,7 +18,13 @@ export interface Worker {
   stop(): Promise<void>
 }
 
-export function startWorker(ctx: BotContext, route: (delivery: Delivery) => Handler | undefined, options: { retryBaseSeconds?: number } = {}): Worker {
+export interface WorkerOptions {
+  retryBaseSeconds?: number
+  /** Called once when a delivery fails for good, to tell the people waiting on it. */
+  onFailed?: (ctx: BotContext, delivery: Delivery, error: unknown) => Promise<void>
+}
+
+export function startWorker(ctx: BotContext, route: (delivery: Delivery) => Handler | undefined, options: WorkerOptions = {}): Worker {
   const { concurrency, pollMs, maxAttempts, leaseSeconds } = ctx.config.worker
   const retryBase = options.retryBaseSeconds ?? 5
   let stopping = false
@@ -38,8 +44,24 @@ export function startWorker(ctx: BotContext, route: (delivery: Delivery) => Hand
       sleepers.add(wake)
     })
 
+  /** Renews the delivery's lease a few times per lease period until stopped. */
+  function holdLease(delivery: Delivery): () => void {
+    let released = false
+    const timer = setInterval(() => {
+      renewLease(ctx.db, delivery.id, delivery.attempts, leaseSeconds).then(
+        (held) => held || released || ctx.log.warn('delivery lease lost to another worker', { delivery: delivery.id }),
+        (err: unknown) => ctx.log.warn('cannot renew a delivery lease', { delivery: delivery.id, error: err as Error }),
+      )
+    }, (leaseSeconds * 1000) / 3)
+    return () => {
+      released = true
+      clearInterval(timer)
+    }
+  }
+
   async function run(delivery: Delivery): Promise<void> {
     const handler = route(delivery)
+    const release = holdLease(delivery)
     try {
       if (handler) await handler(ctx, delivery.payload as Record<string, unknown>)
       await finishDelivery(ctx.db, delivery.id)
@@ -52,6 +74,11 @@ export function startWorker(ctx: BotContext, route: (delivery: Delivery) => Hand
       const delaySeconds = Math.max(Math.min(3600, retryBase * 2 ** (delivery.attempts - 1)), rateLimitWait(err as Parameters<typeof rateLimitWait>[0]) ?? 0)
       await failDelivery(ctx.db, delivery.id, (err as Error).message ?? String(err), { final, delaySeconds })
       ctx.metrics.deliveries.inc({ event: delivery.event, outcome: final ? 'failed' : 'retry' })
+      if (final && options.onFailed) {
+        await options.onFailed(ctx, delivery, err).catch((replyError: unknown) => ctx.log.error('cannot report a failed delivery', { delivery: delivery.id, error: replyError as Error }))
+      }
+    } finally {
+      release()
     }
   }
 

@@ -1,9 +1,16 @@
 // Commands in a comment: `/approve`, `/approve cancel`, `/deny`, `/hold`,
-// `/unhold`, each exact and alone on its line. Lines inside fenced or
-// indented code blocks and quoted lines (`>`) are text, not commands, so
-// quoting someone's `/approve` never approves. Anything else starting with a
-// slash (unknown commands, extra arguments) is ignored. Bodies longer than
-// GitHub allows are not read at all.
+// `/unhold`, each exact and alone on its line. The comment is read as GitHub
+// renders it, with a CommonMark parser (mdast-util-from-markdown, on
+// micromark): a command counts only as a whole line of plain text in a
+// paragraph at the top level of the comment. Block quotes (lazy continuation
+// lines included: `> text` then `/approve` renders inside the quote), code
+// blocks and spans, HTML blocks, HTML comments, emphasis, links and headings
+// are never commands, so quoting, hiding or decorating someone's `/approve`
+// never approves. Anything else starting with a slash (unknown commands,
+// extra arguments) is ignored. Bodies longer than GitHub allows are not read.
+import type { Paragraph, PhrasingContent } from 'mdast'
+import { fromMarkdown } from 'mdast-util-from-markdown'
+
 export type CommandName = 'approve' | 'approve-cancel' | 'deny' | 'hold' | 'unhold'
 
 const COMMANDS = new Map<string, CommandName>([
@@ -17,26 +24,27 @@ const COMMANDS = new Map<string, CommandName>([
 /** GitHub's own limit on a comment body. */
 export const MAX_COMMENT_CHARS = 65_536
 
-const FENCE = /^ {0,3}(`{3,}|~{3,})/
+/** Stands in for any inline node that is not plain text, so the line it is on never equals a command. */
+const NOT_TEXT = '\u0000'
+
+/** The paragraph's visible lines: plain text kept, line breaks kept, everything else replaced by NOT_TEXT. */
+function paragraphLines(paragraph: Paragraph): string[] {
+  const text = paragraph.children
+    .map((node: PhrasingContent) => (node.type === 'text' ? node.value : node.type === 'break' ? '\n' : NOT_TEXT))
+    .join('')
+  return text.split('\n')
+}
 
 export function parseCommands(body: unknown): CommandName[] {
   if (typeof body !== 'string' || body.length > MAX_COMMENT_CHARS) return []
   const found: CommandName[] = []
-  let fence: string | undefined
-  for (const raw of body.split(/\r?\n/)) {
-    const open = FENCE.exec(raw)
-    if (fence) {
-      // A fence closes with the same character, at least as long (CommonMark §4.5).
-      if (open && open[1]![0] === fence[0] && open[1]!.length >= fence.length && raw.trim() === open[1]) fence = undefined
-      continue
+  // Only the root's own children: a paragraph inside a quote or a list item is not top level.
+  for (const block of fromMarkdown(body).children) {
+    if (block.type !== 'paragraph') continue
+    for (const line of paragraphLines(block)) {
+      const command = COMMANDS.get(line.trim())
+      if (command) found.push(command)
     }
-    if (open) {
-      fence = open[1]!
-      continue
-    }
-    if (/^( {4,}|\t)/.test(raw) || /^\s*>/.test(raw)) continue
-    const command = COMMANDS.get(raw.trim())
-    if (command) found.push(command)
   }
   return found
 }

@@ -78,6 +78,12 @@ export function createGitHub(config: BotConfig['github'], metrics: BotMetrics, o
   return octokit
 }
 
+/** The web address matching an API address: github.com for api.github.com, the server itself for GitHub Enterprise Server (`/api/v3`). */
+export function webUrl(apiBase: string): string {
+  if (/^https:\/\/api\.github\.com$/i.test(apiBase)) return 'https://github.com'
+  return apiBase.replace(/\/api\/v3$/i, '')
+}
+
 /** The login the bot's own comments are written by: `<app slug>[bot]` for an App, the token's user otherwise. */
 export async function selfLogin(github: GitHub, config: BotConfig['github']): Promise<string> {
   if (config.auth.kind === 'app') {

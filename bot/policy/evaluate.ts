@@ -91,7 +91,7 @@ export async function evaluatePullRequest(
     testsRun,
     problems,
     digest: diffDigest(diff, problems),
-    rules: base.bundle ? approvalRules(base.bundle, diff) : [],
+    rules: base.bundle ? approvalRules(base.bundle, diff, head.bundle) : [],
   }
   if (diff) evaluation.diff = diff
   if (risk) evaluation.risk = risk

@@ -5,14 +5,16 @@
 // left alone.
 import type { BotContext } from '../context.js'
 import { PermanentError } from '../context.js'
+import { webUrl } from '../github/client.js'
 import { Membership } from '../github/membership.js'
+import { checkRequirement } from '../github/protection.js'
 import { enqueueDelivery } from '../queue.js'
 import { fullName } from '../webhook/route.js'
 import { evaluatePullRequest } from './evaluate.js'
 import { publishCheck, publishComment } from './publish.js'
-import { renderCheck, renderComment } from './render.js'
-import { clearStaleVotes, listHolds, listVotes, loadPullRequest, savePullRequest, type PullRequestState } from './state.js'
-import { computeStatus, UNKNOWN_PUSHER } from './status.js'
+import { renderCheck, renderComment, type RenderContext } from './render.js'
+import { listCommands, listPushers, loadPullRequest, recordPusher, savePullRequest, type PullRequestState } from './state.js'
+import { computeStatus, standingHolds, standingVotes, UNKNOWN_PUSHER } from './status.js'
 
 export interface PullRequestRef {
   number: number
@@ -31,34 +33,50 @@ export async function fetchPullRequest(ctx: BotContext, number: number): Promise
   return data
 }
 
-/** GitHub lists at most this many commits of a pull request. */
-const MAX_LISTED_COMMITS = 250
-
 /**
- * Who wrote or committed the pull request's commits. A commit whose author or
- * committer maps to no account (any e-mail address can be written into a
- * commit), or a pull request too long to list whole, makes who pushed unknown:
- * then UNKNOWN_PUSHER stands in, and no approval counts (see status.ts).
+ * Who may not approve because they pushed: GitHub's own record only. The
+ * `sender` of every opened, reopened and synchronize delivery is stored as it
+ * is handled; a push the bot missed (it was down, the delivery failed) is
+ * looked for in the timeline, where a force push names its actor. The verified
+ * author of a commit (GitHub checked the signature) is excluded too. A name or
+ * e-mail address written into an unverified commit proves nothing, so it
+ * neither excludes nor admits anyone. When nothing from GitHub says who
+ * pushed the head commit, UNKNOWN_PUSHER stands in and no approval counts
+ * (see status.ts): that is GitHub's "most recent reviewable push" rule,
+ * failing closed.
  */
-async function pushersOf(ctx: BotContext, number: number): Promise<string[]> {
+async function pushersOf(ctx: BotContext, repoName: string, pr: PullRequestRef): Promise<string[]> {
   const { owner, name } = ctx.config.policyRepo
-  const commits = await ctx.github.paginate('GET /repos/{owner}/{repo}/pulls/{pull_number}/commits', { owner, repo: name, pull_number: number, per_page: 100 })
+  const where = { owner, repo: name }
   const logins = new Set<string>()
-  if (commits.length >= MAX_LISTED_COMMITS) logins.add(UNKNOWN_PUSHER)
-  for (const c of commits) {
-    for (const person of [c.author, c.committer]) logins.add(person?.login ? person.login.toLowerCase() : UNKNOWN_PUSHER)
+  const commits = await ctx.github.paginate('GET /repos/{owner}/{repo}/pulls/{pull_number}/commits', { ...where, pull_number: pr.number, per_page: 100 })
+  for (const c of commits) if (c.commit.verification?.verified && c.author?.login) logins.add(c.author.login.toLowerCase())
+  let recorded = await listPushers(ctx.db, repoName, pr.number)
+  if (!recorded.some((p) => p.headSha === pr.head.sha)) {
+    const timeline = await ctx.github.paginate('GET /repos/{owner}/{repo}/issues/{issue_number}/timeline', { ...where, issue_number: pr.number, per_page: 100 })
+    for (const event of timeline as Array<{ event?: string; actor?: { login?: string } | null; commit_id?: string | null }>) {
+      if (event.event !== 'head_ref_force_pushed' || !event.actor?.login) continue
+      await recordPusher(ctx.db, repoName, pr.number, event.commit_id ?? '', event.actor.login, 'timeline')
+    }
+    recorded = await listPushers(ctx.db, repoName, pr.number)
   }
+  for (const p of recorded) logins.add(p.login)
+  if (!recorded.some((p) => p.headSha === pr.head.sha)) logins.add(UNKNOWN_PUSHER)
   return [...logins].sort()
 }
 
 /** Renders and publishes the current state: comment first, then the check. */
 export async function publishPullRequest(ctx: BotContext, state: PullRequestState): Promise<PullRequestState> {
   const repo = ctx.config.policyRepo
-  const [votes, holds] = await Promise.all([listVotes(ctx.db, state.repo, state.number), listHolds(ctx.db, state.repo, state.number)])
-  const status = await computeStatus(state, votes, holds, new Membership(ctx.github))
-  const commentId = await publishComment(ctx.github, repo, state.number, renderComment(state.evaluation, status, state.baseRef, [...new Set([state.author, ...state.pushers])].filter(Boolean)), state.commentId, ctx.self)
+  const commands = await listCommands(ctx.db, state.repo, state.number)
+  const status = await computeStatus(state, standingVotes(commands, state.evaluation), standingHolds(commands), new Membership(ctx.github, state.evaluation.organisation))
+  const excluded = [...new Set([state.author, ...state.pushers])].filter((l) => l && l !== UNKNOWN_PUSHER)
+  const name = checkName(state.baseRef)
+  const requirement = await checkRequirement(ctx.github, repo, state.baseRef, name)
+  const context: RenderContext = { repoUrl: `${webUrl(ctx.config.github.baseUrl)}/${repo.owner}/${repo.name}`, ...(requirement.required ? {} : { warning: requirement.warning }) }
+  const commentId = await publishComment(ctx.github, repo, state.number, renderComment(state.evaluation, status, state.baseRef, excluded, context), state.commentId, ctx.self)
   const checkRunId = await publishCheck(ctx.github, ctx.checkMode, repo, {
-    name: checkName(state.baseRef), headSha: state.evaluation.headSha, passed: status.passed, output: renderCheck(state.evaluation, status), knownId: state.checkRunId,
+    name, headSha: state.evaluation.headSha, passed: status.passed, output: renderCheck(state.evaluation, status, context), knownId: state.checkRunId,
   })
   const next = { ...state, commentId, checkRunId }
   if (commentId !== state.commentId || checkRunId !== state.checkRunId) await savePullRequest(ctx.db, next)
@@ -70,7 +88,7 @@ export async function evaluateAndPublish(ctx: BotContext, pr: PullRequestRef): P
   const repoName = fullName(ctx.config.policyRepo).toLowerCase()
   const [evaluation, pushers, previous] = await Promise.all([
     evaluatePullRequest(ctx.github, ctx.config.policyRepo, { head: pr.head.sha, base: pr.base.sha }, ctx.blobs),
-    pushersOf(ctx, pr.number),
+    pushersOf(ctx, repoName, pr),
     loadPullRequest(ctx.db, repoName, pr.number),
   ])
   const state: PullRequestState = {
@@ -84,13 +102,8 @@ export async function evaluateAndPublish(ctx: BotContext, pr: PullRequestRef): P
     commentId: previous?.commentId ?? null,
     checkRunId: previous && previous.evaluation.headSha === evaluation.headSha && previous.baseRef === pr.base.ref ? previous.checkRunId : null,
   }
-  // The new evaluation and the end of the votes it invalidates are one step.
-  const cleared = await ctx.db.transaction(async (tx) => {
-    const n = await clearStaleVotes(tx, repoName, pr.number, evaluation.headSha, evaluation.digest)
-    await savePullRequest(tx, state)
-    return n
-  })
-  if (cleared > 0) ctx.log.info('votes cleared by a new evaluation', { pr: pr.number, cleared })
+  // Votes for another head or diff stay stored (so a replay of them is still recognised) but no longer count.
+  await savePullRequest(ctx.db, state)
   return publishPullRequest(ctx, state)
 }
 
@@ -103,6 +116,8 @@ export async function currentState(ctx: BotContext, pr: PullRequestRef): Promise
 
 /** `base_moved` is the bot's own: queued by handlePush for each pull request onto a pushed branch. */
 const EVALUATED_ACTIONS = new Set(['opened', 'synchronize', 'reopened', BASE_MOVED])
+/** The actions whose sender pushed the head commit they carry. */
+const PUSH_ACTIONS = new Set(['opened', 'synchronize', 'reopened'])
 
 export async function handlePullRequestEvent(ctx: BotContext, payload: Record<string, unknown>): Promise<void> {
   const action = payload.action
@@ -110,6 +125,12 @@ export async function handlePullRequestEvent(ctx: BotContext, payload: Record<st
   if (typeof pull?.number !== 'number') throw new PermanentError('pull_request event without a pull request number')
   const baseChanged = action === 'edited' && typeof (payload.changes as { base?: unknown } | undefined)?.base === 'object'
   if (typeof action !== 'string' || !(EVALUATED_ACTIONS.has(action) || baseChanged)) return
+  const sender = (payload.sender as { login?: unknown } | undefined)?.login
+  const pushedHead = (pull as { head?: { sha?: unknown } }).head?.sha
+  // GitHub's own word on who pushed: the signed delivery's sender.
+  if (PUSH_ACTIONS.has(action) && typeof sender === 'string' && typeof pushedHead === 'string') {
+    await recordPusher(ctx.db, fullName(ctx.config.policyRepo).toLowerCase(), pull.number, pushedHead, sender, 'delivery')
+  }
   const pr = await fetchPullRequest(ctx, pull.number)
   if (pr.state !== 'open') return
   await evaluateAndPublish(ctx, pr)

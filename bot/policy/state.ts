@@ -1,8 +1,9 @@
 // What the bot remembers about each policy pull request, in the store: the
 // last evaluation (head, base, diff digest, approval rules, who may not
-// approve), the ids of the comment and check it publishes, and the votes and
-// holds given on it.
-import type { Database, Queryable } from '../../store/database.js'
+// approve), the ids of the comment and check it publishes, the commands
+// counted on it and who pushed to it.
+import type { Queryable } from '../../store/database.js'
+import type { CommandName } from '../commands/parse.js'
 import type { Evaluation } from './evaluate.js'
 
 export interface PullRequestState {
@@ -10,7 +11,7 @@ export interface PullRequestState {
   number: number
   baseRef: string
   author: string
-  /** Everyone who authored or committed a commit of the pull request: they may not approve it. */
+  /** Everyone who pushed to the pull request, or is the verified author of one of its commits: they may not approve it. */
   pushers: string[]
   evaluation: Evaluation
   /** When the bot first saw this head commit and permission diff: a comment written before it was about something else. */
@@ -55,46 +56,60 @@ export async function savePullRequest(db: Queryable, state: PullRequestState, no
   )
 }
 
-/**
- * Votes given for another head commit or another permission diff no longer
- * count; they are deleted when the evaluation moves on.
- */
-export async function clearStaleVotes(db: Queryable, repo: string, number: number, headSha: string, digest: string): Promise<number> {
-  const rows = await db.query('DELETE FROM gatehouse.bot_pull_request_votes WHERE repo = $1 AND number = $2 AND (head_sha <> $3 OR diff_digest <> $4) RETURNING login', [repo, number, headSha, digest])
-  return rows.length
+export type RecordedCommand = CommandName | 'dismissed'
+
+/** A counted command comment or review, as stored: `source` is GitHub's own id of it. */
+export interface CommandRecord {
+  source: string
+  login: string
+  command: RecordedCommand
+  /** When GitHub says it was written (`created_at`, `submitted_at`). */
+  writtenAt: string
+  /** The evaluation it was counted against. */
+  headSha: string
+  digest: string
 }
 
-export async function recordVote(db: Database, repo: string, number: number, vote: Vote, now = new Date()): Promise<void> {
-  await db.query(
-    `INSERT INTO gatehouse.bot_pull_request_votes (repo, number, login, vote, head_sha, diff_digest, source, time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-     ON CONFLICT (repo, number, login) DO UPDATE SET vote = $4, head_sha = $5, diff_digest = $6, source = $7, time = $8`,
-    [repo, number, vote.login.toLowerCase(), vote.vote, vote.headSha, vote.digest, vote.source, now.toISOString()],
-  )
-}
-
-export async function withdrawVote(db: Queryable, repo: string, number: number, login: string, vote?: 'approve' | 'deny'): Promise<boolean> {
-  const rows = vote
-    ? await db.query('DELETE FROM gatehouse.bot_pull_request_votes WHERE repo = $1 AND number = $2 AND login = $3 AND vote = $4 RETURNING login', [repo, number, login.toLowerCase(), vote])
-    : await db.query('DELETE FROM gatehouse.bot_pull_request_votes WHERE repo = $1 AND number = $2 AND login = $3 RETURNING login', [repo, number, login.toLowerCase()])
+/** Whether this comment or review was counted already (then another delivery of it changes nothing). */
+export async function commandRecorded(db: Queryable, repo: string, number: number, source: string): Promise<boolean> {
+  const rows = await db.query('SELECT 1 FROM gatehouse.bot_pull_request_commands WHERE repo = $1 AND number = $2 AND source = $3', [repo, number, source])
   return rows.length > 0
 }
 
-export async function listVotes(db: Queryable, repo: string, number: number): Promise<Vote[]> {
-  const rows = await db.query<{ login: string; vote: 'approve' | 'deny'; head_sha: string; diff_digest: string; source: string }>(
-    'SELECT login, vote, head_sha, diff_digest, source FROM gatehouse.bot_pull_request_votes WHERE repo = $1 AND number = $2 ORDER BY time, login',
+/**
+ * Records a counted command once: false when its source was recorded before.
+ * A dismissal is the one change allowed to a recorded review, and it is
+ * final: a late delivery of the review's submission does not undo it.
+ */
+export async function recordCommand(db: Queryable, repo: string, number: number, record: CommandRecord): Promise<boolean> {
+  const rows = await db.query(
+    `INSERT INTO gatehouse.bot_pull_request_commands (repo, number, source, login, command, written_at, head_sha, diff_digest)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (repo, number, source) DO UPDATE SET command = 'dismissed'
+       WHERE $5 = 'dismissed' AND gatehouse.bot_pull_request_commands.command <> 'dismissed'
+     RETURNING source`,
+    [repo, number, record.source, record.login.toLowerCase(), record.command, record.writtenAt, record.headSha, record.digest],
+  )
+  return rows.length === 1
+}
+
+export async function listCommands(db: Queryable, repo: string, number: number): Promise<CommandRecord[]> {
+  const rows = await db.query<{ source: string; login: string; command: RecordedCommand; written_at: string | Date; head_sha: string; diff_digest: string }>(
+    'SELECT source, login, command, written_at, head_sha, diff_digest FROM gatehouse.bot_pull_request_commands WHERE repo = $1 AND number = $2',
     [repo, number],
   )
-  return rows.map((r) => ({ login: r.login, vote: r.vote, headSha: r.head_sha, digest: r.diff_digest, source: r.source }))
+  return rows.map((r) => ({ source: r.source, login: r.login, command: r.command, writtenAt: new Date(r.written_at).toISOString(), headSha: r.head_sha, digest: r.diff_digest }))
 }
 
-export async function setHold(db: Queryable, repo: string, number: number, login: string, held: boolean, now = new Date()): Promise<boolean> {
-  const rows = held
-    ? await db.query('INSERT INTO gatehouse.bot_pull_request_holds (repo, number, login, time) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING login', [repo, number, login.toLowerCase(), now.toISOString()])
-    : await db.query('DELETE FROM gatehouse.bot_pull_request_holds WHERE repo = $1 AND number = $2 AND login = $3 RETURNING login', [repo, number, login.toLowerCase()])
-  return rows.length > 0
+/** Records that `login` pushed `headSha` (GitHub's `sender` of the delivery, or a timeline actor). */
+export async function recordPusher(db: Queryable, repo: string, number: number, headSha: string, login: string, source: string): Promise<void> {
+  await db.query(
+    'INSERT INTO gatehouse.bot_pull_request_pushers (repo, number, head_sha, login, source) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
+    [repo, number, headSha, login.toLowerCase(), source],
+  )
 }
 
-export async function listHolds(db: Queryable, repo: string, number: number): Promise<string[]> {
-  const rows = await db.query<{ login: string }>('SELECT login FROM gatehouse.bot_pull_request_holds WHERE repo = $1 AND number = $2 ORDER BY time', [repo, number])
-  return rows.map((r) => r.login)
+export async function listPushers(db: Queryable, repo: string, number: number): Promise<Array<{ headSha: string; login: string }>> {
+  const rows = await db.query<{ head_sha: string; login: string }>('SELECT head_sha, login FROM gatehouse.bot_pull_request_pushers WHERE repo = $1 AND number = $2', [repo, number])
+  return rows.map((r) => ({ headSha: r.head_sha, login: r.login }))
 }

@@ -2,11 +2,12 @@
 // approval rule has enough approvals from eligible people, nobody eligible
 // denied it and nobody holds it. An approval counts only when it was given
 // for the current head commit and permission diff, by someone who is neither
-// the author nor a committer of the pull request, and who is (still, when
-// this is computed) one of the rule's approvers.
+// the author nor a pusher of the pull request, and who is (still, when this
+// is computed) one of the rule's approvers.
 import type { Membership } from '../github/membership.js'
 import type { ApprovalRule } from './approval-rules.js'
-import type { PullRequestState, Vote } from './state.js'
+import type { Evaluation } from './evaluate.js'
+import type { CommandRecord, PullRequestState, Vote } from './state.js'
 
 export interface RuleStatus {
   rule: ApprovalRule
@@ -23,16 +24,48 @@ export interface PullRequestStatus {
   headline: string
 }
 
-/** Stands in the pushers for a commit whose author or committer is no known account. */
+/** Stands in the pushers when the bot has no record from GitHub of who pushed the head commit. */
 export const UNKNOWN_PUSHER = '(unknown)'
 
 /** Why a person may not vote on this pull request at all, if they may not. */
 export function exclusion(state: PullRequestState, login: string): string | undefined {
   const l = login.toLowerCase()
   if (state.author.toLowerCase() === l) return 'the author of a pull request may not approve it'
-  if (state.pushers.some((p) => p.toLowerCase() === l)) return 'someone who pushed commits to a pull request may not approve it'
-  if (state.pushers.includes(UNKNOWN_PUSHER)) return 'a commit of this pull request is not linked to a GitHub account, so who pushed it is unknown and no approval can count'
+  if (state.pushers.some((p) => p.toLowerCase() === l)) return 'someone who pushed to a pull request, or authored one of its verified commits, may not approve it'
+  if (state.pushers.includes(UNKNOWN_PUSHER)) {
+    return `the bot has no record from GitHub of who pushed commit \`${state.evaluation.headSha.slice(0, 7)}\` (its \`pull_request\` delivery never arrived), so no approval can count; an admin can redeliver it from the GitHub App's advanced settings`
+  }
   return undefined
+}
+
+/** Commands in the order their authors wrote them; GitHub's times have whole seconds, so ties go by GitHub's ids, which only grow. */
+function inWrittenOrder(commands: readonly CommandRecord[]): CommandRecord[] {
+  const id = (source: string) => Number(source.slice(source.indexOf(':') + 1)) || 0
+  return [...commands].sort((a, b) => a.writtenAt.localeCompare(b.writtenAt) || id(a.source) - id(b.source) || a.source.localeCompare(b.source))
+}
+
+/**
+ * Each person's standing vote: their latest `/approve` or `/deny` (or
+ * approving review) for this head commit and permission diff, by the time it
+ * was written, unless a later `/approve cancel` withdrew an approval. A
+ * dismissed review counts as never given. Whatever order the deliveries
+ * came in, the same commands give the same votes.
+ */
+export function standingVotes(commands: readonly CommandRecord[], evaluation: Pick<Evaluation, 'headSha' | 'digest'>): Vote[] {
+  const votes = new Map<string, Vote>()
+  for (const c of inWrittenOrder(commands)) {
+    if (c.headSha !== evaluation.headSha || c.digest !== evaluation.digest) continue
+    if (c.command === 'approve' || c.command === 'deny') votes.set(c.login, { login: c.login, vote: c.command, headSha: c.headSha, digest: c.digest, source: c.source })
+    else if (c.command === 'approve-cancel' && votes.get(c.login)?.vote === 'approve') votes.delete(c.login)
+  }
+  return [...votes.values()]
+}
+
+/** Who holds the pull request: each person's latest `/hold` or `/unhold` decides, whatever the evaluation. */
+export function standingHolds(commands: readonly CommandRecord[]): string[] {
+  const holds = new Map<string, boolean>()
+  for (const c of inWrittenOrder(commands)) if (c.command === 'hold' || c.command === 'unhold') holds.set(c.login, c.command === 'hold')
+  return [...holds].filter(([, held]) => held).map(([login]) => login)
 }
 
 export const countsNow = (state: PullRequestState, vote: Vote) =>

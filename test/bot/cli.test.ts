@@ -13,7 +13,7 @@ import { gatehouse, gatehouseAsync } from '../helpers/cli.js'
 import { ROOT } from '../helpers/repo.js'
 import { signPayload } from '../../bot/webhook/verify.js'
 import { FakeGitHub } from '../fake-github/server.js'
-import { policyComment, pullRequestPayload, readFixture, SECRET } from './helpers.js'
+import { policyComment, processFixture, pullRequestPayload, SECRET } from './helpers.js'
 
 function configFile(text: string): { file: string; cleanup(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-bot-config-'))
@@ -48,22 +48,10 @@ test('the bot process serves a signed delivery against a PostgreSQL store with a
   await store.db.close()
   const github = new FakeGitHub()
   await github.start()
-  github.tokens.set('ghp_clitoken000000000000', 'gatehouse-cli')
-  github.setTeam('acme', 'platform', ['paula'])
-  github.setTeam('acme', 'data', ['dora'])
+  const fixture = processFixture(github, 'ghp_clitoken000000000000', { platform: ['paula'], data: ['dora'] }, store.location)
+  const { repo, number } = fixture
   github.setOrgMembers('acme', ['paula', 'dora', 'dana'])
-  const repo = github.repo('acme/policies')
-  repo.git.commitFiles('main', readFixture(), { login: 'admin' })
-  repo.git.commitFiles('change', { 'identities/ci.yaml': repo.git.fileAt('main', 'identities/ci.yaml')!.replace('roles: [deployer]', 'roles: [deployer, reader]') }, { from: 'main', login: 'eve' })
-  const number = repo.openPullRequest({ head: 'change', author: 'eve' })
-  const config = configFile([
-    `store: ${store.location}`,
-    'listen: {host: 127.0.0.1, port: 0}',
-    'webhook: {secrets: [{env: BOT_WEBHOOK_SECRET}]}',
-    `github: {baseUrl: "${github.url}", token: {env: BOT_GITHUB_TOKEN}}`,
-    'policyRepo: acme/policies',
-    'worker: {pollMs: 50}',
-  ].join('\n'))
+  const config = configFile(fixture.config)
   const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'bin', 'gatehouse.js'), 'bot', '--config', config.file], {
     env: { ...process.env, BOT_WEBHOOK_SECRET: SECRET, BOT_GITHUB_TOKEN: 'ghp_clitoken000000000000' },
   })

@@ -1,5 +1,7 @@
-// Which lines of a comment are commands: exact, alone on the line, outside
-// quotes and code blocks; anything else is text. Random input never throws.
+// Which lines of a comment are commands: exact, alone on a line of plain text
+// in a top-level paragraph, as CommonMark renders it; anything else (quotes
+// with their lazy continuation lines, code, HTML blocks and comments, lists,
+// headings, emphasis) is text. Random input never throws.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { MAX_COMMENT_CHARS, parseCommands } from '../../bot/commands/parse.js'
@@ -24,6 +26,22 @@ const CASES: Array<[string, string[]]> = [
   ['```\n/approve\n', []],
   ['````\n```\n/approve\n````\n/hold', ['hold']],
   ['/approve\u200b', []],
+  ['> text\n/approve', []],
+  ['> text\n> more\n/approve\n\n/deny', ['deny']],
+  ['<!--\n/approve\n-->', []],
+  ['text <!--\n/approve\n-->', []],
+  ['<pre>\n/approve\n</pre>', []],
+  ['<details>\n/approve\n</details>', []],
+  ['/approve <!-- hidden -->', []],
+  ['*/approve*', []],
+  ['[/approve](https://example.test)', []],
+  ['- /approve', []],
+  ['1. /approve', []],
+  ['# /approve', []],
+  ['/approve\n---', []],
+  ['text\n    /approve', ['approve']],
+  ['hard break  \n/approve', ['approve']],
+  ['\\/approve', ['approve']],
   ['__proto__', []],
   ['constructor', []],
 ]
@@ -39,7 +57,7 @@ test('bodies over GitHub\'s limit and non-strings are not read', () => {
 })
 
 test('random input never throws', () => {
-  const alphabet = ['/approve', '/deny', '>', '```', '~~~', ' ', '\t', '\n', '\r\n', 'cancel', 'x', '`']
+  const alphabet = ['/approve', '/deny', '>', '```', '~~~', ' ', '\t', '\n', '\r\n', 'cancel', 'x', '`', '<!--', '-->', '<pre>', '*', '- ', '\\']
   let seed = 42
   const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31)
   for (let i = 0; i < 2000; i++) {

@@ -140,8 +140,12 @@ export async function harness(db: Database, overrides: Partial<BotConfig> = {}):
   return h
 }
 
-/** A pull_request payload (recorded `opened`, adapted) for a pull request of the fake repository. */
-export function pullRequestPayload(repo: FakeRepo, number: number, action = 'opened'): Record<string, any> {
+/**
+ * A pull_request payload (recorded `opened`, adapted) for a pull request of
+ * the fake repository. `sender` is who GitHub says acted: for opened,
+ * reopened and synchronize, who pushed the head (the author by default).
+ */
+export function pullRequestPayload(repo: FakeRepo, number: number, action = 'opened', sender?: string): Record<string, any> {
   const payload = example('pull_request', action === 'edited' ? 'opened' : action)
   const issue = repo.issues.get(number)!
   payload.action = action
@@ -155,6 +159,7 @@ export function pullRequestPayload(repo: FakeRepo, number: number, action = 'ope
   payload.pull_request.head.ref = issue.pull!.head
   payload.pull_request.base.ref = issue.pull!.base
   payload.pull_request.base.sha = repo.git.resolve(issue.pull!.base)
+  payload.sender.login = sender ?? issue.user
   return payload
 }
 
@@ -177,19 +182,45 @@ export function commentPayload(repo: FakeRepo, number: number, comment: { id: nu
   return payload
 }
 
-/** A pull_request_review payload (recorded `submitted`, adapted). */
-export function reviewPayload(repo: FakeRepo, number: number, review: { user: string; state: string; commitId: string }): Record<string, any> {
+let reviewCounter = 0
+
+/** A pull_request_review payload (recorded `submitted`, adapted); each review gets its own id unless one is given. */
+export function reviewPayload(repo: FakeRepo, number: number, review: { user: string; state: string; commitId: string; id?: number; submittedAt?: string }): Record<string, any> {
   const payload = example('pull_request_review', 'submitted')
   payload.repository.full_name = repo.fullName
   payload.repository.name = repo.name
   payload.repository.owner.login = repo.owner
   payload.pull_request.number = number
-  payload.review.id = 900_000 + number
+  payload.review.id = review.id ?? 900_000 + ++reviewCounter
+  payload.review.submitted_at = review.submittedAt ?? new Date().toISOString()
   payload.review.state = review.state
   payload.review.commit_id = review.commitId
   payload.review.user.login = review.user
   payload.review.user.type = 'User'
   return payload
+}
+
+/**
+ * For the tests of the real process: `acme/policies` with the test
+ * repository on main and a pull request by eve that gives ci-deploy a second
+ * role, and `token` known to the fake GitHub as `gatehouse-cli`.
+ */
+export function processFixture(github: FakeGitHub, token: string, teams: Record<string, string[]>, storeLocation: string): { repo: FakeRepo; number: number; config: string } {
+  github.tokens.set(token, 'gatehouse-cli')
+  for (const [team, members] of Object.entries(teams)) github.setTeam('acme', team, members)
+  // Written without `worker.leaseSeconds`: the defaults are what the process tests run with.
+  const repo = github.repo('acme/policies')
+  repo.git.commitFiles('main', readFixture(), { login: 'admin' })
+  repo.git.commitFiles('change', { 'identities/ci.yaml': repo.git.fileAt('main', 'identities/ci.yaml')!.replace('roles: [deployer]', 'roles: [deployer, reader]') }, { from: 'main', login: 'eve' })
+  const config = [
+    `store: ${storeLocation}`,
+    'listen: {host: 127.0.0.1, port: 0}',
+    'webhook: {secrets: [{env: BOT_WEBHOOK_SECRET}]}',
+    `github: {baseUrl: "${github.url}", token: {env: BOT_GITHUB_TOKEN}}`,
+    'policyRepo: acme/policies',
+    'worker: {pollMs: 50}',
+  ].join('\n')
+  return { repo, number: repo.openPullRequest({ head: 'change', author: 'eve' }), config }
 }
 
 /** The bot's one policy comment on a pull request. */

@@ -75,10 +75,10 @@ test('a write-granting pull request gets the permission diff, the approval rules
     assert.match(body, /insert/)
     assert.match(body, /🔴 high/)
     assert.match(body, /`@acme\/security`/)
-    assert.match(body, /default approvers \(high-risk change\) \| 2 \|/)
+    assert.match(body, /default approvers \(high-risk change\)\]\([^)]*\) \| 2 \|/)
     assert.match(body, /owner of identity `ci-deploy`/)
     assert.match(body, /approvers named by policy `app`/)
-    assert.match(body, /Cannot approve \(author or committer\): `eve`\./)
+    assert.match(body, /Cannot approve \(author or pusher\): `eve`\./)
     const run = checkOf(h, number)
     assert.equal(run.name, 'gatehouse/policy: main')
     assert.equal(run.conclusion, 'failure')
@@ -95,9 +95,9 @@ test('a write-granting pull request gets the permission diff, the approval rules
 test('approvals that may not count do not, and the bot says why', async () => {
   await withHarness(store.db, async (h) => {
     const number = await openWriteGrant(h)
-    // mallory (in no team) pushes a commit to the pull request; alice is added to security afterwards for that case.
+    // mallory (in no team) pushes a commit to the pull request; she is added to security afterwards for that case.
     h.repo.git.commitFiles('grant-insert', { 'policies/notes.yaml': '# notes\n' }, { login: 'mallory' })
-    await h.send('pull_request', pullRequestPayload(h.repo, number, 'synchronize'))
+    await h.send('pull_request', pullRequestPayload(h.repo, number, 'synchronize', 'mallory'))
     h.github.setTeam('acme', 'security', ['alice', 'bob', 'mallory'])
 
     const author = await comment(h, number, 'eve', '/approve')
@@ -115,7 +115,7 @@ test('approvals that may not count do not, and the bot says why', async () => {
     const replies = h.repo.comments(number).filter((c) => c.user === 'gatehouse-test[bot]' && !c.body.startsWith('<!--')).map((c) => c.body)
     assert.equal(replies.length, 4)
     assert.match(replies[0]!, /@eve .*author/)
-    assert.match(replies[1]!, /@mallory .*pushed commits/)
+    assert.match(replies[1]!, /@mallory .*pushed to a pull request/)
     assert.match(replies[2]!, /@nina .*not an approver/)
     assert.match(replies[3]!, /@bob .*edited comment/)
     assert.match(policyComment(h.repo, number)[0]!.body, /\| — \| ⏳ 0 of 2 \|/)
@@ -128,16 +128,20 @@ test('approvals that may not count do not, and the bot says why', async () => {
   })
 })
 
-test('a commit linked to no GitHub account makes who pushed unknown, so no approval counts', async () => {
+test('a push the bot has no record of makes who pushed unknown, so no approval counts until its delivery arrives', async () => {
   await withHarness(store.db, async (h) => {
     const number = await openWriteGrant(h)
-    // Anyone can write any e-mail address into a commit: this one maps to no account.
+    // Pushed while the bot was away: its synchronize delivery never arrived, and the timeline names no force push.
     h.repo.git.commitFiles('grant-insert', { 'policies/notes.yaml': '# notes\n' }, { login: '' })
-    await h.send('pull_request', pullRequestPayload(h.repo, number, 'synchronize'))
+    await comment(h, number, 'nina', '/approve') // the bot reads the pull request again, and finds the new head
     const a = await comment(h, number, 'alice', '/approve')
     assert.deepEqual(a.reactions, ['confused'])
-    assert.match(h.repo.comments(number).at(-1)!.body, /@alice .*not linked to a GitHub account/)
+    assert.match(h.repo.comments(number).at(-1)!.body, /@alice .*no record from GitHub of who pushed/)
     assert.equal(checkOf(h, number).conclusion, 'failure')
+    // The redelivered synchronize names the pusher; a new approval counts.
+    await h.send('pull_request', pullRequestPayload(h.repo, number, 'synchronize', 'eve'))
+    const b = await comment(h, number, 'alice', '/approve')
+    assert.deepEqual(b.reactions, ['+1'])
   })
 })
 
@@ -244,9 +248,10 @@ test('a base change that changes the diff clears approvals, one that does not ke
     assert.match(body, /\| — \| ⏳ 0 of 2 \|/, 'a different diff clears the approvals')
 
     await comment(h, number, 'alice', '/approve')
-    await h.send('pull_request_review', reviewPayload(h.repo, number, { user: 'bob', state: 'approved', commitId: headSha }))
+    const review = reviewPayload(h.repo, number, { user: 'bob', state: 'approved', commitId: headSha })
+    await h.send('pull_request_review', review)
     assert.match(policyComment(h.repo, number)[0]!.body, /@alice, @bob \| ✅ satisfied/)
-    const dismissed = reviewPayload(h.repo, number, { user: 'bob', state: 'dismissed', commitId: headSha })
+    const dismissed = reviewPayload(h.repo, number, { user: 'bob', state: 'dismissed', commitId: headSha, id: review.review.id })
     dismissed.action = 'dismissed'
     await h.send('pull_request_review', dismissed)
     assert.match(policyComment(h.repo, number)[0]!.body, /@alice \| ⏳ 1 of 2/)
@@ -269,7 +274,7 @@ test('a push to the base branch re-evaluates the open pull requests onto it', as
     push.repository.full_name = h.repo.fullName
     assert.equal((await h.send('push', push)).status, 202)
     const body = policyComment(h.repo, number)[0]!.body
-    assert.match(body, /default approvers \(high-risk change\); approvers named by policy `app` \| 2 \| `@acme\/dba` \| — \| ⏳ 0 of 2/)
+    assert.match(body, /default approvers \(high-risk change\)\]\([^)]*\); \[approvers named by policy `app`\]\([^)]*\) \| 2 \| `@acme\/dba` \| — \| ⏳ 0 of 2/)
     assert.equal(checkOf(h, number).conclusion, 'failure')
     assert.equal((await h.send('push', push)).status, 202, 'a second delivery of the same push')
     assert.equal(h.github.count('GET', new RegExp(`/pulls/${number}$`)), 4, 'opened, two commands, one re-evaluation')
@@ -284,7 +289,7 @@ test('a pull request cannot name its own approvers', async () => {
     await h.send('pull_request', pullRequestPayload(h.repo, number))
     const body = policyComment(h.repo, number)[0]!.body
     assert.match(body, /who approves policy changes changed/)
-    assert.match(body, /default approvers \(high-risk change\) \| 2 \| `@acme\/security`/)
+    assert.match(body, /default approvers \(high-risk change\)\]\([^)]*\) \| 2 \| `@acme\/security`/)
     const nina = await comment(h, number, 'nina', '/approve')
     assert.deepEqual(nina.reactions, ['confused'])
     assert.equal(checkOf(h, number).conclusion, 'failure')

@@ -15,6 +15,8 @@ export interface Commit {
   date: string
   /** The GitHub login the fake attributes the commit to (author and committer); empty: an e-mail address linked to no account. */
   login: string
+  /** Whether GitHub verified the commit's signature. */
+  verified: boolean
 }
 
 const sha1 = (kind: string, data: string | Buffer) => createHash('sha1').update(`${kind} ${Buffer.byteLength(data)}\0`).update(data).digest('hex')
@@ -40,23 +42,23 @@ export class GitStore {
     return sha
   }
 
-  putCommit(tree: string, parents: string[], message: string, login: string): string {
+  putCommit(tree: string, parents: string[], message: string, login: string, verified = false): string {
     this.clock += 60_000
     const date = new Date(this.clock).toISOString()
     const sha = sha1('commit', JSON.stringify({ tree, parents, message, date, login }))
-    this.commits.set(sha, { sha, tree, parents, message, date, login })
+    this.commits.set(sha, { sha, tree, parents, message, date, login, verified })
     return sha
   }
 
   /** Commits `files` (null deletes) on top of `branch` (created from `from` when new). */
-  commitFiles(branch: string, files: Record<string, string | null>, options: { login?: string; message?: string; from?: string } = {}): string {
+  commitFiles(branch: string, files: Record<string, string | null>, options: { login?: string; message?: string; from?: string; verified?: boolean } = {}): string {
     const parent = this.refs.get(`heads/${branch}`) ?? (options.from ? this.refs.get(`heads/${options.from}`) : undefined)
     const entries = new Map(parent ? this.trees.get(this.commits.get(parent)!.tree)! : [])
     for (const [path, content] of Object.entries(files)) {
       if (content === null) entries.delete(path)
       else entries.set(path, { mode: '100644', sha: this.putBlob(content) })
     }
-    const sha = this.putCommit(this.putTree(entries), parent ? [parent] : [], options.message ?? `update ${Object.keys(files).join(', ')}`, options.login ?? 'octocat')
+    const sha = this.putCommit(this.putTree(entries), parent ? [parent] : [], options.message ?? `update ${Object.keys(files).join(', ')}`, options.login ?? 'octocat', options.verified)
     this.refs.set(`heads/${branch}`, sha)
     return sha
   }

@@ -34,6 +34,8 @@ export interface Issue {
   labels: string[]
   stateReason?: string
   pull?: { head: string; base: string; reviewers: string[]; teamReviewers: string[] }
+  /** Timeline events (`head_ref_force_pushed` and the like) as GitHub lists them. */
+  timeline?: Array<Record<string, unknown>>
 }
 
 export interface CheckRun {
@@ -51,6 +53,10 @@ export class FakeRepo {
   readonly checkRuns: CheckRun[] = []
   readonly statuses: Array<{ sha: string; state: string; context: string; description: string }> = []
   defaultBranch = 'main'
+  /** Branch → the status checks its branch protection rule requires (no entry: the branch is not protected). */
+  readonly protectedChecks = new Map<string, string[]>()
+  /** Branch → the status checks a ruleset in force on it requires. */
+  readonly rulesetChecks = new Map<string, string[]>()
   constructor(readonly owner: string, readonly name: string, private readonly server: FakeGitHub) {}
 
   get fullName() {
@@ -102,6 +108,7 @@ export class FakeGitHub {
   appSlug = 'gatehouse-test'
   private readonly faults: Fault[] = []
   private slow: { path: RegExp; ms: number } | undefined
+  private readonly gates: Array<{ path: RegExp; arrived(): void; opened: Promise<void> }> = []
   private inFlight = 0
   /** The most requests matching the slowed path that were being answered at once, in all and per path. */
   maxInFlight = 0
@@ -157,6 +164,22 @@ export class FakeGitHub {
     this.slow = { path, ms }
   }
 
+  /** Requests matching `path` wait until released; `reached` resolves when the first one arrives. */
+  hold(path: RegExp): { reached: Promise<void>; release(): void } {
+    let arrived!: () => void
+    let release!: () => void
+    const reached = new Promise<void>((resolve) => (arrived = resolve))
+    const gate = { path, arrived, opened: new Promise<void>((resolve) => (release = resolve)) }
+    this.gates.push(gate)
+    return {
+      reached,
+      release: () => {
+        this.gates.splice(this.gates.indexOf(gate), 1)
+        release()
+      },
+    }
+  }
+
   count(method: string, path: RegExp): number {
     return this.requests.filter((r) => r.method === method && path.test(r.path)).length
   }
@@ -200,6 +223,11 @@ export class FakeGitHub {
       await new Promise((resolve) => setTimeout(resolve, this.slow!.ms))
       this.inFlight--
       this.inFlightByPath.set(path, this.inFlightByPath.get(path)! - 1)
+    }
+    const gate = this.gates.find((g) => g.path.test(path))
+    if (gate) {
+      gate.arrived()
+      await gate.opened
     }
     const fault = this.faults.find((f) => f.times > 0 && (!f.method || f.method === method) && f.path.test(path))
     if (fault) {
@@ -339,7 +367,10 @@ export class FakeGitHub {
       if (!issue?.pull) return { status: 404 }
       const base = repo.git.ancestors(repo.git.resolve(issue.pull.base)!)
       const commits = [...repo.git.ancestors(repo.git.resolve(issue.pull.head)!)].filter((sha) => !base.has(sha)).map((sha) => repo.git.commits.get(sha)!)
-      return { status: 200, body: commits.map((c) => ({ sha: c.sha, author: c.login ? { login: c.login } : null, committer: c.login ? { login: c.login } : null })) }
+      return {
+        status: 200,
+        body: commits.map((c) => ({ sha: c.sha, commit: { message: c.message, verification: { verified: c.verified, reason: c.verified ? 'valid' : 'unsigned' } }, author: c.login ? { login: c.login } : null, committer: c.login ? { login: c.login } : null })),
+      }
     }],
     ['POST', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/pulls\/(?<n>\d+)\/requested_reviewers$/, (m, _q, b) => {
       const issue = this.repoOf(m)!.issues.get(Number(m.n))
@@ -369,6 +400,18 @@ export class FakeGitHub {
       if (b.state_reason) issue.stateReason = b.state_reason
       if (typeof b.body === 'string') issue.body = b.body
       return { status: 200, body: this.issueJson(repo, issue) }
+    }],
+    ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/branches\/(?<branch>.+)\/protection\/required_status_checks$/, (m) => {
+      const checks = this.repoOf(m)!.protectedChecks.get(m.branch!)
+      return checks ? { status: 200, body: { strict: false, contexts: checks, checks: checks.map((context) => ({ context, app_id: null })) } } : { status: 404, body: { message: 'Branch not protected' } }
+    }],
+    ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/rules\/branches\/(?<branch>.+)$/, (m) => {
+      const checks = this.repoOf(m)!.rulesetChecks.get(m.branch!)
+      return { status: 200, body: checks ? [{ type: 'required_status_checks', ruleset_id: 1, parameters: { strict_required_status_checks_policy: false, required_status_checks: checks.map((context) => ({ context })) } }] : [] }
+    }],
+    ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/issues\/(?<n>\d+)\/timeline$/, (m) => {
+      const issue = this.repoOf(m)!.issues.get(Number(m.n))
+      return issue ? { status: 200, body: issue.timeline ?? [] } : { status: 404 }
     }],
     ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/issues\/(?<n>\d+)\/comments$/, (m) => ({ status: 200, body: this.repoOf(m)!.comments(Number(m.n)).map((c) => this.commentJson(c)) })],
     ['POST', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/issues\/(?<n>\d+)\/comments$/, (m, _q, b, auth) => {
@@ -410,6 +453,8 @@ export class FakeGitHub {
     ['GET', /^\/orgs\/(?<org>[^/]+)\/teams\/(?<team>[^/]+)\/memberships\/(?<user>[^/]+)$/, (m) =>
       this.teams.get(`${m.org}/${m.team}`.toLowerCase())?.has(m.user!.toLowerCase()) ? { status: 200, body: { state: 'active', role: 'member' } } : { status: 404, body: { message: 'Not Found' } }],
     ['GET', /^\/orgs\/(?<org>[^/]+)\/teams\/(?<team>[^/]+)$/, (m) => (this.teams.has(`${m.org}/${m.team}`.toLowerCase()) ? { status: 200, body: { slug: m.team } } : { status: 404 })],
+    ['GET', /^\/orgs\/(?<org>[^/]+)\/memberships\/(?<user>[^/]+)$/, (m) =>
+      this.orgMembers.get(m.org!.toLowerCase())?.has(m.user!.toLowerCase()) ? { status: 200, body: { state: 'active', role: 'member', user: { login: m.user } } } : { status: 404, body: { message: 'Not Found' } }],
     ['GET', /^\/orgs\/(?<org>[^/]+)\/members\/(?<user>[^/]+)$/, (m) => (this.orgMembers.get(m.org!.toLowerCase())?.has(m.user!.toLowerCase()) ? { status: 204 } : { status: 404 })],
   ]
 }
