@@ -43,7 +43,7 @@ export function createSshFront(ctx: GatewayContext): Front {
   const loggingIn = new Map<string, { socket: Socket; loggedIn: () => void }>()
   let server: Server | undefined
 
-  const accept = (socket: Socket) => {
+  const startLoginDeadline = (socket: Socket) => {
     const key = `${socket.remoteAddress}:${socket.remotePort}`
     // invariant: the login deadline runs from the accept, so a client that sends no banner, or one byte at a time, is
     // closed like one that stalls later in the key exchange or the login.
@@ -261,7 +261,7 @@ export function createSshFront(ctx: GatewayContext): Front {
         sockets.add(socket)
         socket.once('close', () => sockets.delete(socket))
         socket.on('error', () => undefined)
-        accept(socket)
+        startLoginDeadline(socket)
         ssh.injectSocket(socket)
       })
       server.on('error', (err) => ctx.log.error('SSH listener error', { error: err }))
