@@ -47,7 +47,7 @@ export function createSshFront(ctx: GatewayContext): Front {
   const loggingIn = new Map<string, { socket: Socket; loggedIn: () => void }>()
   let server: Server | undefined
 
-  const accept = (socket: Socket) => {
+  const startLoginDeadline = (socket: Socket) => {
     const key = `${socket.remoteAddress}:${socket.remotePort}`
     // invariant: the login deadline runs from the accept, so a client that sends no banner, or one byte at a time, is
     // closed like one that stalls later in the key exchange or the login.
@@ -291,7 +291,7 @@ export function createSshFront(ctx: GatewayContext): Front {
         // Lines before the version banner are allowed (RFC 4253 §4.2): say why, then close.
         const refusal = ctx.connections.admit(socket, 'ssh')
         if (refusal) return void socket.end(`gatehouse: ${refusal}\r\n`)
-        accept(socket)
+        startLoginDeadline(socket)
         ssh.injectSocket(socket)
       })
       server.on('error', (err) => ctx.log.error('SSH listener error', { error: err }))
