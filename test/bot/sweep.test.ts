@@ -48,44 +48,24 @@ const BOTS = [
   identity('expiring-bot', '@acme/data', { expires: inDays(3) }),
 ].join('---\n')
 
-const MORE_POLICIES = `# Importers and one-offs.
-apiVersion: gatehouse.dev/v1
+/** A policy allowing one SELECT rule, its subjects written as given (each layout the sweep must edit by lines). */
+const policy = (name: string, subjects: string, rule: string) => `apiVersion: gatehouse.dev/v1
 kind: Policy
-name: imports
-subjects:
-  roles: [importer]
+name: ${name}
+subjects:${subjects}
 resources: {names: [orders-db]}
 rules:
-  - name: load
-    effect: allow
-    actions: [select]
-    tables: [public.orders]
----
-apiVersion: gatehouse.dev/v1
-kind: Policy
-name: solo
-subjects: {identities: [solo-bot]}
-resources: {names: [orders-db]}
-rules:
-  - name: peek
-    effect: allow
-    actions: [select]
-    tables: [public.orders]
----
-apiVersion: gatehouse.dev/v1
-kind: Policy
-name: partial
-subjects:
-  identities:
-  - partial-bot
-  - idle-bot        # the old importer
-resources: {names: [orders-db]}
-rules:
-  - name: export
+  - name: ${rule}
     effect: allow
     actions: [select]
     tables: [public.orders]
 `
+
+const MORE_POLICIES = [
+  `# Importers and one-offs.\n${policy('imports', '\n  roles: [importer]', 'load')}`,
+  policy('solo', ' {identities: [solo-bot]}', 'peek'),
+  policy('partial', '\n  identities:\n  - partial-bot\n  - idle-bot        # the old importer', 'export'),
+].join('---\n')
 
 const MORE_TESTS = `apiVersion: gatehouse.dev/v1
 kind: Test
@@ -131,8 +111,9 @@ async function seed(h: Harness): Promise<void> {
   // Added minutes ago: not yet used, and not "never used" either.
   h.repo.git.setClock(new Date(NOW.getTime() - 10 * 60_000).toISOString())
   h.repo.git.commitFiles('main', { 'identities/fresh.yaml': identity('fresh-bot', '@acme/data') }, { login: 'admin' })
-  // The bot's token belongs to someone outside the organisation for this member: GitHub answers 302.
-  h.github.fail({ path: /^\/orgs\/acme\/members\/paula$/ }, 302, { times: 1000 })
+  // The bot's token belongs to someone outside the organisation for this member: GitHub answers 302 to the
+  // public membership, which (not public) would answer 404: followed, the redirect would read as "left".
+  h.github.fail({ path: /^\/orgs\/acme\/members\/paula$/ }, 302, { times: 1000, headers: { location: `${h.github.url}/orgs/acme/public_members/paula` } })
   await recordUsage()
 }
 
