@@ -227,7 +227,7 @@ test('open proposals are re-checked on every run; a person closing or pushing is
     const gone = prOf(h, 'gone-bot')
 
     // nightly-report runs again; ghost-bot is exempted; a person closes leaver-bot's proposal and pushes a fix to gone-bot's.
-    await recordUsage({ 'nightly-report': 0.5 })
+    await recordUsage({ 'nightly-report': 0.5, 'old-export': 3 })
     h.repo.git.commitFiles('main', { '.gatehouse/exemptions.yaml': 'exemptions:\n  - identity: ghost-bot\n    reason: runs at year end\n    expires: 2027-02-01\n' }, { login: 'admin' })
     h.repo.setState(leaver.number, 'closed')
     const human = h.repo.git.commitFiles(branch('gone-bot'), { 'README.md': 'keep the key for the audit\n' }, { login: 'alice' })
@@ -237,6 +237,8 @@ test('open proposals are re-checked on every run; a person closing or pushing is
     assert.match(h.repo.comments(idle.number).at(-1)!.body, /Closed by the sweep: `nightly-report` was used again \(last seen /)
     assert.equal(ghost.state, 'closed')
     assert.match(h.repo.comments(ghost.number).at(-1)!.body, /`ghost-bot` is exempted: runs at year end/)
+    assert.equal(outcomes(second)['old-export'], 'updated narrow', 'changed evidence updates the description')
+    assert.ok(prOf(h, 'old-export').body.includes(`| last seen by the gateway | ${daysAgo(3)} |`))
     assert.equal(outcomes(second)['leaver-bot'], 'declined change-owner')
     assert.equal(h.repo.pullRequests().filter((p) => p.pull!.head === branch('leaver-bot')).length, 1, 'no new pull request for a declined proposal')
     assert.equal(outcomes(second)['gone-bot'], 'human-pushed remove')
@@ -248,7 +250,7 @@ test('open proposals are re-checked on every run; a person closing or pushing is
     assert.equal(idle.state, 'closed', 'closed proposals stay closed')
 
     // The evidence changes materially for leaver-bot (now unused too): its own pull request is reopened, discussion kept.
-    await recordUsage({ 'nightly-report': 0.5, 'leaver-bot': 100 })
+    await recordUsage({ 'nightly-report': 0.5, 'old-export': 3, 'leaver-bot': 100 })
     const third = await runSweep(h.bot.ctx, { now: NOW })
     assert.equal(outcomes(third)['leaver-bot'], 'reopened remove')
     assert.equal(leaver.state, 'open')
