@@ -128,3 +128,31 @@ test('seeded: random files in random layouts lose exactly the identity, and only
     assert.equal(after.split(eol).length - 1, (after.match(/\n/g) ?? []).length, `line endings kept: ${context}`)
   }
 })
+
+test('seeded: removing one identity document from a file of several leaves every other byte, header comment included', () => {
+  const seed = Number(process.env.SEED ?? 11)
+  const count = Number(process.env.COUNT ?? 300)
+  let state = seed
+  const random = (n: number) => ((state = (state * 1_103_515_245 + 12_345) % 2 ** 31), state % n)
+  const pick = <T>(list: readonly T[]) => list[random(list.length)]!
+  for (let round = 0; round < count; round++) {
+    const eol = pick(['\n', '\r\n'])
+    const header = pick(['', `# Shared file.${eol}`, `# Shared file.${eol}#${eol}# Two lines.${eol}`])
+    const doc = (name: string) =>
+      [
+        pick(['', `# About ${name}.${eol}`]),
+        `apiVersion: gatehouse.dev/v1${eol}kind: Identity${eol}name: ${name}${eol}`,
+        `owner: "@acme/data"${pick(['', '      # aligned', ' # tight'])}${eol}`,
+        pick(['', `description: >${eol}  folded${eol}  text${eol}`, `description: |${eol}  literal${eol}    text${eol}`]),
+        `roles: ${pick(['[reader]', `${eol}  - reader${eol}  - writer`])}${eol}`.replace(`${eol}${eol}`, eol),
+      ].join('')
+    const names = Array.from({ length: 2 + random(3) }, (_, i) => `bot-${i}`)
+    const docs = names.map(doc)
+    const explicitStart = random(2) === 0
+    const text = header + (explicitStart ? `---${eol}` : '') + docs.join(`---${eol}`)
+    const k = random(names.length)
+    const rest = docs.filter((_, i) => i !== k)
+    const expected = header + (explicitStart && k !== 0 ? `---${eol}` : '') + rest.join(`---${eol}`)
+    assert.equal(removeIdentityDocument(text, names[k]!), expected, `seed ${seed} round ${round}:\n${text}`)
+  }
+})
