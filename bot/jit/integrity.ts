@@ -33,6 +33,8 @@ interface Row {
 const where = (ctx: BotContext) => ({ owner: ctx.config.approvalsRepo.owner, repo: ctx.config.approvalsRepo.name })
 const repoKey = (ctx: BotContext) => fullName(ctx.config.approvalsRepo).toLowerCase()
 const date = (v: Date | string | null) => (v === null ? null : new Date(v))
+/** Line endings are not content (a browser's edit box sends CRLF); anything else that differs is. */
+const same = (shown: string | null | undefined, written: string) => (shown ?? '').replace(/\r\n/g, '\n') === written.replace(/\r\n/g, '\n')
 
 /** The texts the issue of `request` is opened with, stored before the issue exists. */
 export function renderIssue(ctx: BotContext, request: ApprovalRequest): { title: string; body: string } {
@@ -93,8 +95,8 @@ export async function verifyIssue(ctx: BotContext, record: IssueRecord, editor?:
   const comments = stored.length === 0 ? [] : await ctx.github.paginate('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', { ...where(ctx), issue_number: record.number, per_page: 100 })
   const shown = new Map(comments.map((c) => [Number(c.id), c.body ?? '']))
   const changed: string[] = []
-  if (issue.title !== record.title || (issue.body ?? '') !== record.body) changed.push('this issue')
-  const edited = stored.filter((s) => shown.has(Number(s.comment_id)) && shown.get(Number(s.comment_id)) !== s.body)
+  if (issue.title !== record.title || !same(issue.body, record.body)) changed.push('this issue')
+  const edited = stored.filter((s) => shown.has(Number(s.comment_id)) && !same(shown.get(Number(s.comment_id)), s.body))
   if (edited.length > 0) changed.push(edited.length === 1 ? 'a comment of the bot' : `${edited.length} comments of the bot`)
   if (changed.length > 0) {
     // invariant: marked before anything is restored, so a failure midway leaves approvals refused.

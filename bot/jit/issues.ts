@@ -146,10 +146,10 @@ export async function handleApprovalComment(ctx: BotContext, payload: Record<str
   const number = issue.number
   const record = await issueRecord(ctx, number, () => requestOfIssue(ctx, number))
   if (!record) return false
-  const editor = (payload.sender as { login?: unknown } | undefined)?.login
   if (isFromBot(ctx, comment.user)) {
-    // One of the bot's own comments edited by someone: put it back.
-    if (payload.action === 'edited') await exclusive(ctx, () => verifyIssue(ctx, record, typeof editor === 'string' ? editor : undefined))
+    // One of the bot's own comments edited by someone else: put it back.
+    const editor = editorOf(ctx, payload)
+    if (payload.action === 'edited' && editor !== null) await exclusive(ctx, () => verifyIssue(ctx, record, editor))
     return true
   }
   const commands = parseCommands(comment.body).filter((c): c is 'approve' | 'deny' => c === 'approve' || c === 'deny')
@@ -192,6 +192,17 @@ export async function handleApprovalComment(ctx: BotContext, payload: Record<str
   return true
 }
 
+/**
+ * Who made an edit GitHub reports: null for the bot itself (its own restore
+ * comes back as an edit; not looked at, so no answer of GitHub's can start a
+ * loop), undefined when the payload does not say.
+ */
+function editorOf(ctx: BotContext, payload: Record<string, unknown>): string | undefined | null {
+  const login = (payload.sender as { login?: unknown } | undefined)?.login
+  if (typeof login !== 'string') return undefined
+  return login.toLowerCase() === ctx.self.toLowerCase() ? null : login
+}
+
 async function requestOfIssue(ctx: BotContext, number: number): Promise<ApprovalRequest | undefined> {
   const [row] = await ctx.db.query<{ request_id: string }>('SELECT request_id FROM gatehouse.bot_approval_issues WHERE repo = $1 AND issue_number = $2', [fullName(ctx.config.approvalsRepo).toLowerCase(), number])
   return row ? getApproval(ctx.db, row.request_id) : undefined
@@ -208,7 +219,6 @@ export async function handleApprovalIssueEvent(ctx: BotContext, payload: Record<
   if (!record) return
   const [row] = await ctx.db.query<{ closed: boolean }>('SELECT closed FROM gatehouse.bot_approval_issues WHERE request_id = $1', [record.requestId])
   if (row?.closed) return
-  const editor = (payload.sender as { login?: unknown } | undefined)?.login
-  // The bot's own restore comes back as an edit too: it finds the texts intact and does nothing.
-  await exclusive(ctx, () => verifyIssue(ctx, record, typeof editor === 'string' && editor.toLowerCase() !== ctx.self.toLowerCase() ? editor : undefined))
+  const editor = editorOf(ctx, payload)
+  if (editor !== null) await exclusive(ctx, () => verifyIssue(ctx, record, editor))
 }

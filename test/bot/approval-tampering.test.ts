@@ -141,7 +141,7 @@ test("an edited bot comment is put back and approvals written before that do not
   })
 })
 
-test('approvers are mentioned and assigned so GitHub notifies them; the issue shows identity, resource, rule and digest', async () => {
+test('approvers are mentioned and assigned so GitHub notifies them; the issue shows identity, resource, rule and digest; line endings are not an edit', async () => {
   await withHarness(store.db, async (h) => {
     const { issue } = await openOne(h, { approvers: ['@acme/dba', '@alice', '`@x`'] })
     assert.match(issue.body, /from @acme\/dba, @alice, `` `@x` ``/, 'mentions, outside code spans; anything else stays inert')
@@ -149,6 +149,10 @@ test('approvers are mentioned and assigned so GitHub notifies them; the issue sh
     for (const fact of ['| identity | `ci-deploy` |', '| resource | `orders-db` |', '| rule | `app/migrations` |', `| request digest | \`${DIGEST}\` |`]) {
       assert.ok(issue.body.includes(fact), fact)
     }
+    // A browser saving the body unchanged sends CRLF line endings: that is not tampering.
+    issue.body = issue.body.replace(/\n/g, '\r\n')
+    const yes = await say(h, issue.number, 'dave', '/approve')
+    assert.deepEqual(yes.reactions, ['+1'])
   })
 })
 
