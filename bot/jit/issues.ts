@@ -131,9 +131,9 @@ async function answerCommand(
   const content = !outcome.counted ? 'confused' : on.command === 'approve' ? '+1' : '-1'
   await ctx.github.request('POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions', { owner: repo.owner, repo: repo.name, comment_id: on.commentId, content })
   const what = `@${on.login} your \`${COMMAND_SPELLING[on.command]}\``
-  const subject = request ? ` Request \`${request.id}\`, digest \`${request.requestDigest}\`, ${request.protocol === 'postgres' ? 'statement' : 'command'} ${firstLine(request)}.` : ''
-  if (!outcome.counted) await postComment(ctx, record, `${what} did not count: ${outcome.reason}.${on.command === 'approve' ? subject : ''}`)
-  else if (on.command === 'approve') await postComment(ctx, record, `${what} counted.${subject.replace(' Request', ' It approves request')}`)
+  const subject = request ? `request \`${request.id}\`, digest \`${request.requestDigest}\`, ${request.protocol === 'postgres' ? 'statement' : 'command'} ${firstLine(request)}` : undefined
+  if (!outcome.counted) await postComment(ctx, record, `${what} did not count: ${outcome.reason}.${on.command === 'approve' && subject ? ` It was for ${subject}.` : ''}`)
+  else if (on.command === 'approve') await postComment(ctx, record, `${what} counted. It approves ${subject ?? 'this request'}.`)
 }
 
 /** Handles a comment on an approval issue; false when the issue is not one. */
