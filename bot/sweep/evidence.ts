@@ -3,13 +3,13 @@
 // last use and uses per rule and identity), whether the records are fresh
 // enough to mean anything, when each identity was added to the repository,
 // and whether each owner is still there.
+import { parseAllDocuments } from 'yaml'
 import type { Bundle } from '../../engine/types.js'
+import type { Queryable } from '../../store/database.js'
 import type { RepoRef } from '../config.js'
 import type { BotContext } from '../context.js'
-import type { Queryable } from '../../store/database.js'
 import { Membership, type OwnerStatus } from '../github/membership.js'
 import { readBlob, readTree } from '../policy/fetch.js'
-import { parseAllDocuments } from 'yaml'
 
 export const DAY = 86_400_000
 export const day = (d: Date) => d.toISOString().slice(0, 10)

@@ -232,6 +232,10 @@ test('open proposals are re-checked on every run; a person closing or pushing is
     h.repo.setState(leaver.number, 'closed')
     const human = h.repo.git.commitFiles(branch('gone-bot'), { 'README.md': 'keep the key for the audit\n' }, { login: 'alice' })
 
+    const writesBefore = writes(h)
+    const dry = await runSweep(h.bot.ctx, { now: NOW, dryRun: true })
+    assert.equal(outcomes(dry)['nightly-report'], 'would-close report')
+    assert.equal(writes(h), writesBefore, 'a dry run closes nothing')
     const second = await runSweep(h.bot.ctx, { now: NOW })
     assert.equal(idle.state, 'closed')
     assert.match(h.repo.comments(idle.number).at(-1)!.body, /Closed by the sweep: `nightly-report` was used again \(last seen /)
