@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test'
 import { syncApprovalIssues } from '../../bot/jit/issues.js'
 import { createApproval, getApproval, type NewApproval } from '../../store/approvals.js'
 import type { Database } from '../../store/database.js'
+import { seeded } from '../helpers/seeded.js'
 import { commentPayload, example, withHarness, openStore, type Harness } from './helpers.js'
 
 let store: { db: Database; close(): Promise<void> }
@@ -157,9 +158,7 @@ test('approvers are mentioned and assigned so GitHub notifies them; the issue sh
 })
 
 test('seeded: whatever is edited and whenever, no approval written before the restore counts, and the texts end as the bot wrote them', async () => {
-  const seed = Number(process.env.SEED ?? 17)
-  let state = seed
-  const random = (n: number) => ((state = (state * 1_103_515_245 + 12_345) % 2 ** 31), state % n)
+  const { seed, random } = seeded(17)
   await withHarness(store.db, async (h) => {
     for (let round = 0; round < 6; round++) {
       const { request, issue, original } = await openOne(h, { sessionId: `ses_${round}`, requestText: `DELETE FROM orders WHERE id = ${round}` })

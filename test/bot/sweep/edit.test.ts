@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { parse } from 'yaml'
+import { seeded } from '../../helpers/seeded.js'
 import { EditError, removeIdentityDocument, removeRoleSubject, removeSubject, removeTestCases, setOwner } from '../../../bot/sweep/edit.js'
 
 /** Lines removed from `before` and lines added in `after`, by a longest-common-subsequence line diff. */
@@ -101,11 +102,7 @@ test('an edit that would mean more than the identity is refused', () => {
 })
 
 test('seeded: random files in random layouts lose exactly the identity, and only its lines change', () => {
-  const seed = Number(process.env.SEED ?? 7)
-  const count = Number(process.env.COUNT ?? 300)
-  let state = seed
-  const random = (n: number) => ((state = (state * 1_103_515_245 + 12_345) % 2 ** 31), state % n)
-  const pick = <T>(list: readonly T[]) => list[random(list.length)]!
+  const { seed, count, random, pick } = seeded(7)
   for (let round = 0; round < count; round++) {
     const eol = pick(['\n', '\r\n'])
     const names = ['keep-a', 'keep-b', 'idle-bot', 'keep-c'].slice(0, 1 + random(4))
@@ -130,11 +127,7 @@ test('seeded: random files in random layouts lose exactly the identity, and only
 })
 
 test('seeded: removing one identity document from a file of several leaves every other byte, header comment included', () => {
-  const seed = Number(process.env.SEED ?? 11)
-  const count = Number(process.env.COUNT ?? 300)
-  let state = seed
-  const random = (n: number) => ((state = (state * 1_103_515_245 + 12_345) % 2 ** 31), state % n)
-  const pick = <T>(list: readonly T[]) => list[random(list.length)]!
+  const { seed, count, random, pick } = seeded(11)
   for (let round = 0; round < count; round++) {
     const eol = pick(['\n', '\r\n'])
     const header = pick(['', `# Shared file.${eol}`, `# Shared file.${eol}#${eol}# Two lines.${eol}`])
