@@ -118,6 +118,30 @@ test('an edit GitHub never reported is found when an approval is about to count'
   })
 })
 
+test('while GitHub refuses the restore, no approval counts; once restored, only a new one does', async () => {
+  await withHarness(store.db, async (h) => {
+    const { request, issue, original } = await openOne(h)
+    issue.body = original.body.replace('DROP TABLE orders CASCADE;', 'SELECT 1;')
+    h.github.fail({ method: 'PATCH', path: /\/issues\/\d+$/ }, 403, { times: 1_000_000 })
+    const blocked = await say(h, issue.number, 'dave', '/approve')
+    // The delivery fails on every attempt (the restore is refused); wait until it has failed for good.
+    for (let i = 0; i < 400; i++) {
+      const [row] = await store.db.query<{ status: string }>("SELECT status FROM gatehouse.bot_deliveries WHERE event = 'issue_comment' AND payload->'comment'->>'id' = $1", [String(blocked.id)])
+      if (row?.status === 'failed') break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    assert.equal((await getApproval(store.db, request.id))!.status, 'pending', 'no approval counted while the issue showed something else')
+    assert.notEqual(issue.body, original.body)
+    h.github.clearFaults()
+    const afterwards = await say(h, issue.number, 'dave', '/approve')
+    assert.deepEqual(afterwards.reactions, ['confused'], 'the restore happens now; this approval was written before it')
+    assert.equal(issue.body, original.body)
+    const yes = await say(h, issue.number, 'dave', '/approve')
+    assert.deepEqual(yes.reactions, ['+1'])
+    assert.equal((await getApproval(store.db, request.id))!.status, 'approved')
+  })
+})
+
 test("an edited bot comment is put back and approvals written before that do not count", async () => {
   await withHarness(store.db, async (h) => {
     const { request, issue } = await openOne(h)

@@ -157,6 +157,11 @@ export class FakeGitHub {
     this.faults.push({ ...match, status, times: options.times ?? 1, ...(options.headers ? { headers: options.headers } : {}) })
   }
 
+  /** GitHub answers normally again. */
+  clearFaults(): void {
+    this.faults.length = 0
+  }
+
   createComment(repo: FakeRepo, issue: number, user: string, body: string): Comment {
     const comment = { id: this.nextId(), issue, body, user, reactions: [], created_at: new Date().toISOString() }
     this.comments.set(comment.id, comment)
