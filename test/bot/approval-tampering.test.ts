@@ -125,11 +125,14 @@ test('while GitHub refuses the restore, no approval counts; once restored, only 
     h.github.fail({ method: 'PATCH', path: /\/issues\/\d+$/ }, 403, { times: 1_000_000 })
     const blocked = await say(h, issue.number, 'dave', '/approve')
     // The delivery fails on every attempt (the restore is refused); wait until it has failed for good.
-    for (let i = 0; i < 400; i++) {
-      const [row] = await store.db.query<{ status: string }>("SELECT status FROM gatehouse.bot_deliveries WHERE event = 'issue_comment' AND payload->'comment'->>'id' = $1", [String(blocked.id)])
-      if (row?.status === 'failed') break
+    const statusOf = async () =>
+      (await store.db.query<{ status: string }>("SELECT status FROM gatehouse.bot_deliveries WHERE event = 'issue_comment' AND payload->'comment'->>'id' = $1", [String(blocked.id)]))[0]?.status
+    let status = await statusOf()
+    for (let i = 0; i < 600 && status !== 'failed'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50))
+      status = await statusOf()
     }
+    assert.equal(status, 'failed')
     assert.equal((await getApproval(store.db, request.id))!.status, 'pending', 'no approval counted while the issue showed something else')
     assert.notEqual(issue.body, original.body)
     h.github.clearFaults()
