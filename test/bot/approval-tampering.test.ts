@@ -126,7 +126,12 @@ test('while GitHub refuses the restore, no approval counts; once restored, only 
     const blocked = await say(h, issue.number, 'dave', '/approve')
     // The delivery fails on every attempt (the restore is refused); wait until it has failed for good.
     const statusOf = async () =>
-      (await store.db.query<{ status: string }>("SELECT status FROM gatehouse.bot_deliveries WHERE event = 'issue_comment' AND payload->'comment'->>'id' = $1", [String(blocked.id)]))[0]?.status
+      (
+        await store.db.query<{ status: string }>(
+          "SELECT status FROM gatehouse.bot_deliveries WHERE event = 'issue_comment' AND payload->'repository'->>'full_name' = $1 AND payload->'comment'->>'id' = $2",
+          [access(h).fullName, String(blocked.id)],
+        )
+      )[0]?.status
     let status = await statusOf()
     for (let i = 0; i < 600 && status !== 'failed'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50))
