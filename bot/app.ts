@@ -10,7 +10,7 @@ import { replyDeliveryFailed } from './failed-delivery.js'
 import { createGitHub, selfLogin } from './github/client.js'
 import { createLogger, type Logger } from '../runtime/log.js'
 import { createBotMetrics } from './metrics.js'
-import { handleApprovalComment, syncApprovalIssues } from './jit/issues.js'
+import { handleApprovalComment, handleApprovalIssueEvent, syncApprovalIssues } from './jit/issues.js'
 import { BlobCache } from './policy/fetch.js'
 import { handlePullRequestEvent, handlePush } from './policy/pull-request.js'
 import { runSweep } from './sweep/sweep.js'
@@ -56,6 +56,8 @@ function route(delivery: Delivery): Handler | undefined {
       return handleIssueComment
     case 'push':
       return inPolicyRepo(handlePush)
+    case 'issues':
+      return handleApprovalIssueEvent
     default:
       return undefined
   }

@@ -23,7 +23,13 @@ export interface BotConfig {
   approvalsRepo: RepoRef
   worker: { concurrency: number; pollMs: number; maxAttempts: number; leaseSeconds: number }
   approvals: { pollSeconds: number; forbidOwner: boolean }
-  sweep: { everySeconds: number | undefined; maxPullRequests: number }
+  /**
+   * `freshnessSeconds`: the newest usage record must be at most this old, or
+   * the sweep refuses (a gateway writing to another store makes everything
+   * look idle). `graceSeconds`: an identity is "never used" only once it has
+   * existed, under recording, for the inactivity window plus this.
+   */
+  sweep: { everySeconds: number | undefined; maxPullRequests: number; freshnessSeconds: number; graceSeconds: number }
 }
 
 export class ConfigError extends Error {}
@@ -116,7 +122,7 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
   const listen = section(top.listen, '`listen`', ['host', 'port'])
   const worker = section(top.worker, '`worker`', ['concurrency', 'pollMs', 'maxAttempts', 'leaseSeconds'])
   const approvals = section(top.approvals, '`approvals`', ['poll', 'forbidOwner'])
-  const sweep = section(top.sweep, '`sweep`', ['every', 'maxPullRequests'])
+  const sweep = section(top.sweep, '`sweep`', ['every', 'maxPullRequests', 'freshness', 'grace'])
   if (approvals.forbidOwner !== undefined && typeof approvals.forbidOwner !== 'boolean') fail('`approvals.forbidOwner` must be true or false')
   const policyRepo = repo(top.policyRepo, '`policyRepo`')
   return {
@@ -148,6 +154,8 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
     sweep: {
       everySeconds: sweep.every === undefined ? undefined : parseDuration(sweep.every, '`sweep.every`'),
       maxPullRequests: integer(sweep.maxPullRequests, '`sweep.maxPullRequests`', 5, 0, 100),
+      freshnessSeconds: sweep.freshness === undefined ? 86_400 : parseDuration(sweep.freshness, '`sweep.freshness`'),
+      graceSeconds: sweep.grace === undefined ? 7 * 86_400 : parseDuration(sweep.grace, '`sweep.grace`'),
     },
   }
 }

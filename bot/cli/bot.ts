@@ -31,9 +31,10 @@ statement or command the gateway holds for approval and decides it from
 /approve or /deny there.
 
 \`bot sweep\` finds stale identities (unused, expired, owner gone, grants
-that allowed nothing) and opens or updates one pull request per identity;
-with --dry-run it only reports. The bot also sweeps on the schedule in its
-configuration.
+that allowed nothing) and opens, updates or closes one pull request per
+identity; with --dry-run it only reports. It refuses (exit 1) when the
+store's newest usage record is older than \`sweep.freshness\`. The bot also
+sweeps on the schedule in its configuration.
 
 The configuration names the store (the gateway's), the repositories, the
 webhook secret(s) and the GitHub credentials; see the README.
@@ -42,17 +43,19 @@ options:
   --config FILE     the bot's configuration (YAML)
   --dry-run         (sweep) report what would change; write nothing
 
-exit status: 0 stopped by a signal or sweep done, 2 usage, configuration or start-up error`,
+exit status: 0 stopped by a signal or sweep done, 1 sweep refused, 2 usage, configuration or start-up error`,
   async run(args, io) {
     const { values, positionals } = parseArgs({ args, options: { config: { type: 'string' }, 'dry-run': { type: 'boolean' } }, allowPositionals: true })
     if (positionals[0] === 'sweep' && positionals.length === 1) {
       const ctx = await createContext(readConfig(values.config))
       try {
-        io.out(formatSweep(await runSweep(ctx, { dryRun: values['dry-run'] ?? false })))
+        const report = await runSweep(ctx, { dryRun: values['dry-run'] ?? false })
+        io.out(formatSweep(report))
+        // A refusal (usage records not fresh) is worth a failing scheduled job.
+        return report.refused ? EXIT.findings : EXIT.ok
       } finally {
         await ctx.db.close()
       }
-      return EXIT.ok
     }
     if (positionals.length > 0) throw new UsageError(`unexpected \`${positionals.join(' ')}\``)
     if (values['dry-run']) throw new UsageError('--dry-run applies to `bot sweep` only')

@@ -56,21 +56,30 @@ export class Membership {
     )
   }
 
-  inOrg(org: string, login: string): Promise<boolean> {
-    return this.ask(`member:${org}/${login}`, () =>
-      this.github
-        .request('GET /orgs/{org}/members/{username}', { org, username: login })
-        .then(({ status }) => (status as number) === 204, (err: { status?: number }) => (err.status === 404 || err.status === 302 ? false : Promise.reject(err))),
-    )
-  }
-
-  async teamExists(org: string, team: string): Promise<boolean> {
+  /**
+   * Whether an identity's owner is still there, for the stale sweep. Only an
+   * explicit answer counts: 204 is a member, 404 for a user is "not a
+   * member". Everything else is unknown, never "left": GitHub answers 302
+   * when the asking token is outside the organisation, a team can answer 404
+   * when it was renamed or is hidden from the token, and errors say nothing.
+   * Redirects are not followed, so a 302 is seen as such.
+   */
+  async ownerStatus(owner: string, organisation: string): Promise<OwnerStatus> {
+    const name = owner.replace(/^@/, '')
+    const slash = name.indexOf('/')
     try {
-      await this.github.request('GET /orgs/{org}/teams/{team_slug}', { org, team_slug: team })
-      return true
+      if (slash >= 0) {
+        await this.github.request('GET /orgs/{org}/teams/{team_slug}', { org: name.slice(0, slash), team_slug: name.slice(slash + 1) })
+        return { state: 'present' }
+      }
+      const { status } = await this.github.request('GET /orgs/{org}/members/{username}', { org: organisation, username: name, request: { redirect: 'manual' } })
+      return (status as number) === 204 ? { state: 'present' } : { state: 'unknown', why: `GitHub answered ${status} when asked whether \`${owner}\` is a member of ${organisation}` }
     } catch (err) {
-      if ((err as { status?: number }).status === 404) return false
-      throw err
+      const status = (err as { status?: number }).status
+      if (status === 404 && slash < 0) return { state: 'left' }
+      return { state: 'unknown', why: `GitHub answered ${status ?? 'nothing'} when asked about \`${owner}\`` }
     }
   }
 }
+
+export type OwnerStatus = { state: 'present' } | { state: 'left' } | { state: 'unknown'; why: string }

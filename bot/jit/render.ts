@@ -10,11 +10,29 @@ const MAX_REQUEST_CHARS = 60_000
 /** Whether the issue shows the request whole: only then may it be approved there (an approval is for every character). */
 export const shownWhole = (request: ApprovalRequest) => request.requestText.length <= MAX_REQUEST_CHARS
 
+const longestTicks = (text: string) => Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length))
+
 /** A code fence longer than any run of backticks in `text`, so the text cannot close it. */
 function fenced(text: string): string {
-  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length))
-  const fence = '`'.repeat(Math.max(3, longest + 1))
+  const fence = '`'.repeat(Math.max(3, longestTicks(text) + 1))
   return `${fence}\n${text}\n${fence}`
+}
+
+/** An inline code span `text` cannot close (CommonMark §6.1), on one line. */
+function codeSpan(text: string): string {
+  const ticks = '`'.repeat(longestTicks(text) + 1)
+  return `${ticks} ${text} ${ticks}`
+}
+
+/** `@login` or `@org/team` as GitHub writes a mention, so the principal is notified; anything else stays inert in a code span. */
+const PRINCIPAL = /^@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\/[A-Za-z0-9._-]{1,100})?$/
+export const mention = (principal: string) => (PRINCIPAL.test(principal) ? principal : codeSpan(principal))
+
+/** The first line of the request, as the approver's reply quotes it: what an approval releases, in a form that cannot be mistaken. */
+export function firstLine(request: ApprovalRequest): string {
+  const lines = request.requestText.split(/\r?\n/)
+  const first = lines[0]!.length > 200 ? `${lines[0]!.slice(0, 200)}…` : lines[0]!
+  return `${codeSpan(first)}${lines.length > 1 ? ` (line 1 of ${lines.length})` : ''}`
 }
 
 export function issueTitle(request: ApprovalRequest): string {
@@ -37,11 +55,15 @@ export function issueBody(request: ApprovalRequest, forbidOwner: boolean): strin
     `| request | \`${request.id}\` |`,
     `| session | \`${request.sessionId}\` |`,
     `| bundle revision | \`${request.bundleRevision}\` |`,
-    `| request digest | \`${request.requestDigest.slice(0, 16)}…\` |`,
+    `| identity | \`${request.identity}\` |`,
+    `| resource | \`${request.resource}\` |`,
+    `| rule | \`${request.rule}\` |`,
+    `| request digest | \`${request.requestDigest}\` |`,
     `| expires | ${request.expiresAt} |`,
-    `| needs | ${request.required} approval${request.required === 1 ? '' : 's'} from ${request.approvers.map((a) => `\`${a}\``).join(', ')} |`,
+    `| needs | ${request.required} approval${request.required === 1 ? '' : 's'} from ${request.approvers.map(mention).join(', ')} |`,
     '',
     `${ownerLine} Comment \`/approve\` or \`/deny\` on a line of its own. One denial decides. The approval is for exactly this request, once.`,
+    'The bot keeps the text it wrote here: if this issue or its comments are edited, it puts the text back, and approvals written before that do not count.',
   ].join('\n')
 }
 

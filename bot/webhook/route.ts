@@ -1,10 +1,10 @@
 // Which verified deliveries the bot queues, and under which key. Everything
 // not listed here is acknowledged and dropped: the bot acts on pull requests,
-// comments and branch pushes of the repositories it is configured for,
+// comments, issue edits and branch pushes of the repositories it is configured for,
 // nothing else.
 import type { RepoRef } from '../config.js'
 
-const HANDLED_EVENTS = ['pull_request', 'issue_comment', 'pull_request_review', 'push'] as const
+const HANDLED_EVENTS = ['pull_request', 'issue_comment', 'pull_request_review', 'push', 'issues'] as const
 
 export const fullName = (repo: RepoRef) => `${repo.owner}/${repo.name}`
 
@@ -26,7 +26,7 @@ export function routeDelivery(event: string, payload: unknown, repos: readonly R
     if (typeof ref !== 'string' || !ref.startsWith('refs/heads/')) return { queue: false, reason: 'not a branch push' }
     return { queue: true, key: `${repoName.toLowerCase()}@${ref}` }
   }
-  const subject = object(event === 'issue_comment' ? body?.issue : body?.pull_request)
+  const subject = object(event === 'issue_comment' || event === 'issues' ? body?.issue : body?.pull_request)
   const number = subject?.number
   if (typeof number !== 'number' || !Number.isInteger(number)) return { queue: false, reason: 'no issue or pull request number' }
   return { queue: true, key: `${repoName.toLowerCase()}#${number}` }

@@ -4,6 +4,7 @@
 // also when the request expires.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import { renderIssue } from '../../bot/jit/integrity.js'
 import { syncApprovalIssues } from '../../bot/jit/issues.js'
 import { consumeApproval, createApproval, getApproval, type NewApproval } from '../../store/approvals.js'
 import type { Database } from '../../store/database.js'
@@ -55,7 +56,7 @@ test('a held statement becomes one issue and is decided by an eligible approver 
     assert.match(issue.title, /ci-deploy on orders-db \(app\/migrations\)/)
     assert.match(issue.body, /ALTER TABLE orders ADD COLUMN note text/)
     assert.match(issue.body, /````\n/, 'the fence is longer than the backticks in the statement')
-    assert.match(issue.body, /`@acme\/dba`, `@acme\/platform`/)
+    assert.match(issue.body, /from @acme\/dba, @acme\/platform/)
     assert.deepEqual(issue.labels, ['gatehouse-approval'])
 
     const outsider = await say(h, issue.number, 'nina', '/approve')
@@ -108,7 +109,7 @@ test('a request too long to show whole cannot be approved in its issue, only den
 test('a denial and an expiry close their issues with the outcome', async () => {
   await withHarness(store.db, async (h) => {
     const denied = await createApproval(store.db, held({ requestText: 'DROP TABLE orders' }))
-    const expiring = await createApproval(store.db, held({ requestText: 'TRUNCATE orders', timeoutSeconds: 1 }))
+    const expiring = await createApproval(store.db, held({ requestText: 'TRUNCATE orders' }))
     await syncApprovalIssues(h.bot.ctx)
     const issueOf = (text: string) => [...access(h).issues.values()].find((i) => i.body.includes(text))!
     const no = await say(h, issueOf('DROP TABLE').number, 'dave', 'Not on a Friday.\n/deny')
@@ -117,7 +118,8 @@ test('a denial and an expiry close their issues with the outcome', async () => {
     assert.equal(issueOf('DROP TABLE').state, 'closed')
     assert.equal(issueOf('DROP TABLE').stateReason, 'not_planned')
 
-    await new Promise((resolve) => setTimeout(resolve, 1100))
+    // Its deadline passes (moved, rather than waited for, so a slow machine cannot expire it before its issue opens).
+    await store.db.query(`UPDATE gatehouse.approval_requests SET expires_at = now() - interval '1 second' WHERE id = $1`, [expiring.id])
     await syncApprovalIssues(h.bot.ctx)
     assert.equal((await getApproval(store.db, expiring.id))!.status, 'expired')
     assert.equal(issueOf('TRUNCATE').state, 'closed')
@@ -135,7 +137,7 @@ test('forbidOwner refuses the owner even where the settings allow it, and an iss
     // A previous run claimed the request and GitHub created the issue, then the process died.
     await store.db.query('INSERT INTO gatehouse.bot_approval_issues (request_id, repo, created_at) VALUES ($1, $2, now())', [request.id, access(h).fullName.toLowerCase()])
     const number = h.github.nextNumber()
-    access(h).issues.set(number, { number, title: 'x', body: `<!-- gatehouse:approval:${request.id} -->\nopened before the crash`, state: 'open', user: 'gatehouse-test[bot]', labels: ['gatehouse-approval'] })
+    access(h).issues.set(number, { ...renderIssue(h.bot.ctx, request), number, state: 'open', user: 'gatehouse-test[bot]', labels: ['gatehouse-approval'] })
     await syncApprovalIssues(h.bot.ctx)
     assert.equal([...access(h).issues.values()].length, 1, 'the issue was adopted')
     const owner = await say(h, number, 'paula', '/approve')

@@ -15,16 +15,18 @@ test('a minimal configuration gets safe defaults', () => {
   assert.deepEqual(config.approvalsRepo, { owner: 'acme', name: 'policies' })
   assert.equal(config.approvals.forbidOwner, false)
   assert.equal(config.sweep.everySeconds, undefined)
+  assert.deepEqual([config.sweep.freshnessSeconds, config.sweep.graceSeconds], [86_400, 604_800], 'a day of freshness, a week of grace')
   assert.equal(config.worker.concurrency, 4)
 })
 
 test('two secrets during a rotation, durations, and an App', () => {
-  const text = BASE.replace('[{env: SECRET_A}]', '[{env: SECRET_A}, {env: SECRET_B}]').replace('github: {token: {env: GH_TOKEN}}', 'github: {app: {id: 1, installationId: 2, privateKey: {env: GH_TOKEN}}, baseUrl: "http://127.0.0.1:9/api/"}') + 'sweep: {every: 1d, maxPullRequests: 3}\napprovals: {poll: 30s}\n'
+  const text = BASE.replace('[{env: SECRET_A}]', '[{env: SECRET_A}, {env: SECRET_B}]').replace('github: {token: {env: GH_TOKEN}}', 'github: {app: {id: 1, installationId: 2, privateKey: {env: GH_TOKEN}}, baseUrl: "http://127.0.0.1:9/api/"}') + 'sweep: {every: 1d, maxPullRequests: 3, freshness: 12h, grace: 3d}\napprovals: {poll: 30s}\n'
   const config = parseConfig(text, env)
   assert.equal(config.webhook.secrets.length, 2)
   assert.equal(config.github.auth.kind, 'app')
   assert.equal(config.github.baseUrl, 'http://127.0.0.1:9/api')
   assert.equal(config.sweep.everySeconds, 86_400)
+  assert.deepEqual([config.sweep.freshnessSeconds, config.sweep.graceSeconds], [43_200, 259_200])
   assert.equal(config.approvals.pollSeconds, 30)
 })
 

@@ -75,7 +75,7 @@ export function testConfig(github: FakeGitHub, repoName: string, overrides: Part
     approvalsRepo: { owner: 'acme', name: `${repoName}-access` },
     worker: { concurrency: 2, pollMs: 50, maxAttempts: 5, leaseSeconds: 60 },
     approvals: { pollSeconds: 3600, forbidOwner: false },
-    sweep: { everySeconds: undefined, maxPullRequests: 5 },
+    sweep: { everySeconds: undefined, maxPullRequests: 5, freshnessSeconds: 86_400, graceSeconds: 7 * 86_400 },
     ...overrides,
   }
 }

@@ -42,6 +42,11 @@ export class GitStore {
     return sha
   }
 
+  /** Commits made from now on are dated from `date` on (a minute apart), as if made then. */
+  setClock(date: string): void {
+    this.clock = Date.parse(date)
+  }
+
   putCommit(tree: string, parents: string[], message: string, login: string, verified = false): string {
     this.clock += 60_000
     const date = new Date(this.clock).toISOString()

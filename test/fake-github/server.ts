@@ -32,7 +32,10 @@ export interface Issue {
   state: 'open' | 'closed'
   user: string
   labels: string[]
+  assignees?: string[]
   stateReason?: string
+  closedAt?: string
+  mergedAt?: string
   pull?: { head: string; base: string; reviewers: string[]; teamReviewers: string[] }
   /** Timeline events (`head_ref_force_pushed` and the like) as GitHub lists them. */
   timeline?: Array<Record<string, unknown>>
@@ -80,6 +83,15 @@ export class FakeRepo {
 
   pullRequests(): Issue[] {
     return [...this.issues.values()].filter((i) => i.pull)
+  }
+
+  /** Opens or closes an issue or pull request, keeping GitHub's closed_at. */
+  setState(number: number, state: 'open' | 'closed', options: { merged?: boolean } = {}): void {
+    const issue = this.issues.get(number)!
+    issue.state = state
+    if (state === 'closed') issue.closedAt = new Date().toISOString()
+    else delete issue.closedAt
+    if (options.merged) issue.mergedAt = issue.closedAt!
   }
 
   checkRunsFor(sha: string): CheckRun[] {
@@ -150,6 +162,11 @@ export class FakeGitHub {
   /** The next `times` requests matching fail with `status` (and headers such as retry-after). */
   fail(match: { method?: string; path: RegExp }, status: number, options: { times?: number; headers?: Record<string, string> } = {}): void {
     this.faults.push({ ...match, status, times: options.times ?? 1, ...(options.headers ? { headers: options.headers } : {}) })
+  }
+
+  /** GitHub answers normally again. */
+  clearFaults(): void {
+    this.faults.length = 0
   }
 
   createComment(repo: FakeRepo, issue: number, user: string, body: string): Comment {
@@ -258,16 +275,17 @@ export class FakeGitHub {
       number: issue.number, state: issue.state, title: issue.title, body: issue.body, user: { login: issue.user, type: 'User' },
       head: { ref: issue.pull!.head, sha: head, repo: { full_name: repo.fullName } },
       base: { ref: issue.pull!.base, sha: base, repo: { full_name: repo.fullName } },
+      closed_at: issue.closedAt ?? null, merged_at: issue.mergedAt ?? null,
       html_url: `https://github.test/${repo.fullName}/pull/${issue.number}`,
     }
   }
 
   private issueJson(repo: FakeRepo, issue: Issue) {
-    return { number: issue.number, title: issue.title, body: issue.body, state: issue.state, user: { login: issue.user }, labels: issue.labels.map((name) => ({ name })), ...(issue.pull ? { pull_request: { url: `${repo.fullName}/pulls/${issue.number}` } } : {}) }
+    return { number: issue.number, title: issue.title, body: issue.body, state: issue.state, user: { login: issue.user }, labels: issue.labels.map((name) => ({ name })), assignees: (issue.assignees ?? []).map((login) => ({ login })), closed_at: issue.closedAt ?? null, ...(issue.pull ? { pull_request: { url: `${repo.fullName}/pulls/${issue.number}` } } : {}) }
   }
 
   private commentJson(c: Comment) {
-    return { id: c.id, body: c.body, user: { login: c.user, type: c.user.endsWith('[bot]') ? 'Bot' : 'User' } }
+    return { id: c.id, body: c.body, created_at: c.created_at, user: { login: c.user, type: c.user.endsWith('[bot]') ? 'Bot' : 'User' } }
   }
 
   private readonly routes: Array<[string, RegExp, Handler]> = [
@@ -358,7 +376,7 @@ export class FakeGitHub {
       if (!issue?.pull) return { status: 404 }
       if (typeof b.title === 'string') issue.title = b.title
       if (typeof b.body === 'string') issue.body = b.body
-      if (b.state === 'open' || b.state === 'closed') issue.state = b.state
+      if (b.state === 'open' || b.state === 'closed') repo.setState(issue.number, b.state)
       return { status: 200, body: this.pullJson(repo, issue) }
     }],
     ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/pulls\/(?<n>\d+)\/commits$/, (m) => {
@@ -396,9 +414,10 @@ export class FakeGitHub {
       const repo = this.repoOf(m)!
       const issue = repo.issues.get(Number(m.n))
       if (!issue) return { status: 404 }
-      if (b.state === 'open' || b.state === 'closed') issue.state = b.state
+      if (b.state === 'open' || b.state === 'closed') repo.setState(issue.number, b.state)
       if (b.state_reason) issue.stateReason = b.state_reason
       if (typeof b.body === 'string') issue.body = b.body
+      if (typeof b.title === 'string') issue.title = b.title
       return { status: 200, body: this.issueJson(repo, issue) }
     }],
     ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/branches\/(?<branch>.+)\/protection\/required_status_checks$/, (m) => {
@@ -412,6 +431,43 @@ export class FakeGitHub {
     ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/issues\/(?<n>\d+)\/timeline$/, (m) => {
       const issue = this.repoOf(m)!.issues.get(Number(m.n))
       return issue ? { status: 200, body: issue.timeline ?? [] } : { status: 404 }
+    }],
+    ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/issues\/(?<n>\d+)$/, (m) => {
+      const repo = this.repoOf(m)!
+      const issue = repo.issues.get(Number(m.n))
+      return issue ? { status: 200, body: this.issueJson(repo, issue) } : { status: 404, body: { message: 'Not Found' } }
+    }],
+    ['POST', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/issues\/(?<n>\d+)\/assignees$/, (m, _q, b) => {
+      const repo = this.repoOf(m)!
+      const issue = repo.issues.get(Number(m.n))
+      if (!issue) return { status: 404 }
+      // Like GitHub: logins that cannot be assigned (not in the organisation here) are dropped silently.
+      const members = this.orgMembers.get(repo.owner.toLowerCase()) ?? new Set()
+      issue.assignees = [...new Set([...(issue.assignees ?? []), ...(b.assignees as string[]).filter((a) => members.has(a.toLowerCase()))])]
+      return { status: 201, body: this.issueJson(repo, issue) }
+    }],
+    ['POST', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/issues\/(?<n>\d+)\/labels$/, (m, _q, b) => {
+      const repo = this.repoOf(m)!
+      const issue = repo.issues.get(Number(m.n))
+      if (!issue) return { status: 404 }
+      issue.labels = [...new Set([...issue.labels, ...(b.labels as string[])])]
+      return { status: 200, body: issue.labels.map((name) => ({ name })) }
+    }],
+    ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/commits$/, (m, q) => {
+      // The commits reachable from `sha` that changed `path`, newest first (first parents only: the fake's history is linear).
+      const git = this.repoOf(m)!.git
+      const out = []
+      for (let sha = git.resolve(q.sha ?? 'main'); sha; sha = git.commits.get(sha)!.parents[0]) {
+        const commit = git.commits.get(sha)!
+        const parent = commit.parents[0]
+        const blobAt = (c: string | undefined) => (c ? git.trees.get(git.commits.get(c)!.tree)!.get(q.path ?? '')?.sha : undefined)
+        if (!q.path || blobAt(sha) !== blobAt(parent)) out.push({ sha, commit: { message: commit.message, committer: { date: commit.date }, author: { date: commit.date } }, parents: commit.parents.map((p) => ({ sha: p })) })
+      }
+      return { status: 200, body: out }
+    }],
+    ['GET', /^\/orgs\/(?<org>[^/]+)\/teams\/(?<team>[^/]+)\/members$/, (m) => {
+      const team = this.teams.get(`${m.org}/${m.team}`.toLowerCase())
+      return team ? { status: 200, body: [...team].map((login) => ({ login })) } : { status: 404, body: { message: 'Not Found' } }
     }],
     ['GET', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/issues\/(?<n>\d+)\/comments$/, (m) => ({ status: 200, body: this.repoOf(m)!.comments(Number(m.n)).map((c) => this.commentJson(c)) })],
     ['POST', /^\/repos\/(?<owner>[^/]+)\/(?<repo>[^/]+)\/issues\/(?<n>\d+)\/comments$/, (m, _q, b, auth) => {
