@@ -185,6 +185,8 @@ export class PostgresSession {
   private lastTag = ''
   private noticeMaskCache: { revision: string; masks: { tables: Set<string>; detectors: MaskRules | undefined } | undefined } | undefined
   private failedSinceReady = false
+  /** A named statement or portal was created or dropped since the last time nothing was in flight. */
+  private namedObjectsChanged = false
   private readonly sqlSession: SqlSessionState = { prepared: new Map() }
   /** Masking plans by statement shape, masks and result layout (cleared with the catalog on DDL). */
   private readonly plans = new Map<string, MaskingPlan | undefined>()
@@ -799,12 +801,18 @@ export class PostgresSession {
           if (e.kind === 'query') this.confirmed.forgetUnnamed()
           if (e.kind === 'sync' || e.kind === 'query') break
         }
-        if (status === 'I') this.confirmed.endTransaction(this.transaction !== 'E' && !this.failedSinceReady && this.lastTag !== 'ROLLBACK')
+        const committed = this.transaction !== 'E' && !this.failedSinceReady && this.lastTag !== 'ROLLBACK'
+        if (status === 'I') this.confirmed.endTransaction(committed)
+        if (this.expectations.length === 0) {
+          // Nothing in flight: the server's objects are exactly the confirmed ones. After a failure or a
+          // change of named objects the prediction may differ (a creation refused upstream): take them.
+          if (this.failedSinceReady || this.namedObjectsChanged) this.predicted.copyFrom(this.confirmed)
+          else if (status === 'I') this.predicted.endTransaction(committed)
+          this.namedObjectsChanged = false
+        }
         this.transaction = status
         this.failedSinceReady = false
         this.lastTag = ''
-        // Nothing in flight: the server's objects are exactly the confirmed ones (a failed creation is forgotten).
-        if (this.expectations.length === 0) this.predicted.copyFrom(this.confirmed)
         break
       }
       case 'H':
@@ -982,7 +990,10 @@ export class PostgresSession {
     const head = this.expectations[0]
     if (message.type === 'C') this.lastTag = decodeCommandComplete(message.raw).tag
     if (head?.kind === 'query') {
-      if (message.type === 'C') this.confirmed.apply(head.effects?.[head.statement], head.created?.[head.statement])
+      if (message.type === 'C' && head.effects?.[head.statement]) {
+        this.confirmed.apply(head.effects[head.statement], head.created?.[head.statement])
+        this.namedObjectsChanged = true
+      }
       this.outcome(head, message.type === 'C' ? decodeCommandComplete(message.raw).tag : 'EMPTY')
       head.statement++
       head.plan = undefined
@@ -993,7 +1004,10 @@ export class PostgresSession {
         this.plans.clear()
       }
     } else if (head?.kind === 'execute') {
-      if (message.type === 'C') this.confirmed.apply(head.portal?.statement.effects[0], head.created)
+      if (message.type === 'C' && head.portal?.statement.effects[0]) {
+        this.confirmed.apply(head.portal.statement.effects[0], head.created)
+        this.namedObjectsChanged = true
+      }
       this.outcome(head, message.type === 'C' ? decodeCommandComplete(message.raw).tag : message.type === 's' ? 'SUSPENDED' : 'EMPTY')
       this.expectations.shift()
     }
@@ -1142,6 +1156,7 @@ export class PostgresSession {
 
   /** ParseComplete, BindComplete, CloseComplete: the server now has (or no longer has) the object. */
   private confirm(head: Expectation): void {
+    if ((head.kind === 'parse' || head.kind === 'bind' || head.kind === 'close') && head.name) this.namedObjectsChanged = true
     if (head.kind === 'parse' && head.statement) this.confirmed.prepare(head.name ?? '', head.statement)
     else if (head.kind === 'bind' && head.portal) this.confirmed.open(head.name ?? '', head.portal)
     else if (head.kind === 'close' && head.target === 'S') this.confirmed.deallocate(head.name)

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { editYaml, SEED, startShop, type Shop } from '../harness.js'
 import { recompiled } from '../recompiled.js'
-import { connectRaw, errorsOf } from './raw-client.js'
+import { dataRows, errorsOf, withRawClient } from './raw-client.js'
 
 const SECRETS = ['ada@example.com', 'grace@example.org', '7946 0001', '123-45-6789', '4111 1111 1111 1111', '4111111111111111']
 const FORMS = SECRETS.flatMap((s) => [s, [...s].reverse().join(''), s.toUpperCase(), s.slice(0, 6)])
@@ -43,36 +43,27 @@ test('errors and notices quote no masked value, and keep their SQLSTATE', async 
     ['writer', 'UPDATE customers SET name = NULL WHERE id = 1', '23502'],
   ]
   for (const [identity, sql, code] of cases) {
-    const raw = await connectRaw(shop, identity)
-    try {
+    await withRawClient(shop, identity, async (raw) => {
       const errors = errorsOf(await raw.query(sql))
       assert.equal(errors[0]?.code, code, `${sql}: ${JSON.stringify(errors)}`)
       assert.deepEqual(leaks(Buffer.concat(raw.received)), [], `${sql}: ${JSON.stringify(errors)}`)
-      assert.equal((await raw.query('SELECT 1')).filter((m) => m.type === 'D').length, 1, 'the connection stays usable')
-    } finally {
-      await raw.end()
-    }
+      assert.equal(dataRows(await raw.query('SELECT 1')), 1, 'the connection stays usable')
+    })
   }
 })
 
 test("a function's notices about masked values are masked", async () => {
-  const raw = await connectRaw(shop, 'reader')
-  try {
+  await withRawClient(shop, 'reader', async (raw) => {
     const messages = await raw.query('SELECT shout(email) FROM customers')
     assert.equal(messages.filter((m) => m.type === 'N').length, 2)
     assert.deepEqual(leaks(Buffer.concat(raw.received)), [])
-  } finally {
-    await raw.end()
-  }
+  })
 })
 
 test('detectors run on errors of statements that read no masked column', async () => {
-  const raw = await connectRaw(shop, 'reader')
-  try {
+  await withRawClient(shop, 'reader', async (raw) => {
     const errors = errorsOf(await raw.query("SELECT '4111 1111 1111 1111'::int"))
     assert.equal(errors[0]?.code, '22P02')
     assert.deepEqual(leaks(Buffer.concat(raw.received)), [])
-  } finally {
-    await raw.end()
-  }
+  })
 })

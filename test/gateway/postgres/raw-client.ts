@@ -85,3 +85,16 @@ export async function connectRaw(shop: Shop, identity: string): Promise<RawClien
 export function errorsOf(messages: readonly BackendMessage[]) {
   return messages.filter((m) => m.type === 'E').map((m) => decodeErrorOrNotice(m.raw).fields)
 }
+
+/** Runs `body` with a raw client of `identity`, closed afterwards whatever happens. */
+export async function withRawClient<T>(shop: Shop, identity: string, body: (raw: RawClient) => Promise<T>): Promise<T> {
+  const raw = await connectRaw(shop, identity)
+  try {
+    return await body(raw)
+  } finally {
+    await raw.end()
+  }
+}
+
+/** How many rows (DataRow messages) the messages hold. */
+export const dataRows = (messages: readonly BackendMessage[]): number => messages.filter((m) => m.type === 'D').length

@@ -9,7 +9,7 @@ import { buildBind, buildExecute, buildParse } from '../../../gateway/postgres/p
 import { editYaml, startShop, type Shop } from '../harness.js'
 import { recompiled } from '../recompiled.js'
 import { postgresFromEnv } from '../../services/env.js'
-import { connectRaw, errorsOf } from './raw-client.js'
+import { dataRows, errorsOf, withRawClient } from './raw-client.js'
 
 let shop: Shop
 before(async () => {
@@ -17,12 +17,10 @@ before(async () => {
 })
 after(() => shop?.stop())
 
-const dataRows = (messages: { type: string }[]) => messages.filter((m) => m.type === 'D').length
 
 describe('binary COPY of masked data', () => {
   test('is refused before it runs, as an ERROR on a connection that stays usable', async () => {
-    const raw = await connectRaw(shop, 'reader')
-    try {
+    await withRawClient(shop, 'reader', async (raw) => {
       for (const sql of ['COPY customers TO STDOUT (FORMAT binary)', 'COPY (SELECT email FROM customers) TO STDOUT BINARY', 'SELECT 1; COPY customers TO STDOUT WITH (FORMAT binary)']) {
         const messages = await raw.query(sql)
         const [error] = errorsOf(messages)
@@ -35,20 +33,15 @@ describe('binary COPY of masked data', () => {
       assert.equal(parsed[0]?.code, '42501')
       assert.equal(dataRows(await raw.query('SELECT 1')), 1)
       assert.equal(raw.closed, false)
-    } finally {
-      await raw.end()
-    }
+    })
   })
 
   test('without masks it runs', async () => {
-    const raw = await connectRaw(shop, 'admin')
-    try {
+    await withRawClient(shop, 'admin', async (raw) => {
       const messages = await raw.query('COPY orders TO STDOUT (FORMAT binary)')
       assert.deepEqual(errorsOf(messages), [])
       assert.ok(messages.some((m) => m.type === 'H'))
-    } finally {
-      await raw.end()
-    }
+    })
   })
 })
 
@@ -79,13 +72,10 @@ describe('denial messages name what was denied and why', () => {
 })
 
 test('ParameterStatus shows the identity, not the upstream account', async () => {
-  const raw = await connectRaw(shop, 'reader')
-  try {
+  await withRawClient(shop, 'reader', async (raw) => {
     assert.equal(raw.parameters.get('session_authorization'), 'reader')
     assert.equal(raw.parameters.get('is_superuser'), 'off')
-  } finally {
-    await raw.end()
-  }
+  })
 })
 
 test('a superuser upstream account is reported: a warning and /status', async () => {
@@ -99,13 +89,10 @@ test('a superuser upstream account is reported: a warning and /status', async ()
       doc.setIn(['postgres', 'password'], doc.createNode({ env: 'GATEHOUSE_TEST_SUPERUSER_PASSWORD' }))
     }),
   )
-  const raw = await connectRaw(shop, 'reader')
-  try {
+  await withRawClient(shop, 'reader', async (raw) => {
     assert.equal(raw.parameters.get('is_superuser'), 'off', 'the client is not told')
     assert.equal(raw.parameters.get('session_authorization'), 'reader')
-  } finally {
-    await raw.end()
-  }
+  })
   const status = (await (await fetch(`${admin}/status`)).json()) as { upstream: { superuser: string[] } }
   assert.deepEqual(status.upstream.superuser, ['shop'])
 })
