@@ -14,7 +14,7 @@ import { Membership } from '../github/membership.js'
 import { currentState, fetchPullRequest, publishPullRequest } from '../policy/pull-request.js'
 import { commandRecorded, recordCommand, type PullRequestState, type RecordedCommand } from '../policy/state.js'
 import { exclusion } from '../policy/status.js'
-import { parseCommands } from './parse.js'
+import { commandInLongComment, MAX_PARSED_CHARS, parseCommands } from './parse.js'
 import { answer, isFromBot, type Outcome } from './reply.js'
 
 interface Comment {
@@ -66,6 +66,12 @@ export async function handlePullRequestComment(ctx: BotContext, payload: Record<
   if (!issue.pull_request || issue.state !== 'open' || isFromBot(ctx, comment.user)) return
   const login = comment.user!.login!.toLowerCase()
   const commands = parseCommands(comment.body)
+  const unread = commandInLongComment(comment.body)
+  if (unread && payload.action === 'created') {
+    const reason = `comments over ${MAX_PARSED_CHARS} characters are not read for commands; write the command in a comment of its own`
+    await answer(ctx, ctx.config.policyRepo, { issue: issue.number, commentId: comment.id }, login, unread, { counted: false, reason })
+    return
+  }
   if (commands.length === 0) return
   if (payload.action === 'edited') {
     await answer(ctx, ctx.config.policyRepo, { issue: issue.number, commentId: comment.id }, login, commands[0]!, { counted: false, reason: 'an edited comment never counts; write a new comment' })

@@ -33,8 +33,15 @@ interface Row {
   number: number
   comment_id: string | number | null
   check_run_id: string | number | null
-  evaluation: { baseRef: string; author: string; pushers: string[]; evaluation: Evaluation; evaluatedSince: string } | string
+  evaluation: { format?: number; baseRef: string; author: string; pushers: string[]; evaluation: Evaluation; evaluatedSince: string } | string
 }
+
+/**
+ * The stored state's format. Rows of an earlier format (pushers read from
+ * commit metadata, rules without sources) are not trusted: the pull request
+ * is evaluated again as if first seen.
+ */
+const STATE_FORMAT = 2
 
 const num = (v: string | number | null) => (v === null ? null : Number(v))
 
@@ -42,12 +49,13 @@ export async function loadPullRequest(db: Queryable, repo: string, number: numbe
   const rows = await db.query<Row>('SELECT repo, number, comment_id, check_run_id, evaluation FROM gatehouse.bot_pull_requests WHERE repo = $1 AND number = $2', [repo, number])
   const row = rows[0]
   if (!row) return undefined
-  const saved = typeof row.evaluation === 'string' ? (JSON.parse(row.evaluation) as Exclude<Row['evaluation'], string>) : row.evaluation
+  const { format, ...saved } = typeof row.evaluation === 'string' ? (JSON.parse(row.evaluation) as Exclude<Row['evaluation'], string>) : row.evaluation
+  if (format !== STATE_FORMAT) return undefined
   return { repo, number, ...saved, commentId: num(row.comment_id), checkRunId: num(row.check_run_id) }
 }
 
 export async function savePullRequest(db: Queryable, state: PullRequestState, now = new Date()): Promise<void> {
-  const saved = JSON.stringify({ baseRef: state.baseRef, author: state.author, pushers: state.pushers, evaluation: state.evaluation, evaluatedSince: state.evaluatedSince })
+  const saved = JSON.stringify({ format: STATE_FORMAT, baseRef: state.baseRef, author: state.author, pushers: state.pushers, evaluation: state.evaluation, evaluatedSince: state.evaluatedSince })
   await db.query(
     `INSERT INTO gatehouse.bot_pull_requests (repo, number, head_sha, base_sha, diff_digest, comment_id, check_run_id, evaluation, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)

@@ -4,7 +4,7 @@
 // headings, emphasis) is text. Random input never throws.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { MAX_COMMENT_CHARS, parseCommands } from '../../bot/commands/parse.js'
+import { commandInLongComment, MAX_COMMENT_CHARS, MAX_PARSED_CHARS, parseCommands } from '../../bot/commands/parse.js'
 
 const CASES: Array<[string, string[]]> = [
   ['/approve', ['approve']],
@@ -41,7 +41,9 @@ const CASES: Array<[string, string[]]> = [
   ['/approve\n---', []],
   ['text\n    /approve', ['approve']],
   ['hard break  \n/approve', ['approve']],
-  ['\\/approve', ['approve']],
+  ['\\/approve', []],
+  ['&#47;approve', []],
+  ['&#x2F;deny', []],
   ['__proto__', []],
   ['constructor', []],
 ]
@@ -50,8 +52,15 @@ test('commands are exact lines outside quotes and code', () => {
   for (const [body, expected] of CASES) assert.deepEqual(parseCommands(body), expected, JSON.stringify(body))
 })
 
-test('bodies over GitHub\'s limit and non-strings are not read', () => {
+test('bodies over the parsed limit and non-strings are not read; a long one with a command is recognised as such', () => {
   assert.deepEqual(parseCommands(`/approve\n${'x'.repeat(MAX_COMMENT_CHARS)}`), [])
+  // A body the parser would take minutes over is not parsed at all.
+  const slow = `/approve\n\n${'*a'.repeat(MAX_PARSED_CHARS)}`
+  assert.deepEqual(parseCommands(slow), [])
+  assert.equal(commandInLongComment(slow), 'approve')
+  assert.equal(commandInLongComment(`${'x'.repeat(MAX_PARSED_CHARS)}\n/approve please`), undefined)
+  assert.equal(commandInLongComment('/approve'), undefined, 'short enough to be parsed')
+  assert.deepEqual(parseCommands(`${'x'.repeat(MAX_PARSED_CHARS - 9)}\n/approve`), ['approve'])
   assert.deepEqual(parseCommands(undefined), [])
   assert.deepEqual(parseCommands({ body: '/approve' }), [])
 })

@@ -176,6 +176,12 @@ test('commands inside quotes, HTML comments and HTML blocks are not commands', a
     ]
     for (const c of hidden) assert.deepEqual(c.reactions, [], JSON.stringify(c.body))
     assert.match(approvalRow(h, number, /default approvers/), /\| — \| ⏳ 0 of 1 \|/)
+    const escaped = await comment(h, number, 'alice', '&#47;approve')
+    assert.deepEqual(escaped.reactions, [], 'renders as a command, but is not written as one')
+    const long = await comment(h, number, 'alice', `${'A long review. '.repeat(300)}\n\n/approve`)
+    assert.deepEqual(long.reactions, ['confused'])
+    assert.match(botReplies(h, number).at(-1)!.body, /@alice .*comments over 4096 characters are not read for commands/)
+    assert.match(approvalRow(h, number, /default approvers/), /\| — \| ⏳ 0 of 1 \|/)
     const plain = await comment(h, number, 'alice', '> I would not approve this yet.\n\nI do now.\n/approve')
     assert.deepEqual(plain.reactions, ['+1'])
   })
