@@ -1,4 +1,4 @@
--- Gatehouse store, version 4: approvals that cannot be replayed or reordered,
+-- Gatehouse store, version 5: approvals that cannot be replayed or reordered,
 -- and who pushed to each pull request as GitHub itself attests it.
 -- Applied by store/migrate.ts as one script; never edit an applied migration, add a new one.
 

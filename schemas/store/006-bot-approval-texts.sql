@@ -1,4 +1,4 @@
--- Gatehouse store, version 4: what the bot showed on each approval issue.
+-- Gatehouse store, version 6: what the bot showed on each approval issue.
 -- An approver decides from the issue's title and body and the bot's own
 -- comments; anyone with write access to the repository can edit them. The
 -- bot keeps the exact texts it wrote, restores them when they are changed,
