@@ -19,6 +19,7 @@ import { generateToken, scramVerifier, tokenDigest } from '../compiler/credentia
 import { loadDirectory } from '../compiler/load.js'
 import { startGateway } from '../gateway/gateway.js'
 import { createLogger } from '../runtime/log.js'
+import { createEmbedded } from '../store/database.js'
 
 const SEED = `
 CREATE TABLE customers (id int PRIMARY KEY, name text, email text, phone text, notes text);
@@ -76,9 +77,10 @@ options:
     const work = mkdtempSync(path.join(tmpdir(), 'gatehouse-demo-'))
     const cleanup: Array<() => Promise<void>> = [async () => rmSync(work, { recursive: true, force: true })]
     try {
-      const { PGlite } = await import('@electric-sql/pglite')
       const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
-      const sample = await PGlite.create()
+      // On disk in the temporary directory, from the store's template: an
+      // in-memory PGlite would run initdb here and keep its memory.
+      const sample = await createEmbedded(path.join(work, 'sample-db'))
       await sample.exec(SEED)
       const dbPort = await freePort()
       const dbServer = new PGLiteSocketServer({ db: sample, port: dbPort, host: '127.0.0.1', maxConnections: 50 })

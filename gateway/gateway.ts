@@ -74,9 +74,17 @@ function listenHttp(server: Server, address: ListenAddress): Promise<AddressInfo
 
 export async function startGateway(config: GatewayConfig, log: Logger = createLogger({ level: config.logLevel })): Promise<RunningGateway> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
-  await loadSqlParser()
+  // The SQL parser and an embedded store are both WebAssembly: compile them side by side.
+  const parser = loadSqlParser()
+  parser.catch(() => undefined)
   const publicKey: KeyObject | undefined = config.publicKey ? createPublicKey(await readFile(config.publicKey)) : undefined
   const db = await openDatabase(config.store)
+  try {
+    await parser
+  } catch (err) {
+    await db.close().catch(() => undefined)
+    throw err
+  }
   const metrics = new Metrics()
   const commits = metrics.counter('gatehouse_audit_commits_total', 'Audit batches committed to the store, by durability: sync when a statement waited for the commit.')
   const commitSeconds = metrics.counter('gatehouse_audit_commit_seconds_total', 'Seconds spent committing audit batches, by durability; over gatehouse_audit_commits_total, the mean commit latency.')

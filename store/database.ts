@@ -1,9 +1,11 @@
 // One interface over the two places the store can live: an embedded PGlite
 // data directory (the default; no server to run) or a PostgreSQL server. Same
 // SQL, same schema, same queries.
+import { existsSync } from 'node:fs'
 import { mkdir, open, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import pg from 'pg'
+import { unpackTemplate } from './embedded-template.js'
 import { migrate } from './migrate.js'
 
 export interface Queryable {
@@ -78,8 +80,7 @@ async function openEmbedded(dir: string): Promise<Database> {
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const lockPath = path.join(dir, LOCK_FILE)
   await takeLock(lockPath)
-  const { PGlite } = await import('@electric-sql/pglite')
-  const db = new PGlite(path.join(dir, 'pgdata'))
+  const db = await createEmbedded(path.join(dir, 'pgdata'))
   try {
     await db.waitReady
   } catch (err) {
@@ -108,6 +109,20 @@ async function openEmbedded(dir: string): Promise<Database> {
       await rm(lockPath, { force: true })
     },
   }
+}
+
+/**
+ * PostgreSQL's default shared_buffers (128 MB) sized for a server; the store
+ * only appends small rows and reads recent ones, and every buffer is memory of
+ * the gateway's own process: 16 MB kept an idle gateway about 120 MB smaller.
+ */
+export const EMBEDDED_SETTINGS = ['shared_buffers=16MB']
+
+/** A PGlite instance on `dataDir`, initialised from the build's template when it is new. */
+export async function createEmbedded(dataDir: string) {
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await unpackTemplate(dataDir)
+  const { PGlite } = await import('@electric-sql/pglite')
+  return new PGlite(dataDir, { startParams: [...PGlite.defaultStartParams, ...EMBEDDED_SETTINGS.flatMap((setting) => ['-c', setting])] })
 }
 
 async function takeLock(lockPath: string): Promise<void> {
