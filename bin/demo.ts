@@ -21,7 +21,10 @@ import { startGateway } from '../gateway/gateway.js'
 import { createLogger } from '../runtime/log.js'
 import { createEmbedded } from '../store/database.js'
 
+// The sample database starts from the embedded store's template: drop the store's own tables first.
 const SEED = `
+DROP SCHEMA gatehouse CASCADE;
+DROP TABLE public.gatehouse_migrations;
 CREATE TABLE customers (id int PRIMARY KEY, name text, email text, phone text, notes text);
 CREATE TABLE products (id int PRIMARY KEY, name text, price numeric(10,2));
 CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers, status text, total numeric(10,2), created_at timestamptz DEFAULT now());

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs'
 import { mkdir, open, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
+import type { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 import { unpackTemplate } from './embedded-template.js'
 import { migrate } from './migrate.js'
@@ -80,13 +81,19 @@ async function openEmbedded(dir: string): Promise<Database> {
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const lockPath = path.join(dir, LOCK_FILE)
   await takeLock(lockPath)
-  const db = await createEmbedded(path.join(dir, 'pgdata'))
+  let db: PGlite
   try {
+    db = await createEmbedded(path.join(dir, 'pgdata'))
     await db.waitReady
   } catch (err) {
     await rm(lockPath, { force: true })
     throw err
   }
+  return embeddedDatabase(db, () => rm(lockPath, { force: true }))
+}
+
+/** The store's interface over one PGlite instance; `afterClose` runs once it is closed. */
+export function embeddedDatabase(db: PGlite, afterClose: () => Promise<void> = async () => undefined): Database {
   // PGlite runs one statement at a time; queue work so transactions never interleave.
   let tail: Promise<unknown> = Promise.resolve()
   const serialize = <T>(work: () => Promise<T>): Promise<T> => {
@@ -106,7 +113,7 @@ async function openEmbedded(dir: string): Promise<Database> {
       ),
     async close() {
       await serialize(() => db.close())
-      await rm(lockPath, { force: true })
+      await afterClose()
     },
   }
 }
@@ -118,9 +125,9 @@ async function openEmbedded(dir: string): Promise<Database> {
  */
 export const EMBEDDED_SETTINGS = ['shared_buffers=16MB']
 
-/** A PGlite instance on `dataDir`, initialised from the build's template when it is new. */
-export async function createEmbedded(dataDir: string) {
-  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await unpackTemplate(dataDir)
+/** A PGlite instance on `dataDir` (in memory without one), initialised from the build's template when it is new. */
+export async function createEmbedded(dataDir?: string): Promise<PGlite> {
+  if (dataDir !== undefined && !existsSync(path.join(dataDir, 'PG_VERSION'))) await unpackTemplate(dataDir)
   const { PGlite } = await import('@electric-sql/pglite')
   return new PGlite(dataDir, { startParams: [...PGlite.defaultStartParams, ...EMBEDDED_SETTINGS.flatMap((setting) => ['-c', setting])] })
 }
