@@ -63,6 +63,23 @@ function editYaml(file: string, edit: (doc: ReturnType<typeof parseAllDocuments>
   writeFileSync(file, docs.map((d) => d.toString({ lineWidth: 0 })).join(''))
 }
 
+/** The sample database, served over the PostgreSQL protocol on `port`. */
+async function startSample(dir: string, port: number): Promise<{ stop(): Promise<void> }> {
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
+  // On disk in the temporary directory, from the store's template: an
+  // in-memory PGlite would run initdb here and keep its memory.
+  const sample = await createEmbedded(dir)
+  try {
+    await sample.exec(SEED)
+    const server = new PGLiteSocketServer({ db: sample, port, host: '127.0.0.1', maxConnections: 50 })
+    await server.start()
+    return { stop: async () => (await server.stop(), await sample.close()) }
+  } catch (err) {
+    await sample.close().catch(() => undefined)
+    throw err
+  }
+}
+
 const DEFAULT_PORT = 6432
 
 function portIsFree(port: number): Promise<boolean> {
@@ -119,15 +136,11 @@ options:
     const work = mkdtempSync(path.join(tmpdir(), 'gatehouse-demo-'))
     const cleanup: Array<() => Promise<void>> = [async () => rmSync(work, { recursive: true, force: true })]
     try {
-      const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
-      // On disk in the temporary directory, from the store's template: an
-      // in-memory PGlite would run initdb here and keep its memory.
-      const sample = await createEmbedded(path.join(work, 'sample-db'))
-      await sample.exec(SEED)
+      // The sample database starts while the policies compile and the gateway
+      // starts: both are mostly WebAssembly start-up, and there are two cores.
       const dbPort = await freePort()
-      const dbServer = new PGLiteSocketServer({ db: sample, port: dbPort, host: '127.0.0.1', maxConnections: 50 })
-      await dbServer.start()
-      cleanup.unshift(async () => (await dbServer.stop(), await sample.close()))
+      const sampleStarted = startSample(path.join(work, 'sample-db'), dbPort)
+      cleanup.unshift(async () => (await sampleStarted.catch(() => undefined))?.stop())
 
       // The example, pointed at the sample database, with demo tokens.
       const repo = path.join(work, 'policies')
@@ -177,6 +190,7 @@ options:
       })
       cleanup.unshift(() => gateway.stop())
       const listening = gateway.addresses.postgres!.port
+      await sampleStarted
 
       const psql = (identity: string, sql: string) => `PGPASSWORD='${tokens[identity]}' psql "host=127.0.0.1 port=${listening} user=${identity} dbname=orders-db sslmode=disable" -c "${sql}"`
       const cli = `node ${path.join(root, 'dist', 'bin', 'gatehouse.js')}`
