@@ -17,7 +17,6 @@ import { createLogger, type Logger } from '../runtime/log.js'
 import { Metrics, type Counter } from '../runtime/metrics.js'
 import { createPostgresFront } from './postgres/front.js'
 import { SessionRegistry } from './sessions.js'
-import { createSshFront } from './ssh/front.js'
 
 /** What every protocol front shares. */
 export interface GatewayContext {
@@ -156,7 +155,8 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
       log.info(`${name === 'postgres' ? 'PostgreSQL' : 'SSH'} front listening`, { address: `${address.address}:${address.port}` })
     }
     if (config.postgresListen) await serve('postgres', createPostgresFront(context), config.postgresListen)
-    if (config.sshListen) await serve('ssh', createSshFront(context), config.sshListen)
+    // Loaded only when configured: ssh2 and its crypto are a good part of a PostgreSQL-only gateway's start-up.
+    if (config.sshListen) await serve('ssh', (await import('./ssh/front.js')).createSshFront(context), config.sshListen)
     if (config.adminListen) {
       const digest = await adminTokenDigest(config)
       admin = createAdminServer({ state, db, audit, metrics, sessions, log, listening: () => listening, ...(digest ? { adminTokenDigest: digest } : {}) })

@@ -58,7 +58,7 @@ async function findTemplate(): Promise<string | undefined> {
 export async function unpackTemplate(dataDir: string): Promise<boolean> {
   const template = await findTemplate()
   if (!template) return false
-  const archive = gunzipSync(await readFile(template), { maxOutputLength: MAX_UNPACKED_BYTES })
+  const archive = gunzipSync(await readFile(template), { maxOutputLength: MAX_UNPACKED_BYTES, chunkSize: 1024 * 1024 })
   const partial = `${dataDir}.partial`
   await rm(partial, { recursive: true, force: true })
   // About a thousand small files: synchronous calls, at start-up, cost a
