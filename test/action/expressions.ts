@@ -52,24 +52,18 @@ function evaluateValue(expression: string, contexts: Contexts): Value {
   const tokens = tokenize(expression)
   let at = 0
   const peek = () => tokens[at]
-  const or = (): Value => {
-    let left = and()
-    while (peek()?.op === '||') {
+  /** `||` and `&&`: both sides are always parsed; the value is GitHub's (the deciding operand, not a boolean). */
+  const logical = (op: '||' | '&&', operand: () => Value) => (): Value => {
+    let left = operand()
+    while (peek()?.op === op) {
       at++
-      const right = and()
-      left = truthy(left) ? left : right
+      const right = operand()
+      left = (op === '||') === truthy(left) ? left : right
     }
     return left
   }
-  const and = (): Value => {
-    let left = equality()
-    while (peek()?.op === '&&') {
-      at++
-      const right = equality()
-      left = truthy(left) ? right : left
-    }
-    return left
-  }
+  const and = (): Value => logical('&&', equality)()
+  const or = logical('||', and)
   const equality = (): Value => {
     let left = unary()
     while (peek()?.op === '==' || peek()?.op === '!=') {

@@ -8,6 +8,7 @@ import path from 'node:path'
 import { after, test } from 'node:test'
 import { readTar, unpackTemplate } from '../../store/embedded-template.js'
 import { createEmbedded, openDatabase } from '../../store/database.js'
+import { prng } from '../engine/masks/fixtures.js'
 
 const work = mkdtempSync(path.join(tmpdir(), 'gatehouse-template-'))
 after(() => rmSync(work, { recursive: true, force: true }))
@@ -27,16 +28,6 @@ function tar(entries: Array<{ name: string; data?: string; flag?: string }>): Ui
   }
   blocks.push(Buffer.alloc(1024))
   return Buffer.concat(blocks)
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), a | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 test('a new store is unpacked from the template and opens as a working store', async () => {
