@@ -4,12 +4,13 @@
 # see .ci/node24), in one run. Native add-ons are rebuilt for each version.
 #   bash bench/node-versions.sh
 #   PG_ARGS="--seconds 5 --rounds 3" SSH_ARGS="--rounds 5" STARTUP_ARGS="--runs 5" bash bench/node-versions.sh
+#   RUNTIMES=node24 bash bench/node-versions.sh      # one of them only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build >/dev/null
 native="ssh2 cpu-features"
 trap 'npm rebuild $native >/dev/null 2>&1 || true' EXIT
-for runtime in machine node24; do
+for runtime in ${RUNTIMES:-machine node24}; do
   if [ "$runtime" = node24 ]; then
     with=.ci/with-node24
     $with npm rebuild $native >/dev/null
