@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every benchmark and prints the figures the README quotes.
+# Runs every benchmark and prints the figures docs/design.md quotes.
 #   npm run bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
