@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every benchmark and prints the figures the README quotes.
+# Runs every benchmark and prints the figures docs/design.md quotes.
 #   npm run bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,7 +7,10 @@ npm run build >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-echo "## compiler"
+echo "## start-up"
+node dist/bench/startup.js
+
+echo; echo "## compiler"
 node dist/bench/compiler.js --runs 5
 
 echo; echo "## decisions"

@@ -7,7 +7,7 @@
 // commands show an allowed query, a denied one, a masked result, an approval
 // hold and `gatehouse.permissions`.
 import { randomBytes } from 'node:crypto'
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -15,14 +15,18 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { parseAllDocuments } from 'yaml'
 import { dayFromToday } from '../cli/clock.js'
-import { EXIT, type Command } from '../cli/command.js'
+import { EXIT, UsageError, type Command } from '../cli/command.js'
 import { compileRepository } from '../compiler/compile.js'
 import { generateToken, scramVerifier, tokenDigest } from '../compiler/credentials.js'
 import { loadDirectory } from '../compiler/load.js'
 import { startGateway } from '../gateway/gateway.js'
 import { createLogger } from '../runtime/log.js'
+import { createEmbedded } from '../store/database.js'
 
+// The sample database starts from the embedded store's template: drop the store's own tables first.
 const SEED = `
+DROP SCHEMA gatehouse CASCADE;
+DROP TABLE public.gatehouse_migrations;
 CREATE TABLE customers (id int PRIMARY KEY, name text, email text, phone text, notes text);
 CREATE TABLE products (id int PRIMARY KEY, name text, price numeric(10,2));
 CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers, status text, total numeric(10,2), created_at timestamptz DEFAULT now());
@@ -64,6 +68,55 @@ function editYaml(file: string, edit: (doc: ReturnType<typeof parseAllDocuments>
   writeFileSync(file, docs.map((d) => d.toString({ lineWidth: 0 })).join(''))
 }
 
+/** The sample database, served over the PostgreSQL protocol on `port`. */
+async function startSample(dir: string, port: number): Promise<{ stop(): Promise<void> }> {
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
+  // On disk in the temporary directory, from the store's template: an
+  // in-memory PGlite would run initdb here and keep its memory.
+  const sample = await createEmbedded(dir)
+  try {
+    await sample.exec(SEED)
+    const server = new PGLiteSocketServer({ db: sample, port, host: '127.0.0.1', maxConnections: 50 })
+    await server.start()
+    return { stop: async () => (await server.stop(), await sample.close()) }
+  } catch (err) {
+    await sample.close().catch(() => undefined)
+    throw err
+  }
+}
+
+const DEFAULT_PORT = 6432
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
+
+/** Where psql is on the PATH, if it is. */
+function findOnPath(command: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    const candidate = path.join(dir, command)
+    try {
+      accessSync(candidate, constants.X_OK)
+      return candidate
+    } catch {
+      // not here
+    }
+  }
+  return undefined
+}
+
+const PSQL_ADVICE = [
+  'psql (the PostgreSQL client) is not on your PATH; the commands below need it. Install it with',
+  '  Debian, Ubuntu:  sudo apt-get install postgresql-client',
+  '  Fedora, RHEL:    sudo dnf install postgresql',
+  '  macOS:           brew install libpq && brew link --force libpq',
+  'or use any PostgreSQL client with the same host, port, user, database and password.',
+]
+
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'run the example policies in front of a sample database',
@@ -74,21 +127,25 @@ temporary copy of policies.example/ with fresh demo tokens, and prints psql
 commands to try. Stop it with Ctrl-C; nothing is left behind.
 
 options:
-  --port PORT   where the gateway listens for PostgreSQL clients (default 6432)`,
+  --port PORT   where the gateway listens for PostgreSQL clients (default 6432,
+                or any free port when 6432 is taken; 0 for any free port)`,
   async run(args, io) {
     const { values } = parseArgs({ args, options: { port: { type: 'string' } } })
+    const requested = values.port === undefined ? undefined : Number(values.port)
+    if (requested !== undefined && !(Number.isInteger(requested) && requested >= 0 && requested <= 65535)) throw new UsageError('--port must be a port number (0 for any free port)')
+    // 6432 is also PgBouncer's default: when it is taken, any free port will do.
+    const port = requested ?? ((await portIsFree(DEFAULT_PORT)) ? DEFAULT_PORT : 0)
+    const inUse = () => new Error(`port ${port} is in use; choose another with --port PORT (or --port 0 for any free one)`)
+    if (port !== 0 && !(await portIsFree(port))) throw inUse()
     const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
     const work = mkdtempSync(path.join(tmpdir(), 'gatehouse-demo-'))
     const cleanup: Array<() => Promise<void>> = [async () => rmSync(work, { recursive: true, force: true })]
     try {
-      const { PGlite } = await import('@electric-sql/pglite')
-      const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
-      const sample = await PGlite.create()
-      await sample.exec(SEED)
+      // The sample database starts while the policies compile and the gateway
+      // starts: both are mostly WebAssembly start-up, and there are two cores.
       const dbPort = await freePort()
-      const dbServer = new PGLiteSocketServer({ db: sample, port: dbPort, host: '127.0.0.1', maxConnections: 50 })
-      await dbServer.start()
-      cleanup.unshift(async () => (await dbServer.stop(), await sample.close()))
+      const sampleStarted = startSample(path.join(work, 'sample-db'), dbPort)
+      cleanup.unshift(async () => (await sampleStarted.catch(() => undefined))?.stop())
 
       // The example, pointed at the sample database, with demo tokens.
       const repo = path.join(work, 'policies')
@@ -124,7 +181,6 @@ options:
       const adminToken = randomBytes(24).toString('base64url')
       process.env.GATEHOUSE_DEMO_DB_PASSWORD = 'demo'
       process.env.GATEHOUSE_ADMIN_TOKEN = adminToken
-      const port = Number(values.port ?? 6432)
       const adminPort = await freePort()
       const gateway = await startGateway(
         {
@@ -139,15 +195,21 @@ options:
           logLevel: 'warn',
         },
         createLogger({ level: 'warn' }),
-      )
+      ).catch((err: NodeJS.ErrnoException) => {
+        throw err.code === 'EADDRINUSE' ? inUse() : err
+      })
       cleanup.unshift(() => gateway.stop())
+      const listening = gateway.addresses.postgres!.port
+      await sampleStarted
 
-      const psql = (identity: string, sql: string) => `PGPASSWORD='${tokens[identity]}' psql "host=127.0.0.1 port=${port} user=${identity} dbname=orders-db sslmode=disable" -c "${sql}"`
+      const psql = (identity: string, sql: string) => `PGPASSWORD='${tokens[identity]}' psql "host=127.0.0.1 port=${listening} user=${identity} dbname=orders-db sslmode=disable" -c "${sql}"`
       const cli = `node ${path.join(root, 'dist', 'bin', 'gatehouse.js')}`
       io.out(
         [
           '',
-          `Gatehouse demo: the gateway listens on 127.0.0.1:${port} in front of a sample orders database.`,
+          `Gatehouse demo: the gateway listens on 127.0.0.1:${listening} in front of a sample orders database.`,
+          ...(requested === undefined && listening !== DEFAULT_PORT ? [`(port ${DEFAULT_PORT} is taken, by PgBouncer perhaps: this run uses ${listening}; --port PORT picks one)`] : []),
+          ...(findOnPath('psql') ? [] : ['', ...PSQL_ADVICE]),
           'Demo tokens (valid only for this run):',
           ...Object.entries(tokens).map(([name, token]) => `  ${name.padEnd(17)} ${token}`),
           '',

@@ -173,9 +173,12 @@ async function git(dir: string, args: string[]): Promise<string> {
 /** The commit a working directory is at, if it is inside a Git repository. */
 async function readWorkingRevision(dir: string): Promise<Revision | undefined> {
   try {
-    const [commit, time] = (await git(dir, ['log', '-1', '--format=%H %ct', 'HEAD'])).trim().split(' ')
+    const [head, status] = await Promise.all([
+      git(dir, ['log', '-1', '--format=%H %ct', 'HEAD']),
+      git(dir, ['status', '--porcelain', '--untracked-files=all', '--', ...REPOSITORY_ENTRIES]),
+    ])
+    const [commit, time] = head.trim().split(' ')
     if (!commit || !time) return undefined
-    const status = await git(dir, ['status', '--porcelain', '--untracked-files=all', '--', ...REPOSITORY_ENTRIES])
     return { commit, time: Number(time), dirty: status.trim() !== '' }
   } catch {
     return undefined

@@ -1,47 +1,23 @@
 // Stage 3: each document against the JSON Schema of its kind, with errors
 // translated into findings at the offending node.
-import { Ajv2020 } from 'ajv/dist/2020.js'
 import type { ErrorObject, ValidateFunction } from 'ajv'
-import addFormatsModule from 'ajv-formats'
-import commonSchema from '../schemas/common.schema.json' with { type: 'json' }
-import identitySchema from '../schemas/identity.schema.json' with { type: 'json' }
-import policySchema from '../schemas/policy.schema.json' with { type: 'json' }
-import resourceSchema from '../schemas/resource.schema.json' with { type: 'json' }
-import settingsSchema from '../schemas/settings.schema.json' with { type: 'json' }
-import testSchema from '../schemas/test.schema.json' with { type: 'json' }
 import { suggest } from '../cli/suggest.js'
 import { didYouMean, type Diagnostic } from './diagnostics.js'
 import type { DiagnosticCode } from './errors.js'
 import type { DocPath, ParsedDocument } from './parse.js'
+import * as generated from './schema-validators.generated.js'
 import { findInlineSecrets } from './secrets.js'
 
 export const KINDS = ['Settings', 'Identity', 'Resource', 'Policy', 'Test'] as const
 export type Kind = (typeof KINDS)[number]
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void
-
-let validators: Record<Kind, ValidateFunction> | undefined
-
-function getValidators(): Record<Kind, ValidateFunction> {
-  if (validators) return validators
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true })
-  addFormats(ajv)
-  ajv.addSchema(commonSchema)
-  validators = {
-    Settings: ajv.compile(settingsSchema),
-    Identity: ajv.compile(identitySchema),
-    Resource: ajv.compile(resourceSchema),
-    Policy: ajv.compile(policySchema),
-    Test: ajv.compile(testSchema),
-  }
-  return validators
-}
+/** Compiled from schemas/ at development time (build/generate-validators.ts), not at every start. */
+const validators = generated as unknown as Record<Kind, ValidateFunction>
 
 export function validateDocuments(documents: readonly ParsedDocument[]): { valid: ParsedDocument[]; invalid: ParsedDocument[]; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = []
   const valid: ParsedDocument[] = []
   const invalid: ParsedDocument[] = []
-  const all = getValidators()
   for (const doc of documents) {
     const kind = doc.kind
     if (!kind || !(KINDS as readonly string[]).includes(kind)) {
@@ -65,7 +41,7 @@ export function validateDocuments(documents: readonly ParsedDocument[]): { valid
         help: secretHelp(doc, secret.path),
       })
     }
-    const validate = all[kind as Kind]
+    const validate = validators[kind as Kind]
     if (validate(doc.value) && secrets.length === 0) {
       valid.push(doc)
       continue

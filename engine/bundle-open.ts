@@ -4,12 +4,9 @@
 // open bundles through here.
 import { Buffer } from 'node:buffer'
 import type { KeyObject } from 'node:crypto'
-import { Ajv2020 } from 'ajv/dist/2020.js'
 import type { ValidateFunction } from 'ajv'
-import addFormatsModule from 'ajv-formats'
-import bundleSchema from '../schemas/bundle.schema.json' with { type: 'json' }
-import commonSchema from '../schemas/common.schema.json' with { type: 'json' }
 import { checkIntegrity } from './bundle-integrity.js'
+import { bundle as generatedValidator } from './bundle-validator.generated.js'
 import { createEngine, type Engine } from './engine.js'
 import type { Bundle } from './types.js'
 
@@ -19,16 +16,10 @@ export type OpenedBundle =
   | { ok: true; bundle: Bundle; engine: Engine }
   | { ok: false; code: 'bundle.too_large' | 'bundle.json' | 'bundle.schema' | 'bundle.digest_mismatch' | 'bundle.unsigned' | 'bundle.bad_signature' | 'bundle.conditions'; message: string }
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void
-let validator: ValidateFunction | undefined
+/** Compiled from schemas/bundle.schema.json at development time (build/generate-validators.ts). */
+const validator = generatedValidator as unknown as ValidateFunction
 
 function validate(bundle: unknown): string[] {
-  if (!validator) {
-    const ajv = new Ajv2020({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true })
-    addFormats(ajv)
-    ajv.addSchema(commonSchema)
-    validator = ajv.compile(bundleSchema)
-  }
   if (validator(bundle)) return []
   return (validator.errors ?? []).slice(0, 3).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`)
 }

@@ -25,7 +25,6 @@ import { ConnectionLimiter } from './connection-limits.js'
 import { resolveLimits } from './limits.js'
 import { createReadinessProbe } from './readiness.js'
 import { SessionRegistry } from './sessions.js'
-import { createSshFront } from './ssh/front.js'
 
 /** What every protocol front shares. */
 export interface GatewayContext {
@@ -113,9 +112,17 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
   // Decisions and identity expiry follow this clock: say so when it is not the machine's.
   if (clockIsSet()) log.warn(`the clock is set by ${CLOCK_VARIABLE}`, { now: now().toISOString() })
-  await loadSqlParser()
+  // The SQL parser and an embedded store are both WebAssembly: compile them side by side.
+  const parser = loadSqlParser()
+  parser.catch(() => undefined)
   const publicKey: KeyObject | undefined = config.publicKey ? createPublicKey(await readFile(config.publicKey)) : undefined
   const db = await openDatabase(config.store)
+  try {
+    await parser
+  } catch (err) {
+    await db.close().catch(() => undefined)
+    throw err
+  }
   const metrics = new Metrics()
   const commits = metrics.counter('gatehouse_audit_commits_total', 'Audit batches committed to the store, by durability: sync when a statement waited for the commit.')
   const commitSeconds = metrics.counter('gatehouse_audit_commit_seconds_total', 'Seconds spent committing audit batches, by durability; over gatehouse_audit_commits_total, the mean commit latency.')
@@ -217,7 +224,8 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
       log.info(`${name === 'postgres' ? 'PostgreSQL' : 'SSH'} front listening`, { address: `${address.address}:${address.port}` })
     }
     if (config.postgresListen) await serve('postgres', createPostgresFront(context), config.postgresListen)
-    if (config.sshListen) await serve('ssh', createSshFront(context), config.sshListen)
+    // Loaded only when configured: ssh2 and its crypto are a good part of a PostgreSQL-only gateway's start-up.
+    if (config.sshListen) await serve('ssh', (await import('./ssh/front.js')).createSshFront(context), config.sshListen)
     if (config.adminListen) {
       const digest = await adminTokenDigest(config)
       admin = createAdminServer({ state, db, audit, metrics, sessions, log, probe, workloadTokens: context.workloadTokens, listening: () => listening, superuserResources: context.superuserResources, ...(digest ? { adminTokenDigest: digest } : {}) })

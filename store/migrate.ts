@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import type { Database } from './database.js'
 
 /** schemas/store, found from this module whether it runs from source or from dist/. */
-function migrationsDir(): string {
+export function migrationsDir(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url))
   while (!existsSync(path.join(dir, 'schemas', 'store'))) {
     const parent = path.dirname(dir)

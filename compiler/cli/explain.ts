@@ -56,9 +56,13 @@ options:
     const time = values.time ? new Date(values.time) : now()
     if (Number.isNaN(time.getTime())) throw new UsageError('--time must be an ISO-8601 date and time')
 
+    // The SQL parser (WebAssembly) is only needed to decide --sql; it compiles
+    // on a background thread while the repository is read.
+    const parser = values.sql !== undefined ? loadSqlParser() : undefined
+    parser?.catch(() => undefined)
     const bundle = values.bundle ? await readBundle(values.bundle, io) : await compileDir(positionals[0] ?? '.', io)
     if (!bundle) return EXIT.findings
-    await loadSqlParser()
+    await parser
     const built = createEngine(bundle)
     if (!built.ok) {
       io.err(`bundle does not load: ${built.errors.join('; ')}`)

@@ -34,12 +34,15 @@ exit status: 0 all passed, 1 failures, compile errors or low coverage, 2 usage o
     const minimum = values['coverage-min'] === undefined ? undefined : Number(values['coverage-min'])
     if (minimum !== undefined && !(minimum >= 0 && minimum <= 100)) throw new UsageError('--coverage-min must be a number from 0 to 100')
     const dir = positionals[0] ?? '.'
+    // The SQL parser (WebAssembly) compiles on a background thread while the repository is read.
+    const parser = loadSqlParser()
+    parser.catch(() => undefined)
     const compiled = await compileRepository(await loadDirectory(dir))
     if (!compiled.bundle || !compiled.model) {
       reportDiagnostics(io, compiled.diagnostics.filter((d) => d.severity === 'error'), format, dir, compiled.sources)
       return EXIT.findings
     }
-    await loadSqlParser()
+    await parser
     const report = runTests(compiled.bundle, compiled.model.tests)
     const failed = report.results.filter((r) => !r.passed)
     const lowCoverage = minimum !== undefined && report.coverage < minimum
