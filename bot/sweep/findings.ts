@@ -2,8 +2,8 @@
 // evidence and returns findings; it never writes. Adding a kind of finding is
 // adding a finder to FINDERS (a module of its own), nothing else: findings
 // that propose a change name an action the sweep knows how to edit
-// (`remove`, `change-owner`, `narrow`); any other finding is `report`, listed
-// in the sweep's summary issue.
+// (`remove`, `change-owner`, `narrow`, `retire`); any other finding is
+// `report`, listed in the sweep's summary issue.
 //
 // The built-in finders, and the evidence each one needs:
 //  - expired: the identity's `expires` is past;
@@ -16,12 +16,16 @@
 //  - unused grants: a policy naming the identity directly none of whose rules
 //    decided anything for it in the window is narrowed; a single rule never
 //    used (in a policy otherwise used, or reached through a role) is reported;
-//  - expiring: `expires` within `stale.expiryWarningDays`, reported.
+//  - expiring: `expires` within `stale.expiryWarningDays`, reported;
+//  - rotation (rotation.ts): credentials past their `notAfter` are retired,
+//    an oldest credential older than `stale.rotateAfterDays` is reported.
 import type { Bundle, BundleIdentity, BundlePolicy } from '../../engine/types.js'
 import type { OwnerStatus } from '../github/membership.js'
 import { DAY, day, type Usage } from './evidence.js'
+import { rotation } from './rotation.js'
 
-export type Action = 'remove' | 'change-owner' | 'narrow' | 'report'
+export type Action = 'remove' | 'change-owner' | 'narrow' | 'retire' | 'report'
+export type ProposingAction = Exclude<Action, 'report'>
 
 export interface Finding {
   identity: string
@@ -140,32 +144,46 @@ const expiring: Finder = async ({ bundle, now }) => {
   })
 }
 
-export const FINDERS: Finder[] = [expired, inactive, owner, unusedGrants, expiring]
+export const FINDERS: Finder[] = [expired, inactive, owner, unusedGrants, expiring, rotation]
 
-/** One identity's findings, and the change they add up to. */
+/**
+ * One proposal's findings for an identity, and the change they add up to. An
+ * identity has at most two: the access change, and the retirement of its
+ * expired credentials, which is independent of it (its own pull request).
+ */
 export interface IdentityFindings {
   identity: string
-  /** The change proposed: removal wins over a change of owner, which wins over narrowing. */
-  action: Exclude<Action, 'report'> | undefined
+  /** The change proposed: removal wins over a change of owner, which wins over narrowing; `retire` stands apart. */
+  action: ProposingAction | undefined
   /** The findings behind the action (removing an identity whose owner left names both). */
   reasons: Finding[]
+  /** What is only reported, carried by the first of the identity's entries (so it is listed once). */
   reports: Finding[]
   policies: string[]
 }
 
-const RANK: Record<Exclude<Action, 'report'>, number> = { remove: 3, 'change-owner': 2, narrow: 1 }
+const RANK: Record<Exclude<ProposingAction, 'retire'>, number> = { remove: 3, 'change-owner': 2, narrow: 1 }
+
+function proposals(identity: string, findings: Finding[]): IdentityFindings[] {
+  // An identity on its way out needs no credential clean-up: what is expired is then only reported.
+  const removing = findings.some((f) => f.action === 'remove')
+  const own = findings.map((f): Finding => (removing && f.action === 'retire' ? { ...f, action: 'report' } : f))
+  const changing = own.filter((f): f is Finding & { action: keyof typeof RANK } => f.action !== 'report' && f.action !== 'retire')
+  const action = changing.reduce<keyof typeof RANK | undefined>((best, f) => (!best || RANK[f.action] > RANK[best] ? f.action : best), undefined)
+  // Removal carries the owner's departure too: it is part of why.
+  const reasons = action === 'remove' ? changing.filter((f) => f.action === 'remove' || f.action === 'change-owner') : changing.filter((f) => f.action === action)
+  // A rule unused by an identity being removed says nothing more.
+  const reports = own.filter((f) => f.action === 'report' && !(action === 'remove' && f.kind.startsWith('unused-rule:')))
+  const retiring = own.filter((f) => f.action === 'retire')
+  const entries: IdentityFindings[] = []
+  if (action || retiring.length === 0) entries.push({ identity, action, reasons, reports, policies: reasons.flatMap((f) => f.policies ?? []) })
+  if (retiring.length > 0) entries.push({ identity, action: 'retire', reasons: retiring, reports: entries.length > 0 ? [] : reports, policies: [] })
+  return entries
+}
 
 export async function findAll(evidence: SweepEvidence, finders: readonly Finder[] = FINDERS): Promise<IdentityFindings[]> {
   const all = (await Promise.all(finders.map((f) => f(evidence)))).flat()
   const byIdentity = new Map<string, Finding[]>()
   for (const f of all) byIdentity.set(f.identity, [...(byIdentity.get(f.identity) ?? []), f])
-  return [...byIdentity].sort(([a], [b]) => (a < b ? -1 : 1)).map(([identity, findings]) => {
-    const proposing = findings.filter((f): f is Finding & { action: Exclude<Action, 'report'> } => f.action !== 'report')
-    const action = proposing.reduce<Exclude<Action, 'report'> | undefined>((best, f) => (!best || RANK[f.action] > RANK[best] ? f.action : best), undefined)
-    // Removal carries the owner's departure too: it is part of why.
-    const reasons = action === 'remove' ? proposing.filter((f) => f.action === 'remove' || f.action === 'change-owner') : proposing.filter((f) => f.action === action)
-    // A rule unused by an identity being removed says nothing more.
-    const reports = findings.filter((f) => f.action === 'report' && !(action === 'remove' && f.kind.startsWith('unused-rule:')))
-    return { identity, action, reasons, reports, policies: reasons.flatMap((f) => f.policies ?? []) }
-  })
+  return [...byIdentity].sort(([a], [b]) => (a < b ? -1 : 1)).flatMap(([identity, findings]) => proposals(identity, findings))
 }

@@ -6,10 +6,13 @@
 //    goes whole), and the test cases that name it;
 //  - narrowing removes its name from the policies' subjects, then the test
 //    cases naming it that now fail (they expected the removed grant);
-//  - a change of owner rewrites the `owner` line.
+//  - a change of owner rewrites the `owner` line;
+//  - retiring removes the identity's credentials past their `notAfter`
+//    (compiler/credential-edit.ts, the edit `gatehouse identity rotate` uses).
 // The result is compiled and tested with the compiler's own functions, the
 // same as `gatehouse validate` and `gatehouse test`.
 import { compileRepository } from '../../compiler/compile.js'
+import { removeExpiredCredentials } from '../../compiler/credential-edit.js'
 import type { LoadedRepository } from '../../compiler/load.js'
 import { runTests } from '../../compiler/test-runner.js'
 import { loadSqlParser } from '../../engine/sql/index.js'
@@ -69,6 +72,8 @@ export async function buildProposal(base: LoadedRepository, bundle: Bundle, foun
       draft.edit((t) => removeTestCases(t, (c) => c.identity === name))
     } else if (found.action === 'narrow') {
       draft.edit((t) => removeSubject(t, name, found.policies))
+    } else if (found.action === 'retire') {
+      draft.edit((t) => removeExpiredCredentials(t, name, now), fileOf(identity.source))
     } else {
       draft.edit((t) => setOwner(t, name, newOwner), fileOf(identity.source))
     }
@@ -79,6 +84,7 @@ export async function buildProposal(base: LoadedRepository, bundle: Bundle, foun
       result = await verify(draft, now)
     }
     if (!result.ok) return result
+    if (draft.changes().size === 0) return { ok: false, reason: `the edit of \`${fileOf(identity.source)}\` changed nothing` }
     if (result.failing.length > 0) {
       return { ok: false, reason: `the result would fail ${result.failing.length} test case${result.failing.length === 1 ? '' : 's'}: ${result.failing.slice(0, 3).map((f) => `\`${f.suite}\` / \`${f.name}\``).join(', ')}` }
     }

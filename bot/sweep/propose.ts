@@ -1,7 +1,9 @@
-// One pull request per identity, on the branch `gatehouse/sweep/<identity>`,
-// kept in step with the evidence: created when there is none, brought up to
-// date (files, title, description, labels) when what it should say differs,
-// left alone otherwise, so a second run changes nothing. A branch carrying a
+// One pull request per identity and kind of change, on the branch
+// `gatehouse/sweep/<identity>` (or `gatehouse/rotate/<identity>` for retiring
+// expired credentials, which stands beside an access change), kept in step
+// with the evidence: created when there is none, brought up to date (files,
+// title, description, labels) when what it should say differs, left alone
+// otherwise, so a second run changes nothing. A branch carrying a
 // commit not made by the bot is a person's work: it is never overwritten, the
 // bot comments instead (once per head commit). Blob shas are computed
 // locally, so comparing costs one tree listing, not a download.
@@ -10,11 +12,11 @@ import { createHash } from 'node:crypto'
 import type { RepoRef } from '../config.js'
 import type { BotContext } from '../context.js'
 import { readTree } from '../policy/fetch.js'
-import type { Action } from './findings.js'
+import type { ProposingAction } from './findings.js'
 
 export interface ProposedChange {
   identity: string
-  action: Exclude<Action, 'report'>
+  action: ProposingAction
   title: string
   body: string
   /** Path → new content, or null to delete the file. */
@@ -23,9 +25,10 @@ export interface ProposedChange {
   labels: string[]
 }
 
-/** A sweep pull request as GitHub has it (the newest one per identity). */
+/** A sweep pull request as GitHub has it (the newest one per branch). */
 export interface SweepPull {
   number: number
+  branch: string
   identity: string
   action: string | undefined
   state: 'open' | 'closed'
@@ -38,7 +41,8 @@ export interface SweepPull {
 export type ProposalOutcome = 'created' | 'updated' | 'reopened' | 'unchanged' | 'human-pushed' | 'would-create' | 'would-update' | 'would-reopen'
 
 export const SWEEP_LABEL = 'gatehouse-sweep'
-export const sweepBranch = (identity: string) => `gatehouse/sweep/${identity}`
+/** The branch of an identity's proposal, which also keys it: one for access changes, one for retiring expired credentials. */
+export const proposalBranch = (identity: string, action: string | undefined) => `gatehouse/${action === 'retire' ? 'rotate' : 'sweep'}/${identity}`
 export const sweepMarker = (identity: string, action: string) => `<!-- gatehouse:sweep:${identity}:${action} -->`
 const CLOSED_MARKER = '<!-- gatehouse:sweep-closed -->'
 const MARKER = /^<!-- gatehouse:sweep:([^:\s]+)(?::([a-z-]+))? -->/
@@ -50,17 +54,18 @@ const gitBlobSha = (text: string) => {
   return createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex')
 }
 
-/** The newest sweep pull request of each identity, open or closed, opened by the bot. */
+/** The newest sweep pull request of each branch, open or closed, opened by the bot. */
 export async function listSweepPulls(ctx: BotContext): Promise<Map<string, SweepPull>> {
   const pulls = await ctx.github.paginate('GET /repos/{owner}/{repo}/pulls', { ...where(ctx.config.policyRepo), state: 'all', per_page: 100 })
   const found = new Map<string, SweepPull>()
   for (const p of pulls) {
     const marker = MARKER.exec(p.body ?? '')
-    if (!marker || p.user?.login?.toLowerCase() !== ctx.self.toLowerCase() || p.head.ref !== sweepBranch(marker[1]!)) continue
+    if (!marker || p.user?.login?.toLowerCase() !== ctx.self.toLowerCase() || p.head.ref !== proposalBranch(marker[1]!, marker[2])) continue
     const identity = marker[1]!
-    if ((found.get(identity)?.number ?? 0) > p.number) continue
-    found.set(identity, {
-      number: p.number, identity, action: marker[2], state: p.state === 'open' ? 'open' : 'closed', merged: Boolean(p.merged_at),
+    const branch = p.head.ref
+    if ((found.get(branch)?.number ?? 0) > p.number) continue
+    found.set(branch, {
+      number: p.number, branch, identity, action: marker[2], state: p.state === 'open' ? 'open' : 'closed', merged: Boolean(p.merged_at),
       closedAt: p.closed_at ? new Date(p.closed_at) : null, body: p.body ?? '', title: p.title,
     })
   }
@@ -113,7 +118,7 @@ export async function closeProposal(ctx: BotContext, pull: SweepPull, why: strin
 
 async function pushBranch(ctx: BotContext, base: { sha: string; treeSha: string }, change: ProposedChange, head: string | undefined): Promise<void> {
   const repo = where(ctx.config.policyRepo)
-  const branch = sweepBranch(change.identity)
+  const branch = proposalBranch(change.identity, change.action)
   const tree = [...change.files].map(([path, text]) => (text === null ? { path, mode: '100644' as const, type: 'blob' as const, sha: null } : { path, mode: '100644' as const, type: 'blob' as const, content: text }))
   const { data: newTree } = await ctx.github.request('POST /repos/{owner}/{repo}/git/trees', { ...repo, base_tree: base.treeSha, tree })
   const { data: commit } = await ctx.github.request('POST /repos/{owner}/{repo}/git/commits', { ...repo, message: change.title, tree: newTree.sha, parents: [base.sha] })
@@ -141,7 +146,7 @@ export async function proposeChange(
   dryRun: boolean,
 ): Promise<{ outcome: ProposalOutcome; number?: number }> {
   const repo = where(ctx.config.policyRepo)
-  const branch = sweepBranch(change.identity)
+  const branch = proposalBranch(change.identity, change.action)
   const head = await branchHead(ctx, branch)
   const reuse = existing && !existing.merged && (existing.state === 'open' || head) ? existing : undefined
   if (reuse) {

@@ -4,11 +4,13 @@
 // mistake), runs the finders (findings.ts) on the store's usage records, the
 // repository's history and GitHub's membership data, and then, for each
 // identity:
-//  - a proposal (remove, change of owner, narrowing) is opened, or its open
+//  - a proposal (remove, change of owner, narrowing; beside it, on its own
+//    branch, retiring credentials past their notAfter) is opened, or its open
 //    pull request brought up to date, only once its files validate and pass
 //    their tests (green.ts); at most `maxPullRequests` new ones per run;
 //  - an open proposal whose evidence no longer holds (used again, exempted,
-//    owner back, identity gone) is closed with a comment saying why;
+//    owner back, identity gone, credentials retired) is closed with a
+//    comment saying why;
 //  - a proposal a person closed stays closed until the evidence changes
 //    materially: another kind of change, or another full inactivity window;
 //  - findings that propose nothing are reported in the summary issue.
@@ -19,14 +21,15 @@ import type { BotContext } from '../context.js'
 import { loadRevision, readBlob, readTree } from '../policy/fetch.js'
 import { DAY, day, identityAddedAt, ownerStatuses, readUsage, staleStoreReason, type Usage } from './evidence.js'
 import { EXEMPTIONS_FILE, parseExemptions } from './exemptions.js'
-import { findAll, inUse, policiesOf, type Action, type Finding, type IdentityFindings, type SweepEvidence } from './findings.js'
+import { findAll, inUse, policiesOf, type Finding, type IdentityFindings, type ProposingAction, type SweepEvidence } from './findings.js'
 import { buildProposal } from './green.js'
-import { closedByBot, closeProposal, listSweepPulls, proposeChange, SWEEP_LABEL, sweepMarker, type ProposalOutcome, type ProposedChange, type SweepPull } from './propose.js'
+import { closedByBot, closeProposal, listSweepPulls, proposalBranch, proposeChange, SWEEP_LABEL, sweepMarker, type ProposalOutcome, type ProposedChange, type SweepPull } from './propose.js'
+import { describeRetirement } from './rotation.js'
 import { publishSummary } from './summary.js'
 
 export interface SweepResult {
   identity: string
-  action: Exclude<Action, 'report'> | undefined
+  action: ProposingAction | undefined
   reasons: Finding[]
   reports: Finding[]
   outcome: ProposalOutcome | 'exempt' | 'capped' | 'reported' | 'declined' | 'not-green' | 'closed' | 'would-close'
@@ -52,6 +55,7 @@ function title(found: IdentityFindings, bundle: Bundle): string {
   const identity = bundle.identities[found.identity]!
   if (found.action === 'remove') return `Remove stale identity ${found.identity}`
   if (found.action === 'change-owner') return `Change the owner of ${found.identity}: ${identity.owner} left ${bundle.settings.organisation}`
+  if (found.action === 'retire') return `Remove expired credentials of ${found.identity}`
   return `Narrow the grants of ${found.identity}`
 }
 
@@ -70,6 +74,7 @@ function usesPerRule(bundle: Bundle, usage: Usage, name: string): string[] {
 function describe(found: IdentityFindings, e: SweepEvidence, newOwner: string): string {
   const { bundle, usage } = e
   const identity = bundle.identities[found.identity]!
+  if (found.action === 'retire') return describeRetirement(identity, found.reasons, found.reports)
   const status = e.owners.get(found.identity)?.state ?? 'unknown'
   const what = {
     remove: `This pull request removes the identity \`${identity.name}\`, its mentions in policy subjects (a role only it held, and a policy left without subjects, go too), and the test cases that name it.`,
@@ -113,9 +118,13 @@ function reviewers(bundle: Bundle, owner: string, ownerPresent: boolean): Propos
 }
 
 /** Why an open proposal no longer holds. */
-function noLongerHolds(e: SweepEvidence, pull: SweepPull, exempt: string | undefined): string {
+function noLongerHolds(e: SweepEvidence, found: IdentityFindings[], pull: SweepPull, exempt: string | undefined): string {
   const identity = e.bundle.identities[pull.identity]
   if (!identity) return `\`${pull.identity}\` is no longer in the repository`
+  if (pull.action === 'retire') {
+    const removal = found.some((f) => f.identity === pull.identity && f.action === 'remove')
+    return removal ? `the removal of \`${pull.identity}\` is proposed instead` : `\`${pull.identity}\` lists no credential past its notAfter any more`
+  }
   if (exempt) return `\`${pull.identity}\` is exempted: ${exempt}`
   const lastSeen = e.usage.lastSeen.get(pull.identity)
   if (pull.action === 'change-owner' && e.owners.get(pull.identity)?.state !== 'left') return `its owner \`${identity.owner}\` is no longer known to have left`
@@ -175,11 +184,12 @@ export async function runSweep(ctx: BotContext, options: { dryRun?: boolean; now
       result('reported')
       continue
     }
-    if (exemption) {
+    // An exemption keeps the identity as it is; credentials the gateway already refuses are not part of that.
+    if (exemption && f.action !== 'retire') {
       result('exempt', { note: `${exemption.reason} (until ${exemption.expires})` })
       continue
     }
-    let pull = pulls.get(f.identity)
+    let pull = pulls.get(proposalBranch(f.identity, f.action))
     if (pull?.state === 'closed' && !pull.merged && pull.closedAt && !(await closedByBot(ctx, pull.number))) {
       // A person closed it: that decision stands until the evidence changes materially.
       const until = new Date(pull.closedAt.getTime() + bundle.settings.stale.inactiveDays * DAY)
@@ -209,12 +219,13 @@ export async function runSweep(ctx: BotContext, options: { dryRun?: boolean; now
     result(outcome, number === undefined ? {} : { number })
   }
   for (const pull of pulls.values()) {
-    if (pull.state !== 'open' || results.some((r) => r.identity === pull.identity && PROPOSING.has(r.outcome))) continue
+    if (pull.state !== 'open' || results.some((r) => proposalBranch(r.identity, r.action) === pull.branch && PROPOSING.has(r.outcome))) continue
     const exemption = exemptions.get(pull.identity)
-    const why = noLongerHolds(evidence, pull, exemption && `${exemption.reason} (until ${exemption.expires})`)
+    const why = noLongerHolds(evidence, found, pull, exemption && `${exemption.reason} (until ${exemption.expires})`)
     if (!dryRun) await closeProposal(ctx, pull, why)
-    const own = found.find((f) => f.identity === pull.identity)
-    results.push({ identity: pull.identity, action: undefined, reasons: [], reports: own?.reports ?? [], outcome: dryRun ? 'would-close' : 'closed', number: pull.number, note: why })
+    // The identity's reports, unless another of its results lists them already.
+    const reports = results.some((r) => r.identity === pull.identity) ? [] : (found.find((f) => f.identity === pull.identity)?.reports ?? [])
+    results.push({ identity: pull.identity, action: undefined, reasons: [], reports, outcome: dryRun ? 'would-close' : 'closed', number: pull.number, note: why })
   }
   return finish({ base: baseSha, results, warnings })
 }
