@@ -14,7 +14,11 @@
 // The SQLSTATE, severity, positions and object names (schema, table,
 // column, constraint, type) are kept: they come from the catalog, not from
 // the data.
+import type { Engine } from '../../engine/engine.js'
 import { COLUMN_REDACTION, maskText, type MaskRules } from '../../engine/masks/index.js'
+import type { SqlStatement } from '../../engine/types.js'
+import { detectorMasks } from '../detector-masks.js'
+import { tableKey } from './masking.js'
 import { decodeErrorOrNotice } from './protocol/backend.js'
 
 /** Fields that hold identifiers, codes or numbers, never data (ErrorResponse "Error and Notice Message Fields"). */
@@ -87,4 +91,25 @@ export function maskNotice(raw: Buffer, options: NoticeMasking): Buffer {
   out.writeInt32BE(4 + body.length, 1)
   body.copy(out, 5)
   return out
+}
+
+/** What an identity's errors and notices are masked with: its tables with masked columns, and its detectors. */
+export interface IdentityNoticeMasks {
+  tables: ReadonlySet<string>
+  detectors: MaskRules | undefined
+}
+
+/** The identity's enforced masks on a resource; undefined when it has none (its errors pass unchanged). */
+export function identityNoticeMasks(engine: Engine, identity: string, resource: string, hashKey: Buffer): IdentityNoticeMasks | undefined {
+  const pair = engine.pair(identity, resource)
+  const tables = new Set([...(pair?.columnMasks ?? [])].filter(([, entries]) => entries.some((e) => e.mode === 'enforce')).map(([table]) => tableKey(table)))
+  const detectors = detectorMasks((pair?.detectors ?? []).filter((d) => d.mode === 'enforce'), hashKey)
+  return tables.size > 0 || detectors ? { tables, detectors } : undefined
+}
+
+/** Whether the statements read or write a table with masked columns (writes too: `Failing row contains (...)` shows the row). */
+export function touchesMaskedTable(statements: readonly SqlStatement[], masks: IdentityNoticeMasks): boolean {
+  if (masks.tables.size === 0) return false
+  const touches = (object: string) => masks.tables.has(tableKey(object))
+  return statements.some((s) => s.reads.some(touches) || s.operations.some((op) => op.object !== undefined && touches(op.object)))
 }

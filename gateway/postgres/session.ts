@@ -26,14 +26,12 @@ import type { GatewayContext } from '../gateway.js'
 import type { Logger } from '../../runtime/log.js'
 import { approveHint, denialMessage, holdDetail, holdOutcomeMessage } from '../messages.js'
 import type { Catalog } from './catalog.js'
-import { maskNotice } from './notice-masking.js'
+import { identityNoticeMasks, maskNotice, touchesMaskedTable, type IdentityNoticeMasks } from './notice-masking.js'
 import { copyOuts } from './copy-out.js'
 import { clientParameterStatus } from './parameter-status.js'
 import { NamedObjects, objectEffects, readsElsewhere, type ObjectEffect } from './named-objects.js'
 import { judgeSql, PERMISSIONS_HINT, type SessionIdentity, type Verdict } from './judge.js'
-import { maskField, planMasking, tableKey, type MaskingPlan } from './masking.js'
-import { detectorMasks } from '../detector-masks.js'
-import type { MaskRules } from '../../engine/masks/index.js'
+import { maskField, planMasking, type MaskingPlan } from './masking.js'
 import {
   decodeCommandComplete,
   decodeCopyResponse,
@@ -183,7 +181,7 @@ export class PostgresSession {
   /** Named objects as the server has confirmed them: results are attributed (and masked) with these. */
   private readonly confirmed = new NamedObjects<PreparedStatement, Portal>(true)
   private lastTag = ''
-  private noticeMaskCache: { revision: string; masks: { tables: Set<string>; detectors: MaskRules | undefined } | undefined } | undefined
+  private noticeMaskCache: { revision: string; masks: IdentityNoticeMasks | undefined } | undefined
   private failedSinceReady = false
   /** A named statement or portal was created or dropped since the last time nothing was in flight. */
   private namedObjectsChanged = false
@@ -1130,28 +1128,18 @@ export class PostgresSession {
 
   /** An ErrorResponse or NoticeResponse with the values it quotes masked (see notice-masking.ts). */
   private maskedNotice(raw: Buffer): Buffer {
-    const masks = this.noticeMasks()
+    const bundle = this.ctx.state.current
+    if (!bundle) return raw
+    if (this.noticeMaskCache?.revision !== bundle.revision) {
+      this.noticeMaskCache = { revision: bundle.revision, masks: identityNoticeMasks(bundle.engine, this.options.who.identity, this.options.who.resource.name, this.ctx.maskKey) }
+    }
+    const masks = this.noticeMaskCache.masks
     if (!masks) return raw
     // A statement of no known origin may have touched any masked table.
     const verdict = this.verdictOfHead()
-    const touches = (object: string) => masks.tables.has(tableKey(object))
-    const quotesData = masks.tables.size > 0 && (!verdict || verdict.statements.length === 0 || verdict.statements.some((s) => s.reads.some(touches) || s.operations.some((op) => op.object !== undefined && touches(op.object))))
-    const masked = maskNotice(raw, { detectors: masks.detectors, quotesData })
+    const masked = maskNotice(raw, { detectors: masks.detectors, quotesData: masks.tables.size > 0 && (!verdict || verdict.statements.length === 0 || touchesMaskedTable(verdict.statements, masks)) })
     if (masked !== raw) this.maskedValues.inc(1)
     return masked
-  }
-
-  /** The identity's masks in the bundle in force: tables with masked columns, and detectors; undefined when it has none. */
-  private noticeMasks(): { tables: Set<string>; detectors: MaskRules | undefined } | undefined {
-    const bundle = this.ctx.state.current
-    if (!bundle) return undefined
-    if (this.noticeMaskCache?.revision !== bundle.revision) {
-      const pair = bundle.engine.pair(this.options.who.identity, this.options.who.resource.name)
-      const tables = new Set([...(pair?.columnMasks ?? [])].filter(([, entries]) => entries.some((e) => e.mode === 'enforce')).map(([table]) => tableKey(table)))
-      const detectors = detectorMasks((pair?.detectors ?? []).filter((d) => d.mode === 'enforce'), this.ctx.maskKey)
-      this.noticeMaskCache = { revision: bundle.revision, masks: tables.size > 0 || detectors ? { tables, detectors } : undefined }
-    }
-    return this.noticeMaskCache.masks
   }
 
   /** ParseComplete, BindComplete, CloseComplete: the server now has (or no longer has) the object. */
