@@ -83,14 +83,20 @@ test('high: removing an approval requirement is named so', () => {
     r.write('policies/orders-deploy.yaml', read('policies/orders-deploy.yaml').replace(/  - name: schema-changes-need-approval\n[\s\S]*?timeout: 30m\n/, ''))
   })
   assert.equal(risk, 'high')
-  assert.deepEqual(changes.map((c) => [c.kind, c.identity, c.risk]), [['approval-removed', 'ci-deploy', 'high']])
+  assert.deepEqual(changes.map((c) => [c.kind, c.identity, c.risk]), [
+    ['approval-removed', 'ci-deploy', 'high'],
+    ['approval-removed', 'orders-migrate', 'high'],
+  ])
   assert.match(changes[0]!.detail, /^approval no longer required: approve create, alter/)
 
   // Turning the approval into a plain allow is the same loss, said the same way.
   const allowed = diffAfter((r) => {
     r.write('policies/orders-deploy.yaml', read('policies/orders-deploy.yaml').replace(/effect: approve\n    actions: \[create, alter\]\n    approval:\n[\s\S]*?timeout: 30m\n/, 'effect: allow\n    actions: [create, alter]\n'))
   })
-  assert.deepEqual(allowed.changes.map((c) => [c.kind, c.risk]), [['approval-removed', 'high']])
+  assert.deepEqual(allowed.changes.map((c) => [c.kind, c.risk]), [
+    ['approval-removed', 'high'],
+    ['approval-removed', 'high'],
+  ])
   assert.match(allowed.changes[0]!.why, /^no longer held for approval/)
 })
 
@@ -104,6 +110,7 @@ test('medium: owners and approvers changed', () => {
   const rows = changes.map((c) => [c.kind, c.identity ?? c.resource, c.risk]).sort()
   assert.deepEqual(rows, [
     ['approvers-changed', 'ci-deploy', 'medium'],
+    ['approvers-changed', 'orders-migrate', 'medium'],
     ['owner-changed', 'ci-deploy', 'medium'],
     ['owner-changed', 'orders-db', 'medium'],
   ])

@@ -69,11 +69,10 @@ const CASES: Case[] = [
   {
     name: 'a misspelled role on the identity: the fix is on the identity, not in the policies',
     code: 'ref.unknown_role',
-    file: 'identities/ci-deploy.yaml', from: 'roles: [deployer]', to: 'roles: [deployr]',
-    places: 2,
+    file: 'identities/backup-bot.yaml', from: 'roles: [backup]', to: 'roles: [bakup]',
     apply: (repo, d) => {
       const [, typo, write, file, line] = /has the role `([^`]+)`.*write `([^`]+)` at ([^:\s]+):(\d+)/.exec(d.help!)!
-      assert.equal(file, 'identities/ci-deploy.yaml')
+      assert.equal(file, 'identities/backup-bot.yaml')
       const lines = readRepo(repo, file!).split('\n')
       lines[Number(line) - 1] = lines[Number(line) - 1]!.replace(typo!, write!)
       writeFileSync(fileOf(repo, file!), lines.join('\n'))

@@ -37,7 +37,7 @@ test('the App subscribes to exactly the events the bot handles', () => {
 })
 
 test('the App asks for the permissions the bot uses, no more, and posts to the bot\'s webhook path', () => {
-  assert.deepEqual(manifest.default_permissions, { checks: 'write', contents: 'write', issues: 'write', pull_requests: 'write', members: 'read', metadata: 'read' })
+  assert.deepEqual(manifest.default_permissions, { administration: 'read', checks: 'write', contents: 'write', issues: 'write', pull_requests: 'write', members: 'read', metadata: 'read' })
   assert.equal(new URL(manifest.hook_attributes.url).pathname, '/webhook')
   assert.equal(new URL(manifest.hook_attributes.url).protocol, 'https:', 'GitHub delivers to the TLS proxy in front of the bot')
   assert.equal(manifest.public, false)
