@@ -27,7 +27,7 @@ test('a client that stops reading: the upstream is paused, memory stays under th
   const server = postgresFromEnv()
   const ctx = shop.gateway.context
   const unsent = () => Number(/gatehouse_postgres_unsent_bytes (\d+)/.exec(ctx.metrics.render())?.[1])
-  const stalledCount = () => Number(/gatehouse_postgres_stalled_sessions_total (\d+)/.exec(ctx.metrics.render())?.[1] ?? 0)
+  const stalledCount = () => Number(/gatehouse_postgres_limited_total\{reason="stalled"\} (\d+)/.exec(ctx.metrics.render())?.[1] ?? 0)
   const rssBefore = process.memoryUsage().rss
   const marker = `slow_reader_${Date.now()}`
   const psql = spawn(path.join(server.binDir, 'psql'), [`host=127.0.0.1 port=${shop.port} user=admin dbname=shop sslmode=disable`, '-X', '-A', '-t', '-c', `SELECT repeat('x', 1000) AS ${marker} FROM generate_series(1, 3000000)`], {

@@ -100,6 +100,25 @@ test('with no traffic, /readyz notices the store going away and coming back, and
   await until('/readyz is ready again', async () => (await readyz(port)).status === 200)
 })
 
+test('/readyz names an unreachable upstream, and is unready when no upstream is reachable', async () => {
+  const port = shop.gateway.addresses.admin!.port
+  const gateway = shop.gateway
+  const before = gateway.context.state.current!.digest
+  // Nothing listens on port 9 of the loopback (discard, not served here).
+  await shop.recompile((repo) => editYaml(path.join(repo, 'resources', 'db.yaml'), (doc) => doc.setIn(['postgres', 'port'], 9)))
+  await until('the bundle naming the dead upstream is in force', () => gateway.context.state.current!.digest !== before)
+  await until('/readyz reports the upstream', async () => (await readyz(port)).status === 503)
+  const { body } = await readyz(port)
+  assert.equal(body.upstreams.shop?.ok, false)
+  assert.match(body.reasons.join('\n'), /upstream shop \(127\.0\.0\.1:9\) is unreachable/)
+  assert.match(body.reasons.join('\n'), /no upstream is reachable/)
+  assert.match(gateway.context.metrics.render(), /gatehouse_upstream_up\{resource="shop"\} 0/)
+  const broken = gateway.context.state.current!.digest
+  await shop.recompile((repo) => editYaml(path.join(repo, 'resources', 'db.yaml'), (doc) => doc.setIn(['postgres', 'port'], postgresFromEnv().port)))
+  await until('the upstream is back in the bundle', () => gateway.context.state.current!.digest !== broken)
+  await until('/readyz is ready again', async () => (await readyz(port)).status === 200)
+})
+
 /** Resolves when a connection attempt is refused because the audit store is unavailable (the writer has noticed). */
 async function refusedForTheStore(): Promise<void> {
   await until('sessions are refused', () =>
@@ -150,3 +169,4 @@ test('stopped during a store outage: the queued events are spooled and the next 
     await restarted.stop()
   }
 })
+
