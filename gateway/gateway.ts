@@ -36,6 +36,7 @@ export interface GatewayContext {
     decisions: Counter
     statements: Counter
     maskedValues: Counter
+    auditHeld: Counter
     authFailures: Counter
   }
   state: BundleState
@@ -134,6 +135,10 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
       commitSeconds.inc(labels, seconds)
       eventsWritten.inc({}, events)
     },
+    onBackpressure: (on, { queued, oldestMs }) =>
+      on
+        ? log.warn('the audit store does not keep up; statements wait for their audit records until it does', { queued, oldestMs: Math.round(oldestMs), flushMs: config.auditFlushMs })
+        : log.info('the audit store keeps up again; async statements no longer wait for their records', { queued }),
     onHealthChange: (healthy, error) =>
       healthy ? log.info('audit store is back; accepting statements again') : log.error('audit store unavailable; refusing statements until it is back', { error }),
   })
@@ -148,6 +153,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
       decisions: metrics.counter('gatehouse_decisions_total', 'Decisions by protocol, effect and whether an observe-mode rule would have decided differently.'),
       statements: metrics.counter('gatehouse_statements_total', 'Statements and commands received, by protocol.'),
       maskedValues: metrics.counter('gatehouse_masked_values_total', 'Values masked before they left the gateway, by protocol.'),
+      auditHeld: metrics.counter('gatehouse_audit_held_total', 'Statements of async-audit resources that waited for their audit record because of backpressure, by protocol.'),
       authFailures: metrics.counter('gatehouse_auth_failures_total', 'Failed client authentications, by protocol.'),
     },
     state,
@@ -174,6 +180,10 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     state.current ? [{ labels: {}, value: Math.round((Date.now() - state.current.loadedAt.getTime()) / 1000) }] : [],
   )
   metrics.gauge('gatehouse_audit_queue', 'Audit events waiting to be written.', () => [{ labels: {}, value: audit.queued }])
+  metrics.gauge('gatehouse_audit_oldest_event_seconds', 'Age of the oldest audit event not yet written: what an abrupt stop would lose (kept under twice the flush interval).', () => [
+    { labels: {}, value: audit.oldestQueuedMs / 1000 },
+  ])
+  metrics.gauge('gatehouse_audit_backpressure', '1 while the audit store does not keep up and async statements wait for their records.', () => [{ labels: {}, value: audit.backpressure ? 1 : 0 }])
   metrics.gauge('gatehouse_audit_healthy', '1 while the audit store accepts writes.', () => [{ labels: {}, value: audit.healthy ? 1 : 0 }])
 
   const probe = createReadinessProbe({
