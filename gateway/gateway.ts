@@ -21,6 +21,7 @@ import { Metrics, type Counter } from '../runtime/metrics.js'
 import { IssuerKeys } from './oidc/issuer-keys.js'
 import { createWorkloadVerifier, DEFAULT_MAX_TOKEN_AGE_SECONDS, type WorkloadVerifier } from './oidc/verify.js'
 import { createPostgresFront } from './postgres/front.js'
+import { createDecisionCache, type DecisionCache } from './postgres/decision-cache.js'
 import { ConnectionLimiter } from './connection-limits.js'
 import { resolveLimits } from './limits.js'
 import { createReadinessProbe } from './readiness.js'
@@ -44,6 +45,7 @@ export interface GatewayContext {
   audit: AuditWriter
   sessions: SessionRegistry
   classifier: SqlClassifier
+  decisions: DecisionCache
   /** Key of the `hash` masking strategy: stable across restarts so hashed values stay joinable. */
   maskKey: Buffer
   /** Holds waiting for approval, for the metric. */
@@ -161,6 +163,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     audit,
     sessions,
     classifier: createSqlClassifier({ cacheSize: 10_000, maxBytes: limits.maxStatementBytes }),
+    decisions: createDecisionCache(10_000),
     maskKey: await loadOrCreateKey(path.join(config.dataDir, 'mask-key')),
     approvalsWaiting: { count: 0 },
     superuserResources: new Set(),
