@@ -104,6 +104,9 @@ async function resumeSpooledAudit(db: Database, dir: string, log: Logger): Promi
 }
 
 /** Events about the gateway itself are recorded even while the store fails; if even that is impossible, the log says so. */
+/** The backpressure warning is logged at most this often; the metrics count every episode. */
+const BACKPRESSURE_LOG_INTERVAL_MS = 10_000
+
 function recordGatewayEvent(audit: AuditWriter, log: Logger, event: AuditEventInput): void {
   try {
     audit.appendEvenIfUnavailable(event)
@@ -122,6 +125,8 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
   const metrics = new Metrics()
   const commits = metrics.counter('gatehouse_audit_commits_total', 'Audit batches committed to the store, by durability: sync when a statement waited for the commit.')
   const commitSeconds = metrics.counter('gatehouse_audit_commit_seconds_total', 'Seconds spent committing audit batches, by durability; over gatehouse_audit_commits_total, the mean commit latency.')
+  const backpressureEpisodes = metrics.counter('gatehouse_audit_backpressure_episodes_total', 'Times the audit writer started holding async statements back because the store did not keep up.')
+  let lastBackpressureLog = -Infinity
   const eventsWritten = metrics.counter('gatehouse_audit_events_written_total', 'Audit events committed to the store.')
   const spoolDir = path.join(config.dataDir, 'audit-spool')
   await resumeSpooledAudit(db, spoolDir, log)
@@ -137,10 +142,14 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
       commitSeconds.inc(labels, seconds)
       eventsWritten.inc({}, events)
     },
-    onBackpressure: (on, { queued, oldestMs }) =>
-      on
-        ? log.warn('the audit store does not keep up; statements wait for their audit records until it does', { queued, oldestMs: Math.round(oldestMs), flushMs: config.auditFlushMs })
-        : log.info('the audit store keeps up again; async statements no longer wait for their records', { queued }),
+    onBackpressure: (on, { queued, oldestMs }) => {
+      if (!on) return
+      backpressureEpisodes.inc()
+      // At most one line per interval: under a store that barely keeps up, episodes can follow each other quickly.
+      if (performance.now() - lastBackpressureLog < BACKPRESSURE_LOG_INTERVAL_MS) return
+      lastBackpressureLog = performance.now()
+      log.warn('the audit store does not keep up; async statements wait for their audit records until it does', { queued, oldestMs: Math.round(oldestMs), flushMs: config.auditFlushMs })
+    },
     onHealthChange: (healthy, error) =>
       healthy ? log.info('audit store is back; accepting statements again') : log.error('audit store unavailable; refusing statements until it is back', { error }),
   })

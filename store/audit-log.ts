@@ -7,7 +7,7 @@
 // That window holds under load: a full batch is written at once, and while
 // the oldest queued event has waited its interval, batches follow each other
 // back to back. When the store still cannot keep up (the oldest event has
-// waited a whole interval, or the queue is half full), the writer applies
+// waited one and a half intervals, or the queue is half full), the writer applies
 // backpressure: async appends are marked `hold`, their callers wait for the
 // record like sync ones, and intake slows to what the store can commit.
 // When the store fails, the writer reports itself unhealthy, refuses new
@@ -301,13 +301,14 @@ export class AuditWriter {
   }
 
   /**
-   * Backpressure starts when the oldest queued event has waited a whole
-   * flush interval (written at once, it would still be inside twice the
-   * window) or the queue is half full, and ends when the backlog is gone.
+   * Backpressure starts when the oldest queued event has waited one and a
+   * half flush intervals (an event normally leaves after one, plus the write
+   * in progress; held from here, it still leaves inside twice the interval)
+   * or the queue is half full, and ends when the backlog is gone.
    */
   private checkPressure(): void {
     const oldestMs = this.oldestQueuedMs
-    const on = this.pressed ? oldestMs > this.flushIntervalMs / 2 || this.queue.length > this.maxQueue / 4 : oldestMs >= this.flushIntervalMs || this.queue.length > this.maxQueue / 2
+    const on = this.pressed ? oldestMs > this.flushIntervalMs / 2 || this.queue.length > this.maxQueue / 4 : oldestMs >= this.flushIntervalMs * 1.5 || this.queue.length > this.maxQueue / 2
     if (on === this.pressed) return
     this.pressed = on
     this.options.onBackpressure?.(on, { queued: this.queue.length, oldestMs })
