@@ -78,7 +78,7 @@ export function readiness(ctx: AdminContext): { ready: boolean; reasons: string[
   const blocking: string[] = []
   if (!ctx.state.current) blocking.push('no valid bundle: everything is denied')
   if (!ctx.audit.healthy) blocking.push('the audit store is unavailable: statements are refused')
-  else if (ctx.probe?.store && !ctx.probe.store.ok) blocking.push(`the audit store does not answer (${ctx.probe.store.error}): statements will be refused`)
+  if (ctx.probe?.store && !ctx.probe.store.ok) blocking.push(`the audit store does not answer (${ctx.probe.store.error}): statements will be refused`)
   if (!ctx.listening()) blocking.push('not listening yet')
   const upstreams: Record<string, { ok: boolean; address: string; error?: string }> = {}
   for (const [name, { ok, address, error }] of ctx.probe?.upstreams ?? []) {

@@ -13,18 +13,11 @@ import { auditedStatement } from '../../gateway/audited-statement.js'
 import { ConnectionLimiter } from '../../gateway/connection-limits.js'
 import { ConfigError } from '../../gateway/config.js'
 import { parseLimits } from '../../gateway/limits.js'
+import { createRng } from './postgres/protocol/helpers.js'
 
 const SEED = Number(process.env.GATEHOUSE_LIMITS_SEED ?? 4242)
 const COUNT = Number(process.env.GATEHOUSE_LIMITS_COUNT ?? 300)
 
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** What the limiter uses of a socket: its address and its close event. */
 function fakeSocket(address: string): Socket & EventEmitter {
@@ -32,7 +25,7 @@ function fakeSocket(address: string): Socket & EventEmitter {
 }
 
 test('connection caps: never more than the caps admitted, and every close gives its room back', () => {
-  const next = random(SEED)
+  const next = createRng(SEED)
   for (let round = 0; round < 20; round++) {
     const caps = { maxConnections: 1 + Math.floor(next() * 20), maxConnectionsPerAddress: 1 + Math.floor(next() * 8) }
     const limiter = new ConnectionLimiter(caps)
@@ -58,7 +51,7 @@ test('connection caps: never more than the caps admitted, and every close gives 
 })
 
 test('audited statements: bounded, a true prefix, and the length and digest of the whole', () => {
-  const next = random(SEED + 1)
+  const next = createRng(SEED + 1)
   const alphabet = ['a', 'é', '€', '😀', '\u0000', "'", ' ']
   for (let i = 0; i < COUNT; i++) {
     const text = Array.from({ length: Math.floor(next() * 400) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('')

@@ -18,6 +18,7 @@ import { startStoreProxy, type StoreProxy } from '../helpers/store-proxy.js'
 import { postgresFromEnv } from '../services/env.js'
 import { BACKENDS } from './backends.js'
 import { until } from '../helpers/until.js'
+import { createRng } from '../gateway/postgres/protocol/helpers.js'
 
 let proxy: StoreProxy
 before(async () => {
@@ -95,20 +96,11 @@ test('stopped during an outage: the queue is spooled to disk and written by the 
   }
 })
 
-/** A small seeded generator (mulberry32), so a failing schedule can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 test('random schedules of lost acknowledgements, outages and restarts lose nothing and store nothing twice', async () => {
   const seed = Number(process.env.GATEHOUSE_FAULT_SEED ?? 1812)
   const count = Number(process.env.GATEHOUSE_FAULT_COUNT ?? 6)
-  const next = random(seed)
+  const next = createRng(seed)
   const { db: direct, location, cleanup } = await backend.open()
   const spoolDir = mkdtempSync(path.join(tmpdir(), 'gatehouse-spool-'))
   const db = await openDatabase(proxy.url(location))

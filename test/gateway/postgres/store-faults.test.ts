@@ -54,8 +54,9 @@ test('the store commits and its answer is lost under a write load: the gateway r
   let stop = false
   let afterDrop = 0
   let dropped = false
-  const writers = Array.from({ length: 3 }, async (_, w) => {
-    const client = await shop.connect('writer')
+  // Connected before the fault, so only statements meet it.
+  const clients = await Promise.all(Array.from({ length: 3 }, () => shop.connect('writer')))
+  const writers = clients.map(async (client, w) => {
     try {
       for (let n = 0; !stop; n++) {
         const ok = await client.query(`INSERT INTO orders (customer_id, status, total) VALUES (1, '${marker}-${w}-${n}', 1)`).then(
@@ -69,7 +70,8 @@ test('the store commits and its answer is lost under a write load: the gateway r
       await client.end()
     }
   })
-  await proxy.dropReplyTo('append_audit')
+  // A writer failing before the fault fails the test instead of leaving it waiting for the fault.
+  await Promise.race([proxy.dropReplyTo('append_audit'), Promise.all(writers)])
   dropped = true
   await until('statements are accepted again after the lost answer', () => afterDrop >= 20)
   stop = true
@@ -88,7 +90,7 @@ test('the store commits and its answer is lost under a write load: the gateway r
 
 test('with no traffic, /readyz notices the store going away and coming back, and names it', async () => {
   const port = shop.gateway.addresses.admin!.port
-  assert.equal((await readyz(port)).status, 200)
+  await until('/readyz is ready', async () => (await readyz(port)).status === 200)
   assert.equal((await readyz(port)).body.upstreams.shop?.ok, true, 'the upstream is probed')
   proxy.cut()
   try {
