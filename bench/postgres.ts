@@ -8,7 +8,13 @@
 // ratios to PgBouncer, and at 8 clients split over two gateway replicas;
 // added median latency at 1 client; masking throughput
 // on a 200,000-row result; memory of 500 idle connections; and 100 bundle
-// reloads under load.
+// reloads under load. Before all that, what a statement costs: CPU µs per
+// transaction of each process on the path (proxy, upstream backends, audit
+// store backends, other PostgreSQL processes, pgbench) at saturation and at one
+// rate equal for all paths (`pgbench -R`), next to the relay, with the audit
+// writer's worst queue and oldest unwritten event during each gateway run.
+// `--only cost` measures that and nothing else; `--rate N` fixes the equal
+// rate (default: 80% of the async gateway's saturated rate in the first round).
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -21,9 +27,10 @@ import { loadDirectory } from '../compiler/load.js'
 import { ensureCommands, SERVICE_COMMANDS } from '../test/services/packages.js'
 import { freePort, waitForPort } from '../test/services/ports.js'
 import { startPostgres, type PostgresServer } from '../test/services/postgres.js'
+import { BackendCpu, childPids, processCpu } from './process-cpu.js'
 import { median } from './stats.js'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, profile: { type: 'string' } } })
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, profile: { type: 'string' }, only: { type: 'string' }, rate: { type: 'string' } } })
 const SECONDS = Number(values.seconds)
 const ROUNDS = Number(values.rounds)
 const root = path.resolve(import.meta.dirname, '..', '..')
@@ -65,7 +72,8 @@ async function main(): Promise<void> {
     children.push(bouncer)
     // A bare Node.js relay: what any proxy in this runtime pays before doing any work of its own.
     const relayPort = await freePort()
-    children.push(spawn(process.execPath, [path.join(root, 'dist', 'bench', 'byte-relay.js'), String(relayPort), String(server.port)], { stdio: 'ignore' }))
+    const relay = spawn(process.execPath, [path.join(root, 'dist', 'bench', 'byte-relay.js'), String(relayPort), String(server.port)], { stdio: 'ignore' })
+    children.push(relay)
     await waitForPort(bouncerPort)
     await waitForPort(relayPort)
 
@@ -126,13 +134,14 @@ async function main(): Promise<void> {
       { name: 'gateway async', port: gatewayPort, user: 'bench', db: 'bench-async', password: token },
       { name: 'gateway sync', port: gatewayPort, user: 'bench', db: 'bench-sync', password: token },
     ]
-    /** Transactions per second of `pgbench -S` against one target. */
-    const pgbench = async (t: Target, clients: number, mode: string, extra: string[] = []) => {
+    /** Transactions per second of `pgbench -S` against one target, and how many it ran. */
+    const pgbenchRun = async (t: Target, clients: number, mode: string, extra: string[] = []) => {
       const { stdout } = await execFileAsync(path.join(bin, 'pgbench'), ['-h', '127.0.0.1', '-p', String(t.port), '-U', t.user, '-S', '-M', mode, '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(SECONDS), '-n', ...extra, t.db], {
         env: { ...process.env, PGPASSWORD: t.password, PGSSLMODE: 'disable' },
       })
-      return Number(/tps = ([\d.]+)/.exec(stdout)?.[1])
+      return { tps: Number(/tps = ([\d.]+)/.exec(stdout)?.[1]), transactions: Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1]) }
     }
+    const pgbench = async (t: Target, clients: number, mode: string, extra: string[] = []) => (await pgbenchRun(t, clients, mode, extra)).tps
     const gateways = targets.filter((t) => t.name.startsWith('gateway'))
     /** Eight clients split over the gateway and its replica, four each, at the same time. */
     const replicated = async (t: Target, mode: string) => (await Promise.all([pgbench(t, 4, mode), pgbench({ ...t, port: replicaPort }, 4, mode)])).reduce((a, b) => a + b)
@@ -159,6 +168,92 @@ async function main(): Promise<void> {
       await client.end()
       return median(samples)
     }
+    /** The gateway's metrics, as name{labels} -> value. */
+    const gatewayMetrics = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text()
+      return new Map(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]))
+    }
+    /** Samples the audit writer every 100 ms until stopped: its worst queue depth and oldest unwritten event. */
+    const watchWriter = () => {
+      const worst = { queue: 0, oldestMs: NaN }
+      let stopped = false
+      const done = (async () => {
+        while (!stopped) {
+          const sample = await gatewayMetrics()
+          worst.queue = Math.max(worst.queue, sample.get('gatehouse_audit_queue') ?? 0)
+          const oldest = sample.get('gatehouse_audit_oldest_event_seconds')
+          if (oldest !== undefined) worst.oldestMs = Math.max(Number.isNaN(worst.oldestMs) ? 0 : worst.oldestMs, oldest * 1000)
+          await new Promise((r) => setTimeout(r, 100))
+        }
+      })()
+      return async () => ((stopped = true), await done, worst)
+    }
+    const postmasterPid = Number(readFileSync(path.join(server.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
+    const admin = new pg.Client({ host: server.host, port: server.port, user: server.superuser.user, password: server.superuser.password, database: 'postgres' })
+    await admin.connect()
+    const backends = new BackendCpu(
+      postmasterPid,
+      async () => new Map((await admin.query<{ pid: number; datname: string }>('SELECT pid, datname FROM pg_stat_activity WHERE datname IS NOT NULL')).rows.map((r) => [r.pid, r.datname])),
+      'bench',
+    )
+    const proxyPid: Record<string, number | undefined> = {
+      pgbouncer: childPids(bouncer.pid!)[0] ?? bouncer.pid,
+      'node relay': relay.pid,
+      'gateway async': gateway.pid,
+      'gateway sync': gateway.pid,
+    }
+    const COST_PARTS = ['tps', 'proxy', 'upstream', 'store', 'other', 'client', 'total', 'events', 'queue', 'oldest'] as const
+    /** One 8-client simple-protocol run: CPU µs per transaction of each process on the path, and the writer's backlog. */
+    const costRun = async (t: Target, rate?: number): Promise<Record<(typeof COST_PARTS)[number], number>> => {
+      const pid = proxyPid[t.name]
+      const proxyBefore = pid ? processCpu(pid)!.own : 0
+      const clientBefore = processCpu(process.pid)!.reaped
+      const written = async () => (t.name.startsWith('gateway') ? ((await gatewayMetrics()).get('gatehouse_audit_events_written_total') ?? 0) : 0)
+      const writtenBefore = await written()
+      backends.start()
+      const watching = t.name.startsWith('gateway') ? watchWriter() : undefined
+      const { tps, transactions } = await pgbenchRun(t, 8, 'simple', rate ? ['-R', String(rate)] : [])
+      const worst = (await watching?.()) ?? { queue: NaN, oldestMs: NaN }
+      // What the run queued is part of its cost: wait until it is written, and until the closed connections' backends are reaped.
+      for (let i = 0; i < 100 && t.name.startsWith('gateway') && (await gatewayMetrics()).get('gatehouse_audit_queue'); i++) await new Promise((r) => setTimeout(r, 100))
+      await new Promise((r) => setTimeout(r, 300))
+      const spent = await backends.stop()
+      const perTx = (seconds: number) => (seconds * 1e6) / transactions
+      const parts = {
+        proxy: perTx(pid ? processCpu(pid)!.own - proxyBefore : 0),
+        upstream: perTx(spent.get('bench') ?? 0),
+        store: perTx(spent.get('gatehouse_store') ?? 0),
+        other: perTx(spent.get('other') ?? 0),
+        client: perTx(processCpu(process.pid)!.reaped - clientBefore),
+      }
+      const total = parts.proxy + parts.upstream + parts.store + parts.other + parts.client
+      return { tps, ...parts, total, events: ((await written()) - writtenBefore) / transactions, queue: worst.queue, oldest: worst.oldestMs }
+    }
+    async function measureCost(): Promise<void> {
+      const costs = new Map<string, Record<string, number>[]>()
+      let rate = values.rate ? Number(values.rate) : undefined
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const t of targets) costs.set(`saturation ${t.name}`, [...(costs.get(`saturation ${t.name}`) ?? []), await costRun(t)])
+        // Sync audit is far slower than the rest: the equal rate follows async, and sync's row shows what it reached.
+        rate ??= Math.floor(0.8 * costs.get('saturation gateway async')![0]!['tps']!)
+        for (const t of targets) costs.set(`rate ${t.name}`, [...(costs.get(`rate ${t.name}`) ?? []), await costRun(t, rate)])
+        console.error(`cost round ${round + 1}/${ROUNDS} done`)
+      }
+      const cm = (key: string, part: string) => median(costs.get(key)!.map((c) => c[part]!))
+      const fixed = (n: number, digits = 0) => (Number.isNaN(n) ? '–' : n.toFixed(digits))
+      console.log(`\nCPU µs per transaction, pgbench -S -M simple -c 8, ${SECONDS} s per run, median of ${ROUNDS} rounds; at saturation and at ${rate} tps for every path`)
+      console.log('| load | path | tps | proxy | upstream backends | audit-store backends | other PostgreSQL | pgbench | total | total − relay | audit events per tx | writer worst queue | oldest unwritten event (ms) |')
+      console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+      for (const load of ['saturation', 'rate']) {
+        const relay = cm(`${load} node relay`, 'total')
+        for (const t of targets) {
+          const key = `${load} ${t.name}`
+          const c = (part: string) => fixed(cm(key, part))
+          console.log(`| ${load === 'rate' ? `${rate} tps` : 'saturation'} | ${t.name} | ${c('tps')} | ${c('proxy')} | ${c('upstream')} | ${c('store')} | ${c('other')} | ${c('client')} | ${c('total')} | ${fixed(cm(key, 'total') - relay)} | ${fixed(cm(key, 'events'), 2)} | ${c('queue')} | ${c('oldest')} |`)
+        }
+      }
+      await admin.end()
+    }
     if (values.profile) {
       // BENCH_PROFILE_RUN=masking profiles the 200,000-row result instead.
       if (process.env.BENCH_PROFILE_RUN === 'masking') console.log(await rowsPerSecond('bench', token), 'rows/s masked,', await rowsPerSecond('plain', plainToken), 'unmasked')
@@ -167,6 +262,8 @@ async function main(): Promise<void> {
       await new Promise((r) => gateway.once('exit', r))
       return
     }
+    await measureCost()
+    if (values.only === 'cost') return
     const results = new Map<string, number[]>()
     const add = (key: string, value: number) => results.set(key, [...(results.get(key) ?? []), value])
     for (let round = 0; round < ROUNDS; round++) {

@@ -66,7 +66,12 @@ export interface SqlStatement {
 }
 
 export type SqlClassification =
-  | { ok: true; statements: SqlStatement[] }
+  | {
+      ok: true
+      statements: SqlStatement[]
+      /** Set by a caching classifier when the statements follow from this key alone (not from the session): equal shapes classify, and decide, alike. */
+      shape?: string
+    }
   | { ok: false; error: { code: string; message: string; position?: number } }
 
 /** Prepared statements a session has defined, so EXECUTE decides what PREPARE declared. */

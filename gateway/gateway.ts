@@ -21,6 +21,7 @@ import { Metrics, type Counter } from '../runtime/metrics.js'
 import { IssuerKeys } from './oidc/issuer-keys.js'
 import { createWorkloadVerifier, DEFAULT_MAX_TOKEN_AGE_SECONDS, type WorkloadVerifier } from './oidc/verify.js'
 import { createPostgresFront } from './postgres/front.js'
+import { createDecisionCache, type DecisionCache } from './postgres/decision-cache.js'
 import { ConnectionLimiter } from './connection-limits.js'
 import { resolveLimits } from './limits.js'
 import { createReadinessProbe } from './readiness.js'
@@ -35,6 +36,7 @@ export interface GatewayContext {
     decisions: Counter
     statements: Counter
     maskedValues: Counter
+    auditHeld: Counter
     authFailures: Counter
   }
   state: BundleState
@@ -42,6 +44,7 @@ export interface GatewayContext {
   audit: AuditWriter
   sessions: SessionRegistry
   classifier: SqlClassifier
+  decisions: DecisionCache
   /** Key of the `hash` masking strategy: stable across restarts so hashed values stay joinable. */
   maskKey: Buffer
   /** Holds waiting for approval, for the metric. */
@@ -100,6 +103,9 @@ async function resumeSpooledAudit(db: Database, dir: string, log: Logger): Promi
 }
 
 /** Events about the gateway itself are recorded even while the store fails; if even that is impossible, the log says so. */
+/** The backpressure warning is logged at most this often; the metrics count every episode. */
+const BACKPRESSURE_LOG_INTERVAL_MS = 10_000
+
 function recordGatewayEvent(audit: AuditWriter, log: Logger, event: AuditEventInput): void {
   try {
     audit.appendEvenIfUnavailable(event)
@@ -126,6 +132,8 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
   const metrics = new Metrics()
   const commits = metrics.counter('gatehouse_audit_commits_total', 'Audit batches committed to the store, by durability: sync when a statement waited for the commit.')
   const commitSeconds = metrics.counter('gatehouse_audit_commit_seconds_total', 'Seconds spent committing audit batches, by durability; over gatehouse_audit_commits_total, the mean commit latency.')
+  const backpressureEpisodes = metrics.counter('gatehouse_audit_backpressure_episodes_total', 'Times the audit writer started holding async statements back because the store did not keep up.')
+  let lastBackpressureLog = -Infinity
   const eventsWritten = metrics.counter('gatehouse_audit_events_written_total', 'Audit events committed to the store.')
   const spoolDir = path.join(config.dataDir, 'audit-spool')
   await resumeSpooledAudit(db, spoolDir, log)
@@ -141,6 +149,14 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
       commitSeconds.inc(labels, seconds)
       eventsWritten.inc({}, events)
     },
+    onBackpressure: (on, { queued, oldestMs }) => {
+      if (!on) return
+      backpressureEpisodes.inc()
+      // At most one line per interval: under a store that barely keeps up, episodes can follow each other quickly.
+      if (performance.now() - lastBackpressureLog < BACKPRESSURE_LOG_INTERVAL_MS) return
+      lastBackpressureLog = performance.now()
+      log.warn('the audit store does not keep up; async statements wait for their audit records until it does', { queued, oldestMs: Math.round(oldestMs), flushMs: config.auditFlushMs })
+    },
     onHealthChange: (healthy, error) =>
       healthy ? log.info('audit store is back; accepting statements again') : log.error('audit store unavailable; refusing statements until it is back', { error }),
   })
@@ -155,6 +171,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
       decisions: metrics.counter('gatehouse_decisions_total', 'Decisions by protocol, effect and whether an observe-mode rule would have decided differently.'),
       statements: metrics.counter('gatehouse_statements_total', 'Statements and commands received, by protocol.'),
       maskedValues: metrics.counter('gatehouse_masked_values_total', 'Values masked before they left the gateway, by protocol.'),
+      auditHeld: metrics.counter('gatehouse_audit_held_total', 'Statements of async-audit resources that waited for their audit record because of backpressure, by protocol.'),
       authFailures: metrics.counter('gatehouse_auth_failures_total', 'Failed client authentications, by protocol.'),
     },
     state,
@@ -162,6 +179,7 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     audit,
     sessions,
     classifier: createSqlClassifier({ cacheSize: 10_000, maxBytes: limits.maxStatementBytes }),
+    decisions: createDecisionCache(10_000),
     maskKey: await loadOrCreateKey(path.join(config.dataDir, 'mask-key')),
     approvalsWaiting: { count: 0 },
     superuserResources: new Set(),
@@ -181,6 +199,10 @@ export async function startGateway(config: GatewayConfig, log: Logger = createLo
     state.current ? [{ labels: {}, value: Math.round((Date.now() - state.current.loadedAt.getTime()) / 1000) }] : [],
   )
   metrics.gauge('gatehouse_audit_queue', 'Audit events waiting to be written.', () => [{ labels: {}, value: audit.queued }])
+  metrics.gauge('gatehouse_audit_oldest_event_seconds', 'Age of the oldest audit event not yet written: what an abrupt stop would lose (kept under twice the flush interval).', () => [
+    { labels: {}, value: audit.oldestQueuedMs / 1000 },
+  ])
+  metrics.gauge('gatehouse_audit_backpressure', '1 while the audit store does not keep up and async statements wait for their records.', () => [{ labels: {}, value: audit.backpressure ? 1 : 0 }])
   metrics.gauge('gatehouse_audit_healthy', '1 while the audit store accepts writes.', () => [{ labels: {}, value: audit.healthy ? 1 : 0 }])
 
   const probe = createReadinessProbe({

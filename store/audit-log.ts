@@ -4,6 +4,12 @@
 // transaction, so durability costs one shared commit, not one per event. A
 // `sync` append is flushed at once (the caller waits for it before letting a
 // statement run); `async` appends are flushed within `flushIntervalMs`.
+// That window holds under load: a full batch is written at once, and while
+// the oldest queued event has waited its interval, batches follow each other
+// back to back. When the store still cannot keep up (the oldest event has
+// waited one and a half intervals, or the queue is half full), the writer applies
+// backpressure: async appends are marked `hold`, their callers wait for the
+// record like sync ones, and intake slows to what the store can commit.
 // When the store fails, the writer reports itself unhealthy, refuses new
 // appends (callers fail closed), keeps what it holds (and spools it to a
 // local file, so a restart does not lose it) and retries until the store is
@@ -58,6 +64,8 @@ interface Pending {
   usage: AuditEventInput['usage'] | undefined
   settle: { resolve: () => void; reject: (err: Error) => void }
   urgent: boolean
+  /** performance.now() when it was queued: the loss window is measured from here. */
+  queuedAt: number
   /** Once an event has been part of a write attempt its content is final: a retry must hash what may already be committed. */
   sealed: boolean
 }
@@ -76,6 +84,8 @@ export interface AuditWriterOptions {
   /** Where the queue is kept while the store is failing and at a close that could not flush. */
   spool?: AuditSpool
   onSpoolError?: (error: Error) => void
+  /** Backpressure starts (true) or ends (false), with the queue and its oldest event's age when it changed. */
+  onBackpressure?: (on: boolean, state: { queued: number; oldestMs: number }) => void
 }
 
 export const GENESIS_HASH = '0'.repeat(64)
@@ -173,6 +183,7 @@ export class AuditWriter {
   private readonly flushIntervalMs: number
   private readonly maxQueue: number
   private readonly batchSize: number
+  private pressed = false
 
   private constructor(
     private readonly db: Database,
@@ -210,7 +221,7 @@ export class AuditWriter {
     writer.head = spooled.head
     writer.unsure = true
     for (const { event, usage } of spooled.events) {
-      writer.queue.push({ event, usage, settle: { resolve: () => undefined, reject: () => undefined }, urgent: false, sealed: true })
+      writer.queue.push({ event, usage, settle: { resolve: () => undefined, reject: () => undefined }, urgent: false, queuedAt: performance.now(), sealed: true })
     }
     try {
       await writer.flush()
@@ -229,12 +240,25 @@ export class AuditWriter {
     return this.queue.length
   }
 
+  /** Milliseconds the oldest queued event has waited (0 when none): what an abrupt stop would lose. */
+  get oldestQueuedMs(): number {
+    const oldest = this.queue[0]
+    return oldest ? performance.now() - oldest.queuedAt : 0
+  }
+
+  /** True while the writer holds async appends back because the store does not keep up. */
+  get backpressure(): boolean {
+    return this.pressed
+  }
+
   /**
    * Queues an event. `durable` settles when the event is committed (or
-   * rejects if that flush fails). Throws AuditUnavailableError, without
-   * queueing, when the store is failing or the queue is full.
+   * rejects if that flush fails). `hold` is true when the caller must wait
+   * for `durable` before going on, even in async mode: the writer is
+   * applying backpressure. Throws AuditUnavailableError, without queueing,
+   * when the store is failing or the queue is full.
    */
-  append(input: AuditEventInput, durability: Durability): { id: string; durable: Promise<void> } {
+  append(input: AuditEventInput, durability: Durability): { id: string; durable: Promise<void>; hold: boolean } {
     if (!this.healthyNow) throw new AuditUnavailableError('the audit store is unavailable')
     return this.enqueue(input, durability)
   }
@@ -251,9 +275,11 @@ export class AuditWriter {
     return { id }
   }
 
-  private enqueue(input: AuditEventInput, durability: Durability): { id: string; durable: Promise<void> } {
+  private enqueue(input: AuditEventInput, durability: Durability): { id: string; durable: Promise<void>; hold: boolean } {
     if (this.closed) throw new AuditUnavailableError('the audit writer is closed')
     if (this.queue.length >= this.maxQueue) throw new AuditUnavailableError('the audit queue is full')
+    this.checkPressure()
+    const hold = durability === 'async' && this.pressed
     const id = nextEventId()
     let settle!: Pending['settle']
     const durable = new Promise<void>((resolve, reject) => (settle = { resolve, reject }))
@@ -263,13 +289,36 @@ export class AuditWriter {
       event: storableEvent(this.chain, id, { ...input, data: this.withSessionTags(input) }),
       usage: input.usage,
       settle,
-      urgent: durability === 'sync',
+      urgent: durability === 'sync' || hold,
+      queuedAt: performance.now(),
       sealed: false,
     }
     this.queue.push(pending)
     this.open.set(id, pending)
-    this.schedule(durability === 'sync' ? 0 : this.flushIntervalMs)
-    return { id, durable }
+    // A full batch does not wait: waiting would only let the backlog grow.
+    this.schedule(pending.urgent || this.queue.length >= this.batchSize ? 0 : this.flushIntervalMs)
+    return { id, durable, hold }
+  }
+
+  /**
+   * Backpressure starts when the oldest queued event has waited one and a
+   * half flush intervals (an event normally leaves after one, plus the write
+   * in progress; held from here, it still leaves inside twice the interval)
+   * or the queue is half full, and ends when the backlog is gone.
+   */
+  private checkPressure(): void {
+    const oldestMs = this.oldestQueuedMs
+    const on = this.pressed ? oldestMs > this.flushIntervalMs / 2 || this.queue.length > this.maxQueue / 4 : oldestMs >= this.flushIntervalMs * 1.5 || this.queue.length > this.maxQueue / 2
+    if (on === this.pressed) return
+    this.pressed = on
+    this.options.onBackpressure?.(on, { queued: this.queue.length, oldestMs })
+  }
+
+  /** How long the writer may wait before its next batch: not at all while a full batch or an event past its interval waits. */
+  private nextDelay(): number {
+    const oldest = this.queue[0]
+    if (!oldest || this.queue.length >= this.batchSize || this.queue.some((p) => p.urgent)) return 0
+    return Math.max(0, Math.ceil(oldest.queuedAt + this.flushIntervalMs - performance.now()))
   }
 
   /**
@@ -378,9 +427,10 @@ export class AuditWriter {
     } finally {
       this.flushing = false
     }
+    this.checkPressure()
     if (this.queue.length > 0 && !this.closed) {
       if (!this.healthyNow) this.schedule(this.retryDelay)
-      else this.schedule(this.queue.some((p) => p.urgent) ? 0 : this.flushIntervalMs)
+      else this.schedule(this.nextDelay())
     } else if (!this.healthyNow && !this.closed) this.probeLater()
   }
 

@@ -60,6 +60,8 @@ export function createSqlClassifier(options: SqlClassifierOptions = {}): SqlClas
           analysis = analyze(sql, defaultSchema)
           // A not-loaded parser is a transient state, not a property of the text.
           if (cacheable && (analysis.ok || analysis.error.code !== 'sql.not_loaded')) {
+            // The statements follow from the key alone: decisions may be cached by it too.
+            if (analysis.ok && analysis.result?.ok) analysis.result.shape = key
             deepFreeze(analysis)
             cache.set(key, { analysis, text: sql })
             if (cache.size > cacheSize) cache.delete(cache.keys().next().value!)
@@ -95,11 +97,11 @@ function retext(analysis: Analysis, original: string, sql: string): Analysis {
     return { ...draft, text, ...(draft.statement ? { statement: { ...draft.statement, text } } : {}) }
   })
   const result: Analysis = { ok: true, drafts, sessionDependent: analysis.sessionDependent }
-  if (analysis.result?.ok) result.result = { ok: true, statements: drafts.map((d) => d.statement!) }
+  if (analysis.result?.ok) result.result = { ok: true, statements: drafts.map((d) => d.statement!), ...(analysis.result.shape ? { shape: analysis.result.shape } : {}) }
   return result
 }
 
-function deepFreeze(value: unknown): void {
+export function deepFreeze(value: unknown): void {
   if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return
   Object.freeze(value)
   for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key])

@@ -52,13 +52,14 @@ export function judgeSql(ctx: GatewayContext, who: SessionIdentity, sql: string,
     const classified = ctx.classifier.classify(sql, { defaultSchema: who.resource.postgres?.defaultSchema ?? 'public', session: scratch })
     if (!classified.ok) return deny(refused(`the statement cannot be classified: ${classified.error.message}`), [], bundle)
     const references = findVirtualTables(sql)
-    const decided = decideStatements(bundle.engine, {
+    const request = {
       identity: who.identity,
       resource: who.resource.name,
       statements: classified.statements,
       context: { time: now(), source: who.source, session: { id: who.id, application: who.application } },
-      virtualTables: references.length > 0,
-    })
+    }
+    // Reads of the virtual tables are decided apart from the rest of their statement: not cached.
+    const decided = references.length > 0 ? decideStatements(bundle.engine, { ...request, virtualTables: true }) : ctx.decisions.decide(bundle.engine, { ...request, shape: classified.shape })
     const { decision } = decided
     const statements = decided.statements.map((s) => s.statement)
     // The message names the statement that was denied, not the first reason of the string (`SELECT 1; DELETE ...`).

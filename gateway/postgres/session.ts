@@ -627,8 +627,9 @@ export class PostgresSession {
     )
     if (!run) return
     run.eventId = appended.id
-    // In sync mode the request's responses wait for the record (see onUpstream).
-    if (durability === 'sync') {
+    // In sync mode, and in async mode while the writer applies backpressure, the request's responses wait for the record (see onUpstream).
+    if (appended.hold) this.ctx.counters.auditHeld.inc({ protocol: 'postgres' })
+    if (durability === 'sync' || appended.hold) {
       run.durable = appended.durable
       run.settled = false
       appended.durable.then(() => (run.settled = true), () => undefined)
