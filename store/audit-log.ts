@@ -411,6 +411,7 @@ export class AuditWriter {
   private async flushBatch(): Promise<void> {
     if (this.flushing || this.queue.length === 0) return
     this.flushing = true
+    const wasHealthy = this.healthyNow
     try {
       if (this.unsure) await this.reconcile()
       if (this.queue.length > 0) await this.writeBatch()
@@ -419,8 +420,12 @@ export class AuditWriter {
       // After an outage the spool follows the queue until the store holds everything.
       if (this.options.spool?.saved) void (this.queue.length === 0 ? this.dropSpool() : this.saveSpool())
     } catch (err) {
-      // Waiting callers learn now; the events stay queued (and spooled) and are retried.
-      for (const p of this.queue) if (p.sealed) p.settle.reject(new AuditUnavailableError(`audit write failed: ${(err as Error).message}`))
+      // The callers of the failed batch learn now. Those queued behind it
+      // wait for one retry (a lost acknowledgement is usually over by then);
+      // when a retry fails too, the outage lasts and they learn as well,
+      // instead of waiting for the store to come back however long it takes.
+      // The events stay queued (and spooled) and are retried.
+      for (const p of this.queue) if (p.sealed || !wasHealthy) p.settle.reject(new AuditUnavailableError(`audit write failed: ${(err as Error).message}`))
       this.setHealthy(false, err as Error)
       void this.saveSpool()
       this.retryDelay = Math.min(Math.max(this.retryDelay * 2, 200), 5000)

@@ -47,6 +47,14 @@ interface Selection {
   fuzz: Record<string, string>
 }
 
+/**
+ * A test that hangs fails with its name after this long instead of holding
+ * the run until CI's own limit kills it unnamed: generous enough for the
+ * slowest legitimate test on a loaded 2-core machine. A later
+ * `--test-timeout=N` on the command line overrides it.
+ */
+const TEST_TIMEOUT_MS = 10 * 60_000
+
 /** `--seed=N` and `--count=N` are for the fuzzers (test/helpers/fuzz-options.ts), not for `node --test`. */
 const FUZZ_OPTION = /^--(seed|count)=(\d+)$/
 
@@ -148,7 +156,7 @@ async function main(): Promise<number> {
   try {
     if (checked !== 0) return checked
     const env = { ...process.env, ...postgresEnv(services.postgres), ...sshdEnv(services.sshd), ...fuzz }
-    return await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...testOptions, ...files], { env, ownGroup: true })
+    return await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-reporter=spec', ...testOptions, ...files], { env, ownGroup: true })
   } finally {
     await services.postgres.stop()
     await services.sshd.stop()

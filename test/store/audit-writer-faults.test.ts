@@ -62,6 +62,38 @@ test('a lost acknowledgement after the commit: the writer recognises the stored 
   }
 })
 
+test('an event queued behind a batch that meets an outage: its caller is told during the outage, not when the store is back', async () => {
+  const { db: direct, location, cleanup } = await backend.open()
+  const db = await openDatabase(proxy.url(location))
+  try {
+    const writer = await AuditWriter.open(db, { chain: 'queued-behind', flushIntervalMs: 5 })
+    await writer.append({ kind: 'statement', data: { n: 0 } }, 'sync').durable
+    let behind: Promise<void> | undefined
+    // Appended while the batch is in flight (the writer is still healthy), so it is not part of it; then the store goes away.
+    const dropped = proxy.dropReplyTo('append_audit', async () => {
+      behind = writer.append({ kind: 'statement', data: { n: 2 } }, 'sync').durable
+      proxy.cut()
+    })
+    const first = writer.append({ kind: 'statement', data: { n: 1 } }, 'sync').durable
+    try {
+      await dropped
+      await assert.rejects(first, AuditUnavailableError)
+      let told: unknown
+      behind!.catch((err: unknown) => (told = err))
+      await until('the caller queued behind the failed batch is told', () => told !== undefined)
+      assert.ok(told instanceof AuditUnavailableError, 'the caller is told the store is unavailable')
+    } finally {
+      proxy.restore()
+    }
+    await writer.close()
+    assert.deepEqual(await storedNumbers(direct, 'queued-behind'), [0, 1, 2], 'the events are still written once the store is back')
+    assert.deepEqual((await verifyAudit(direct)).problems, [])
+  } finally {
+    await db.close()
+    await cleanup()
+  }
+})
+
 test('stopped during an outage: the queue is spooled to disk and written by the next start', async () => {
   const { db: direct, location, cleanup } = await backend.open()
   const spoolDir = mkdtempSync(path.join(tmpdir(), 'gatehouse-spool-'))
