@@ -539,9 +539,15 @@ export class PostgresSession {
       this.forward(buildDescribe('P', portalName))
       return undefined
     }
+    return this.planLayout(portal, fields, verdict, source)
+  }
+
+  /** The portal's plan for its result columns (as Bind asked for their formats), cached by statement shape. */
+  private planLayout(portal: Portal, fields: FieldDescription[], verdict: Verdict, source: PreparedStatement): Promise<void> | undefined {
     const layout = fields.map((f, i) => ({ ...f, format: formatOf(portal.resultFormats, i) }))
     return when(this.cachedPlan(`execute\0${literalShape(source.text)}\0${maskSignature(verdict)}\0${JSON.stringify(layout)}`, () => this.plan(layout, verdict, 0, source)), (plan) => {
       portal.plan = plan
+      return undefined
     })
   }
 
@@ -906,19 +912,10 @@ export class PostgresSession {
   }
 
   private planPortal(portal: Portal, fields: FieldDescription[]): Promise<void> | undefined {
-    const layout = fields.map((f, i) => ({ ...f, format: formatOf(portal.resultFormats, i) }))
     // The rows of a FETCH or EXECUTE portal are those of the statement behind it (unknown: refused at Execute).
     const behind = this.confirmed.rowSource(portal.statement.effects[0])
     const source = behind === 'self' || behind === undefined ? portal.statement : behind
-    const verdict = source.verdict
-    const planned = this.cachedPlan(`execute\0${literalShape(source.text)}\0${maskSignature(verdict)}\0${JSON.stringify(layout)}`, () => this.plan(layout, verdict, 0, source))
-    if (!(planned instanceof Promise)) {
-      portal.plan = planned
-      return undefined
-    }
-    return planned.then((plan) => {
-      portal.plan = plan
-    })
+    return this.planLayout(portal, fields, source.verdict, source)
   }
 
   /** The masking plan for a result: undefined when nothing can be masked. */
