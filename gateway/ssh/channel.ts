@@ -71,8 +71,10 @@ class ClientOutput {
     private readonly terminal: boolean,
     private readonly limits: ChannelHost['limits'],
     private readonly onStall: (bufferedBytes: number) => void,
+    /** Aborted when the channel or its connection ends: a write still pending then never completes. */
+    private readonly ended: AbortSignal,
   ) {
-    stream.once('close', () => this.clearStall())
+    ended.addEventListener('abort', () => this.clearStall(), { once: true })
   }
 
   /** Returns false when the client is not keeping up. */
@@ -90,7 +92,7 @@ class ClientOutput {
   }
 
   private watch(): void {
-    if (this.stall || this.buffered <= this.limits.bufferBytes || this.stream.destroyed) return
+    if (this.stall || this.buffered <= this.limits.bufferBytes || this.ended.aborted) return
     this.stall = setTimeout(() => {
       this.stall = undefined
       this.onStall(this.buffered)
@@ -110,10 +112,10 @@ class ClientOutput {
   /** Once everything written has gone out: the exit status or signal, then the end of the channel. */
   async finish(exit: Exit): Promise<void> {
     // invariant: the exit status follows the last byte of output (a write waits for the client's window; exit does not).
-    if (this.unsent > 0 && !this.stream.destroyed) {
+    if (this.unsent > 0 && !this.ended.aborted) {
       await new Promise<void>((resolve) => {
         this.settled = resolve
-        this.stream.once('close', resolve)
+        this.ended.addEventListener('abort', () => resolve(), { once: true })
       })
     }
     try {
@@ -232,7 +234,7 @@ export function handleSessionChannel(host: ChannelHost, session: Session, number
       output.line(`gatehouse: the client read none of ${bufferedBytes} bytes of output for ${Math.round(host.limits.stallMs / 1000)} s; the connection is closed`)
       upstreamChannel?.close()
       host.stalled({ channel: number, bufferedBytes })
-    })
+    }, ended.signal)
     const startedAt = performance.now()
     let unrecordable = false
     const abortUnrecorded = () => {

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { SSH_DEFAULTS } from '../../../gateway/ssh/settings.js'
-import { startSshGateway, type SshGateway } from './harness.js'
+import { eventually, startSshGateway, type SshGateway } from './harness.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -61,9 +61,13 @@ test('a client that stops reading is closed after the stall timeout; memory stay
   const ends = await gw.events({ kinds: ['session.end'] })
   assert.ok(ends.some((e) => e.data.reason === 'the client stopped reading its output'), JSON.stringify(ends.map((e) => e.data)))
 
-  // The memory comes back once the connection is gone.
-  gc()
-  assert.ok(held() - baseline < 16 * 1024 * 1024, `still held ${Math.round((held() - baseline) / 1048576)} MiB`)
+  // The memory comes back once the connection is gone (the socket's buffers are freed a moment after it closes).
+  const settled = await eventually(
+    async () => (gc(), held() - baseline),
+    (extra) => extra < 16 * 1024 * 1024,
+    5_000,
+  )
+  assert.ok(settled < 16 * 1024 * 1024, `still held ${Math.round(settled / 1048576)} MiB`)
   const after = await gw.ssh('deployer', 'web-1', 'echo served after')
   assert.equal(after.stdout.toString(), 'served after\n', after.stderr)
 })
