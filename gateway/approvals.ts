@@ -17,6 +17,8 @@ export interface HoldRequest {
   sessionId: string
   revision: string
   rule: string
+  /** The bundle's organisation: a user approver counts while an active member of it. */
+  organisation: string
   approval: Approval
   ownerMayApprove: boolean
   protocol: 'postgres' | 'ssh'
@@ -51,6 +53,7 @@ export async function holdForApproval(db: Database, hold: HoldRequest, options: 
     sessionId: hold.sessionId,
     bundleRevision: hold.revision,
     rule: hold.rule,
+    organisation: hold.organisation,
     approvers: hold.approval.approvers,
     required: hold.approval.count,
     ownerMayApprove: hold.ownerMayApprove,

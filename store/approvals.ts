@@ -25,6 +25,8 @@ export interface ApprovalRequest {
   sessionId: string
   bundleRevision: string
   rule: string
+  /** The GitHub organisation whose members a user approver (`@login`) must be; null for requests held before it was kept. */
+  organisation: string | null
   approvers: string[]
   required: number
   ownerMayApprove: boolean
@@ -70,7 +72,7 @@ async function votesOf(db: Queryable, ids: readonly string[]): Promise<Map<strin
 export type NewApproval = Pick<
   ApprovalRequest,
   'identity' | 'owner' | 'resource' | 'sessionId' | 'bundleRevision' | 'rule' | 'approvers' | 'required' | 'ownerMayApprove' | 'protocol' | 'requestText' | 'requestDigest'
-> & { timeoutSeconds: number }
+> & { organisation: string; timeoutSeconds: number }
 
 interface Row {
   id: string
@@ -83,6 +85,7 @@ interface Row {
   session_id: string
   bundle_revision: string
   rule: string
+  organisation: string | null
   approvers: string[] | string
   required: number
   owner_may_approve: boolean
@@ -109,6 +112,7 @@ function toRequest(row: Row, votes: ApprovalRequest['votes']): ApprovalRequest {
     sessionId: row.session_id,
     bundleRevision: row.bundle_revision,
     rule: row.rule,
+    organisation: row.organisation,
     approvers: typeof row.approvers === 'string' ? (JSON.parse(row.approvers) as string[]) : row.approvers,
     required: row.required,
     ownerMayApprove: row.owner_may_approve,
@@ -127,10 +131,11 @@ export async function createApproval(db: Queryable, request: NewApproval, now = 
   const expires = new Date(now.getTime() + request.timeoutSeconds * 1000)
   await db.query(
     `INSERT INTO gatehouse.approval_requests (id, created_at, expires_at, status, identity, owner, resource, session_id, bundle_revision, rule,
-       approvers, required, owner_may_approve, protocol, request_text, request_digest)
-     VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15)`,
+       approvers, required, owner_may_approve, protocol, request_text, request_digest, organisation)
+     VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, $16)`,
     [id, now.toISOString(), expires.toISOString(), request.identity, request.owner, request.resource, request.sessionId, request.bundleRevision, request.rule,
-      JSON.stringify(request.approvers), request.required, request.ownerMayApprove, request.protocol, request.requestText.replace(/\0/g, '\uFFFD'), request.requestDigest],
+      JSON.stringify(request.approvers), request.required, request.ownerMayApprove, request.protocol, request.requestText.replace(/\0/g, '\uFFFD'), request.requestDigest,
+      request.organisation],
   )
   return (await getApproval(db, id))!
 }

@@ -172,7 +172,8 @@ export async function handleApprovalComment(ctx: BotContext, payload: Record<str
     if (command === 'approve' && !intact) return refuse('this issue had been edited: the bot restored it; read the request again and approve in a new comment')
     const tampered = command === 'approve' ? tamperedReason(current, writtenAt) : undefined
     if (tampered) return refuse(tampered)
-    const membership = new Membership(ctx.github)
+    // A user approver counts while an active member of the organisation whose bundle held the request.
+    const membership = new Membership(ctx.github, request.organisation ?? ctx.config.policyRepo.owner)
     // invariant: eligibility is checked now, at decision time, not when the issue was opened.
     if ((await membership.matching(login, request.approvers)).length === 0) {
       return refuse(`you are not an approver of this request (approvers: ${request.approvers.map((a) => `\`${a}\``).join(', ')})`)

@@ -658,6 +658,7 @@ export class PostgresSession {
           sessionId: who.id,
           revision: verdict.bundle.revision,
           rule: verdict.decision.rule ?? '',
+          organisation: verdict.bundle.bundle.settings.organisation,
           approval,
           ownerMayApprove: verdict.bundle.bundle.settings.approvals.ownerMayApprove,
           protocol: 'postgres',

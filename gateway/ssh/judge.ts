@@ -121,6 +121,7 @@ export async function admit(ctx: GatewayContext, who: SshWho, request: SshChanne
         sessionId: who.id,
         revision: bundle.revision,
         rule: decision.rule ?? '',
+        organisation: bundle.bundle.settings.organisation,
         approval,
         ownerMayApprove: bundle.bundle.settings.approvals.ownerMayApprove,
         protocol: 'ssh',

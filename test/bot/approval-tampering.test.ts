@@ -26,6 +26,7 @@ const held = (overrides: Partial<NewApproval> = {}): NewApproval => ({
   resource: 'orders-db',
   sessionId: 'ses_tamper',
   bundleRevision: 'abc123',
+  organisation: 'acme',
   rule: 'app/migrations',
   approvers: ['@acme/dba', '@alice'],
   required: 1,

@@ -24,6 +24,7 @@ const held = (overrides: Partial<NewApproval> = {}): NewApproval => ({
   resource: 'orders-db',
   sessionId: 'ses_test',
   bundleRevision: 'abc123',
+  organisation: 'acme',
   rule: 'app/migrations',
   approvers: ['@acme/dba', '@acme/platform'],
   required: 1,
@@ -148,4 +149,26 @@ test('forbidOwner refuses the owner even where the settings allow it, and an iss
     assert.equal((await getApproval(store.db, request.id))!.status, 'denied')
     assert.equal(access(h).issues.get(number)!.state, 'closed')
   }, { approvals: { pollSeconds: 3600, forbidOwner: true } })
+})
+
+test("a user approver counts only while an active member of the organisation of the bundle that held the request", async () => {
+  await withHarness(store.db, async (h) => {
+    h.github.setOrgMembers('globex', ['gina'])
+    const request = await createApproval(store.db, held({ approvers: ['@dana', '@gina'], organisation: 'globex' }))
+    await syncApprovalIssues(h.bot.ctx)
+    const issue = [...access(h).issues.values()][0]!
+    // dana is a member of the organisation that owns the repositories, not of the one whose policies held the request.
+    const outsider = await say(h, issue.number, 'dana', '/approve')
+    assert.deepEqual(outsider.reactions, ['confused'])
+    assert.match(access(h).comments(issue.number).at(-1)!.body, /@dana .*not an approver/)
+    // gina leaves before she answers.
+    h.github.setOrgMembers('globex', [])
+    const gone = await say(h, issue.number, 'gina', '/approve')
+    assert.deepEqual(gone.reactions, ['confused'])
+    assert.equal((await getApproval(store.db, request.id))!.status, 'pending')
+    h.github.setOrgMembers('globex', ['gina'])
+    const member = await say(h, issue.number, 'gina', '/approve')
+    assert.deepEqual(member.reactions, ['+1'])
+    assert.equal((await getApproval(store.db, request.id))!.status, 'approved')
+  })
 })

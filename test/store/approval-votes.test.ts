@@ -8,7 +8,7 @@ import { queryEvents, verifyAudit } from '../../store/audit-read.js'
 import { BACKENDS } from './backends.js'
 
 const REQUEST: NewApproval = {
-  identity: 'ci-deploy', owner: '@acme/platform', resource: 'orders-db', sessionId: 'pg_s1', bundleRevision: 'r1', rule: 'orders-deploy/schema-changes',
+  identity: 'ci-deploy', owner: '@acme/platform', resource: 'orders-db', sessionId: 'pg_s1', bundleRevision: 'r1', organisation: 'acme', rule: 'orders-deploy/schema-changes',
   approvers: ['@acme/payments'], required: 2, ownerMayApprove: false, protocol: 'postgres', requestText: 'ALTER TABLE orders ADD COLUMN x int', requestDigest: 'd1', timeoutSeconds: 600,
 }
 

@@ -11,6 +11,7 @@ const REQUEST: NewApproval = {
   resource: 'orders-db',
   sessionId: 's1',
   bundleRevision: 'r1',
+  organisation: 'acme',
   rule: 'orders-deploy/schema-changes',
   approvers: ['@acme/payments'],
   required: 2,
