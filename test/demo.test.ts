@@ -7,7 +7,6 @@ import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { ROOT } from './helpers/repo.js'
 import { postgresFromEnv } from './services/env.js'
-import { freePort } from './services/ports.js'
 
 interface Shell {
   status: number | null
@@ -39,7 +38,7 @@ function commandAfter(heading: string, offset = 1): string {
 }
 
 before(async () => {
-  demo = spawn(process.execPath, [path.join(ROOT, 'dist', 'bin', 'gatehouse.js'), 'demo', '--port', String(await freePort())], { stdio: ['ignore', 'pipe', 'pipe'] })
+  demo = spawn(process.execPath, [path.join(ROOT, 'dist', 'bin', 'gatehouse.js'), 'demo', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   demo.stderr!.on('data', (chunk: Buffer) => (stderr += chunk))
   await new Promise<void>((resolve, reject) => {
