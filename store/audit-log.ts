@@ -55,6 +55,9 @@ export interface StoredEvent {
 
 export type Durability = 'sync' | 'async'
 
+/** An event chained for writing, with `body`: its data's canonical JSON, as hashed and as stored. */
+type ChainedRow = StoredEvent & { body: string }
+
 export class AuditUnavailableError extends Error {
   readonly code = 'audit.unavailable'
 }
@@ -114,19 +117,24 @@ function storable(value: unknown): unknown {
   return value
 }
 
+/**
+ * The text an event's hash covers: the canonical JSON of its fields, with
+ * `body`, the canonical JSON of its data, placed as is. The same text as
+ * canonicalJson of the whole event (keys in sorted order), built without
+ * serialising the data a second time.
+ */
+function hashedText(event: Omit<StoredEvent, 'data' | 'prevHash' | 'hash'>, body: string): string {
+  const text = JSON.stringify
+  return `{"chain":${text(event.chain)},"data":${body},"id":${text(event.id)},"identity":${text(event.identity)},"kind":${text(event.kind)},"resource":${text(event.resource)},"seq":${event.seq},"sessionId":${text(event.sessionId)},"time":${text(event.time)}}`
+}
+
+/** The hash of an event whose data serialises to `body`, after the event hashed `prevHash`. */
+export function bodyHash(prevHash: string, event: Omit<StoredEvent, 'data' | 'prevHash' | 'hash'>, body: string): string {
+  return createHash('sha256').update(prevHash).update('\n').update(hashedText(event, body)).digest('hex')
+}
+
 export function eventHash(prevHash: string, event: Omit<StoredEvent, 'prevHash' | 'hash'>): string {
-  const core = {
-    chain: event.chain,
-    seq: event.seq,
-    id: event.id,
-    time: event.time,
-    kind: event.kind,
-    sessionId: event.sessionId,
-    identity: event.identity,
-    resource: event.resource,
-    data: event.data,
-  }
-  return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(core)).digest('hex')
+  return bodyHash(prevHash, event, canonicalJson(event.data))
 }
 
 /** An event as it is hashed and stored: text PostgreSQL can hold, absent fields as null. */
@@ -154,10 +162,11 @@ export async function appendInTransaction(tx: Queryable, chain: string, input: O
   const rows = await tx.query<{ last_seq: string; last_hash: string }>('SELECT last_seq::text, last_hash FROM gatehouse.audit_chains WHERE chain = $1 FOR UPDATE', [chain])
   const prevHash = rows[0]!.last_hash
   const event = { ...storableEvent(chain, nextEventId(), input), seq: Number(rows[0]!.last_seq) + 1 }
-  const hash = eventHash(prevHash, event)
+  const body = canonicalJson(event.data)
+  const hash = bodyHash(prevHash, event, body)
   await tx.query(
-    'INSERT INTO gatehouse.audit_events (chain, seq, id, time, kind, session_id, identity, resource, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)',
-    [chain, event.seq, event.id, event.time, event.kind, event.sessionId, event.identity, event.resource, JSON.stringify(event.data), prevHash, hash],
+    'INSERT INTO gatehouse.audit_events (chain, seq, id, time, kind, session_id, identity, resource, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
+    [chain, event.seq, event.id, event.time, event.kind, event.sessionId, event.identity, event.resource, body, prevHash, hash],
   )
   await tx.query('UPDATE gatehouse.audit_chains SET last_seq = $2, last_hash = $3 WHERE chain = $1', [chain, event.seq, hash])
   return { ...event, prevHash, hash }
@@ -439,8 +448,12 @@ export class AuditWriter {
     } else if (!this.healthyNow && !this.closed) this.probeLater()
   }
 
-  /** Chains the first `count` queued events after the committed head. Their content is final from here on. */
-  private chainRows(count: number): StoredEvent[] {
+  /**
+   * Chains the first `count` queued events after the committed head. Their
+   * content is final from here on: each one's data is serialised once, and
+   * that text is both what is hashed and what is stored.
+   */
+  private chainRows(count: number): ChainedRow[] {
     let seq = this.seq
     let head = this.head
     return this.queue.slice(0, count).map((p) => {
@@ -448,15 +461,16 @@ export class AuditWriter {
       this.open.delete(p.event.id)
       seq += 1
       const withSeq = { ...p.event, seq }
-      const hash = eventHash(head, withSeq)
-      const row = { ...withSeq, prevHash: head, hash }
+      const body = canonicalJson(p.event.data)
+      const hash = bodyHash(head, withSeq, body)
+      const row = { ...withSeq, body, prevHash: head, hash }
       head = hash
       return row
     })
   }
 
   /** The first `count` queued events are in the store: they leave the queue and their callers learn. */
-  private committed(count: number, rows: StoredEvent[]): void {
+  private committed(count: number, rows: ChainedRow[]): void {
     const last = rows[count - 1]!
     this.seq = last.seq
     this.head = last.hash
@@ -524,7 +538,7 @@ export class AuditWriter {
     }, this.retryDelay)
   }
 
-  private async write(rows: StoredEvent[], batch: Pending[], startSeq: number, sync: boolean): Promise<void> {
+  private async write(rows: ChainedRow[], batch: Pending[], startSeq: number, sync: boolean): Promise<void> {
     // Usage per batch: one row per identity and per rule, whatever the number of events.
     const identities = new Map<string, { first: string; last: string; count: number }>()
     const rules = new Map<string, { rule: string; identity: string; last: string; count: number }>()
@@ -541,7 +555,7 @@ export class AuditWriter {
     }
     const ruleList = [...rules.values()]
     await this.db.query(
-      'SELECT gatehouse.append_audit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb[], $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)',
+      'SELECT gatehouse.append_audit_text($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)',
       [
         this.chain,
         startSeq,
@@ -553,7 +567,7 @@ export class AuditWriter {
         rows.map((r) => r.sessionId),
         rows.map((r) => r.identity),
         rows.map((r) => r.resource),
-        rows.map((r) => JSON.stringify(r.data)),
+        rows.map((r) => r.body),
         rows.map((r) => r.prevHash),
         rows.map((r) => r.hash),
         [...identities.keys()],

@@ -1,7 +1,7 @@
 // Reading the audit trail: verification of every chain, queries by
 // identity, resource, session and time, and session timelines.
 import type { Database, Queryable } from './database.js'
-import { eventHash, GENESIS_HASH, type StoredEvent } from './audit-log.js'
+import { bodyHash, eventHash, GENESIS_HASH, type StoredEvent } from './audit-log.js'
 import { readRecordingChunks } from './recordings.js'
 
 export interface ChainProblem {
@@ -25,14 +25,17 @@ interface EventRow {
   session_id: string | null
   identity: string | null
   resource: string | null
-  data: Record<string, unknown> | string
+  /** The data as its hashed text (events written since store version 9), else as jsonb in `data`. */
+  body: string | null
+  data: Record<string, unknown> | string | null
   prev_hash: string
   hash: string
 }
 
-const EVENT_COLUMNS = 'chain, seq::text, id, time, kind, session_id, identity, resource, data, prev_hash, hash'
+const EVENT_COLUMNS = 'chain, seq::text, id, time, kind, session_id, identity, resource, body, data, prev_hash, hash'
 
-function toEvent(row: EventRow): StoredEvent {
+/** An event's fields other than its data, as they are hashed. */
+function header(row: EventRow): Omit<StoredEvent, 'data' | 'prevHash' | 'hash'> {
   return {
     chain: row.chain,
     seq: Number(row.seq),
@@ -42,10 +45,31 @@ function toEvent(row: EventRow): StoredEvent {
     sessionId: row.session_id,
     identity: row.identity,
     resource: row.resource,
-    data: typeof row.data === 'string' ? (JSON.parse(row.data) as Record<string, unknown>) : row.data,
-    prevHash: row.prev_hash,
-    hash: row.hash,
   }
+}
+
+/** Stored text that no longer parses was altered: readers show that, `audit verify` reports it. */
+function parseBody(body: string): Record<string, unknown> {
+  try {
+    return JSON.parse(body) as Record<string, unknown>
+  } catch {
+    return { unreadable: 'the stored data is not JSON: it was altered (run `gatehouse audit verify`)' }
+  }
+}
+
+function dataOf(row: EventRow): Record<string, unknown> {
+  if (row.body !== null) return parseBody(row.body)
+  return typeof row.data === 'string' ? (JSON.parse(row.data) as Record<string, unknown>) : (row.data ?? {})
+}
+
+function toEvent(row: EventRow): StoredEvent {
+  return { ...header(row), data: dataOf(row), prevHash: row.prev_hash, hash: row.hash }
+}
+
+/** Whether the stored event hashes to its recorded hash: the stored text itself, or (older events) the jsonb data. */
+function intact(row: EventRow): boolean {
+  if (row.body !== null) return bodyHash(row.prev_hash, header(row), row.body) === row.hash
+  return row.data !== null && eventHash(row.prev_hash, { ...header(row), data: dataOf(row) }) === row.hash
 }
 
 const PAGE = 5000
@@ -77,16 +101,15 @@ async function verifyIn(db: Queryable): Promise<VerifyReport> {
     for (;;) {
       const rows = await db.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM gatehouse.audit_events WHERE chain = $1 AND seq >= $2 ORDER BY gatehouse.audit_events.seq LIMIT ${PAGE}`, [chain, expectedSeq])
       for (const row of rows) {
-        const event = toEvent(row)
+        const seq = Number(row.seq)
         events++
-        if (event.seq !== expectedSeq) {
-          problems.push({ chain, seq: expectedSeq, problem: `events ${expectedSeq}..${event.seq - 1} are missing` })
-          expectedSeq = event.seq
+        if (seq !== expectedSeq) {
+          problems.push({ chain, seq: expectedSeq, problem: `events ${expectedSeq}..${seq - 1} are missing` })
+          expectedSeq = seq
         }
-        if (event.prevHash !== prev) problems.push({ chain, seq: event.seq, problem: 'does not link to the previous event (removed or reordered)' })
-        const { prevHash: _p, hash: _h, ...core } = event
-        if (eventHash(event.prevHash, core) !== event.hash) problems.push({ chain, seq: event.seq, problem: 'content does not match its hash (altered)' })
-        prev = event.hash
+        if (row.prev_hash !== prev) problems.push({ chain, seq, problem: 'does not link to the previous event (removed or reordered)' })
+        if (!intact(row)) problems.push({ chain, seq, problem: 'content does not match its hash (altered)' })
+        prev = row.hash
         expectedSeq++
       }
       if (rows.length < PAGE) break
@@ -99,7 +122,11 @@ async function verifyIn(db: Queryable): Promise<VerifyReport> {
   const orphans = await db.query<{ chain: string }>('SELECT DISTINCT e.chain FROM gatehouse.audit_events e LEFT JOIN gatehouse.audit_chains c ON c.chain = e.chain WHERE c.chain IS NULL')
   for (const { chain } of orphans) problems.push({ chain, seq: null, problem: 'events of a chain that has no head' })
   // The chain vouches for each recorded SSH output's digest; the stored bytes must still hash to it.
-  const outputs = await db.query<{ chain: string; seq: string; digest: string }>("SELECT chain, seq::text, data->>'sha256' AS digest FROM gatehouse.audit_events WHERE kind = 'ssh.output' ORDER BY chain, seq")
+  const outputs = (
+    await db.query<{ chain: string; seq: string; body: string | null; digest: string | null }>(
+      "SELECT chain, seq::text, body, data->>'sha256' AS digest FROM gatehouse.audit_events WHERE kind = 'ssh.output' ORDER BY chain, seq",
+    )
+  ).map((o) => ({ ...o, digest: String((o.body === null ? o.digest : parseBody(o.body).sha256) ?? '') }))
   for (let i = 0; i < outputs.length && problems.length <= 1000; i += RECORDING_PAGE) {
     const page = outputs.slice(i, i + RECORDING_PAGE)
     const chunks = await readRecordingChunks(db, page.map((o) => o.digest))

@@ -2,10 +2,41 @@
 // that catches altered, removed, reordered and truncated events, usage, and
 // failing closed while the store is away.
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { describe, test } from 'node:test'
+import { canonicalJson } from '../../engine/bundle-integrity.js'
 import { AuditUnavailableError, AuditWriter } from '../../store/audit-log.js'
 import { listSessions, queryEvents, verifyAudit } from '../../store/audit-read.js'
+import { fuzzOptions } from '../helpers/fuzz-options.js'
+import { prng } from '../helpers/prng.js'
 import { BACKENDS } from './backends.js'
+
+/** Characters that JSON, PostgreSQL text and jsonb each treat specially. */
+const CHARACTERS = ['a', 'Z', '0', ' ', '"', '\\', '/', '\n', '\t', '\u0001', '\u001f', '\u007f', '\u2028', 'é', '€', '😀', '\uD800', '\uDFFF', '\0', '{', ':', ',']
+
+function randomText(random: () => number): string {
+  let text = ''
+  for (let n = Math.floor(random() * 12); n > 0; n--) text += CHARACTERS[Math.floor(random() * CHARACTERS.length)]
+  return text
+}
+
+function randomValue(random: () => number, depth: number): unknown {
+  const kind = Math.floor(random() * (depth > 0 ? 8 : 6))
+  if (kind === 0) return randomText(random)
+  if (kind === 1) return Math.floor((random() - 0.5) * 2 ** 53)
+  if (kind === 2) return (random() - 0.5) * 10 ** Math.floor(random() * 40 - 20)
+  if (kind === 3) return random() < 0.5
+  if (kind === 4) return null
+  if (kind === 5) return Math.floor(random() * 1000)
+  if (kind === 6) return Array.from({ length: Math.floor(random() * 4) }, () => randomValue(random, depth - 1))
+  return randomRecord(random, depth - 1)
+}
+
+function randomRecord(random: () => number, depth: number): Record<string, unknown> {
+  const record: Record<string, unknown> = {}
+  for (let n = Math.floor(random() * 5); n > 0; n--) record[randomText(random)] = randomValue(random, depth)
+  return record
+}
 
 for (const backend of BACKENDS) {
   describe(`audit log (${backend.name})`, () => {
@@ -72,9 +103,22 @@ for (const backend of BACKENDS) {
         const problems = async () => (await verifyAudit(db)).problems.map((p) => `${p.seq}: ${p.problem}`)
         assert.deepEqual(await problems(), [])
 
-        await db.query(`UPDATE gatehouse.audit_events SET data = '{"i": 99}' WHERE seq = 3`)
+        // The stored text is what was hashed: any other byte is an alteration, even one that means the same.
+        await db.query(`UPDATE gatehouse.audit_events SET body = '{"i":99}' WHERE seq = 3`)
         assert.match((await problems()).join('\n'), /^3: content does not match its hash/m)
-        await db.query(`UPDATE gatehouse.audit_events SET data = '{"i": 2}' WHERE seq = 3`)
+        await db.query(`UPDATE gatehouse.audit_events SET body = '{"i": 2}' WHERE seq = 3`)
+        assert.match((await problems()).join('\n'), /^3: content does not match its hash/m)
+        await db.query(`UPDATE gatehouse.audit_events SET body = '{"i":2' WHERE seq = 3`)
+        assert.match((await problems()).join('\n'), /^3: content does not match its hash/m)
+        assert.match(String((await queryEvents(db, { identity: 'ci' }))[2]!.data.unreadable), /altered/)
+        await db.query(`UPDATE gatehouse.audit_events SET body = '{"i":2}' WHERE seq = 3`)
+        assert.deepEqual(await problems(), [])
+        // An event as stores before version 9 held it (jsonb data, no text) verifies the same, and is caught the same.
+        await db.query('UPDATE gatehouse.audit_events SET data = body::jsonb, body = NULL WHERE seq = 4')
+        assert.deepEqual(await problems(), [])
+        await db.query(`UPDATE gatehouse.audit_events SET data = '{"i": 98}' WHERE seq = 4`)
+        assert.match((await problems()).join('\n'), /^4: content does not match its hash/m)
+        await db.query(`UPDATE gatehouse.audit_events SET data = '{"i": 3}' WHERE seq = 4`)
         assert.deepEqual(await problems(), [])
 
         await db.query('DELETE FROM gatehouse.audit_events WHERE seq = 5')
@@ -86,6 +130,29 @@ for (const backend of BACKENDS) {
 
         await db.query('DELETE FROM gatehouse.audit_events WHERE seq >= 9')
         assert.match((await problems()).join('\n'), /chain head says 10 events, found 8/)
+      } finally {
+        await cleanup()
+      }
+    })
+
+    test('seeded: whatever an event holds, the text stored is the text hashed, and reads back as the jsonb of older stores does', async () => {
+      const { seed, count } = fuzzOptions({ seed: 2026_12_06, count: 150 })
+      const random = prng(seed)
+      const { db, cleanup } = await backend.open()
+      try {
+        const writer = await AuditWriter.open(db, { chain: 'random' })
+        for (let i = 0; i < count; i++) writer.append({ kind: 'statement', identity: randomText(random), data: randomRecord(random, 3) }, 'async')
+        await writer.close()
+        const read = async () => (await queryEvents(db, { limit: count })).map((e) => e.data)
+        assert.deepEqual((await verifyAudit(db)).problems, [], `seed ${seed}`)
+        const asText = await read()
+        // The hash is still the one stores have always held: sha256 of the previous hash and the event's canonical JSON.
+        for (const { prevHash, hash, ...event } of await queryEvents(db, { limit: count })) {
+          assert.equal(hash, createHash('sha256').update(`${prevHash}\n${canonicalJson(event)}`).digest('hex'), `seed ${seed}`)
+        }
+        await db.query('UPDATE gatehouse.audit_events SET data = body::jsonb, body = NULL')
+        assert.deepEqual((await verifyAudit(db)).problems, [], `seed ${seed}: stored as jsonb`)
+        assert.deepEqual(await read(), asText, `seed ${seed}`)
       } finally {
         await cleanup()
       }

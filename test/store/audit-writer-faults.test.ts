@@ -32,7 +32,7 @@ const backend = BACKENDS.find((b) => b.name === 'postgres')!
 
 /** The `n` of every stored event of the chain, in chain order. */
 async function storedNumbers(db: Database, chain: string): Promise<number[]> {
-  const rows = await db.query<{ n: number }>("SELECT (data->>'n')::int AS n FROM gatehouse.audit_events WHERE chain = $1 ORDER BY seq", [chain])
+  const rows = await db.query<{ n: number }>("SELECT (data->>'n')::int AS n FROM gatehouse.audit_trail WHERE chain = $1 ORDER BY seq", [chain])
   return rows.map((r) => r.n)
 }
 

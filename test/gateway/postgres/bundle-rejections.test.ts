@@ -24,7 +24,7 @@ test('a rollback to the previous bundle and a corrupt bundle are audited and cou
   await until('the newer bundle is in force', () => ctx.state.current!.digest !== before)
   const rejected = async (code: string) => {
     await ctx.audit.flush()
-    return ctx.db.query("SELECT 1 FROM gatehouse.audit_events WHERE kind = 'bundle.rejected' AND data->>'code' = $1", [code])
+    return ctx.db.query("SELECT 1 FROM gatehouse.audit_trail WHERE kind = 'bundle.rejected' AND data->>'code' = $1", [code])
   }
   writeFileSync(`${shop.bundlePath}.tmp`, previous)
   renameSync(`${shop.bundlePath}.tmp`, shop.bundlePath)

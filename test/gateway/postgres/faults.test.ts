@@ -166,7 +166,7 @@ test('killed with SIGKILL under a write load: every committed row has its audit 
     assert.ok(rows.length > 10, `the load committed rows (${rows.length})`)
     const store = await openDatabase(storeUrl)
     try {
-      const events = await store.query<{ statement: string }>("SELECT data->>'statement' AS statement FROM gatehouse.audit_events WHERE kind = 'statement' AND data->>'statement' LIKE $1", [`%${marker}%`])
+      const events = await store.query<{ statement: string }>("SELECT data->>'statement' AS statement FROM gatehouse.audit_trail WHERE kind = 'statement' AND data->>'statement' LIKE $1", [`%${marker}%`])
       const audited = new Set(events.map((e) => /'(kill-[^']+)'/.exec(e.statement)?.[1]))
       const missing = rows.filter((r) => !audited.has(r))
       assert.deepEqual(missing, [], 'every committed row has its audit event')

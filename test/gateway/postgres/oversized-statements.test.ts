@@ -66,7 +66,7 @@ test('a statement longer than the audit keeps whole: a bounded prefix, its lengt
       await client.query(text)
       await shop.gateway.context.audit.flush()
       const [event] = await shop.gateway.context.db.query<{ statement: string; bytes: string | null; sha: string | null }>(
-        "SELECT data->>'statement' AS statement, data->>'statementBytes' AS bytes, data->>'statementSha256' AS sha FROM gatehouse.audit_events WHERE kind = 'statement' AND data->>'statement' LIKE $1 ORDER BY time DESC LIMIT 1",
+        "SELECT data->>'statement' AS statement, data->>'statementBytes' AS bytes, data->>'statementSha256' AS sha FROM gatehouse.audit_trail WHERE kind = 'statement' AND data->>'statement' LIKE $1 ORDER BY time DESC LIMIT 1",
         [`SELECT '${literal.slice(0, 100)}%`],
       )
       assert.ok(event, `the statement of ${size} characters is audited`)

@@ -57,7 +57,7 @@ test('a 20,000-query pipeline does not starve another session, and every query i
     t.diagnostic(`bystander: ${served} queries during the pipeline, slowest ${Math.round(slowest)} ms`)
     assert.ok(served >= 3, `the other session was served while the pipeline ran (${served} queries, slowest ${Math.round(slowest)} ms)`)
     await shop.gateway.context.audit.flush()
-    const [{ n }] = (await shop.gateway.context.db.query<{ n: number }>("SELECT count(*)::int AS n FROM gatehouse.audit_events WHERE kind = 'statement' AND data->>'statement' LIKE $1", [`% AS ${marker}`])) as [{ n: number }]
+    const [{ n }] = (await shop.gateway.context.db.query<{ n: number }>("SELECT count(*)::int AS n FROM gatehouse.audit_trail WHERE kind = 'statement' AND data->>'statement' LIKE $1", [`% AS ${marker}`])) as [{ n: number }]
     assert.equal(n, PIPELINE, 'every pipelined query is audited')
   } finally {
     await bystander.end()

@@ -64,7 +64,7 @@ test('a client that stops reading: the upstream is paused, memory stays under th
     assert.equal(unsent(), 0, 'the memory is given back when the session ends')
     assert.equal(stalledCount(), 1)
     await ctx.audit.flush()
-    const ends = await ctx.db.query<{ reason: string }>("SELECT data->>'reason' AS reason FROM gatehouse.audit_events WHERE kind = 'session.end' AND identity = 'admin'")
+    const ends = await ctx.db.query<{ reason: string }>("SELECT data->>'reason' AS reason FROM gatehouse.audit_trail WHERE kind = 'session.end' AND identity = 'admin'")
     assert.ok(ends.some((e) => /client stopped reading \(\d+ bytes unsent after \d+ s\)/.test(e.reason)), 'the closing is audited with its reason')
     await until('the upstream query is gone', async () => (await watcher.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()", [`%AS ${marker}%`])).rows.length === 0)
   } finally {

@@ -82,7 +82,7 @@ test('the store commits and its answer is lost under a write load: the gateway r
   const rows = (await admin.query<{ status: string }>('SELECT status FROM orders WHERE status LIKE $1', [`${marker}-%`])).rows.map((r) => r.status)
   await admin.end()
   await shop.gateway.context.audit.flush()
-  const events = await store.query<{ statement: string }>("SELECT data->>'statement' AS statement FROM gatehouse.audit_events WHERE kind = 'statement' AND data->>'statement' LIKE $1", [`%${marker}%`])
+  const events = await store.query<{ statement: string }>("SELECT data->>'statement' AS statement FROM gatehouse.audit_trail WHERE kind = 'statement' AND data->>'statement' LIKE $1", [`%${marker}%`])
   const audited = new Set(events.map((e) => /'(lost-ack-[^']+)'/.exec(e.statement)?.[1]))
   assert.deepEqual(rows.filter((r) => !audited.has(r)), [], 'every committed row has its audit event')
   assert.deepEqual((await verifyAudit(store)).problems, [])
@@ -146,7 +146,7 @@ test('a bundle change during a store outage applies, and its event is written wh
     proxy.restore()
     await accepted()
     await shop.gateway.context.audit.flush()
-    const loaded = await store.query("SELECT 1 FROM gatehouse.audit_events WHERE kind = 'bundle.loaded' AND data->>'revision' = $1", [revision])
+    const loaded = await store.query("SELECT 1 FROM gatehouse.audit_trail WHERE kind = 'bundle.loaded' AND data->>'revision' = $1", [revision])
     assert.equal(loaded.length, 1, 'the change is in the trail')
     assert.deepEqual((await verifyAudit(store)).problems, [])
   } finally {
@@ -164,7 +164,7 @@ test('stopped during a store outage: the queued events are spooled and the next 
   const restarted = await startTestGateway({ ...config, postgresListen: { host: '127.0.0.1', port: 0 } })
   try {
     assert.deepEqual(existsSync(spoolDir) ? readdirSync(spoolDir).filter((f) => f.endsWith('.spool.json')) : [], [], 'the spool is written and removed')
-    const loaded = await store.query("SELECT 1 FROM gatehouse.audit_events WHERE kind = 'bundle.loaded' AND data->>'revision' = $1", [revision])
+    const loaded = await store.query("SELECT 1 FROM gatehouse.audit_trail WHERE kind = 'bundle.loaded' AND data->>'revision' = $1", [revision])
     assert.equal(loaded.length, 1, 'the change made during the outage is in the trail')
     assert.deepEqual((await verifyAudit(store)).problems, [])
   } finally {
