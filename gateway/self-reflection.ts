@@ -3,7 +3,7 @@
 // `gatehouse.permissions` / `gatehouse.activity` in SQL and `/v1/self` over HTTP.
 import type { Engine } from '../engine/engine.js'
 import { permissionsOf, resourcePermissions } from '../engine/permissions.js'
-import { queryEvents } from '../store/audit-read.js'
+import { outcomesByEvent, queryEvents } from '../store/audit-read.js'
 import type { Queryable } from '../store/database.js'
 
 /** Rows of `gatehouse.permissions` (columns as in engine/sql/virtual-tables.ts). */
@@ -31,12 +31,13 @@ const ACTIVITY_KINDS = ['statement', 'statement.outcome', 'ssh.exec', 'ssh.shell
 export async function activityRows(db: Queryable, identity: string, limit = 100): Promise<string[][]> {
   const since = new Date(Date.now() - 7 * 86_400_000)
   const events = await queryEvents(db, { identity, since, kinds: ACTIVITY_KINDS, limit: 10_000 })
+  const outcomes = outcomesByEvent(events)
   return events
     .slice(-limit)
     .reverse()
     .map((e) => {
       const d = e.data as { statement?: string; command?: string; decision?: string; rule?: string | null; outcome?: string; path?: string }
-      return [e.time, e.sessionId ?? '', e.kind, d.statement ?? d.command ?? d.path ?? '', d.decision ?? '', d.rule ?? '', d.outcome ?? '']
+      return [e.time, e.sessionId ?? '', e.kind, d.statement ?? d.command ?? d.path ?? '', d.decision ?? '', d.rule ?? '', d.outcome ?? outcomes.get(e.id) ?? '']
     })
 }
 

@@ -62,6 +62,13 @@ export class AuditUnavailableError extends Error {
   readonly code = 'audit.unavailable'
 }
 
+interface Carried {
+  outcome: Record<string, unknown>
+  /** The event written instead when the session has no next event within the flush interval. */
+  fallback: AuditEventInput
+  due: number
+}
+
 interface Pending {
   event: Omit<StoredEvent, 'seq' | 'prevHash' | 'hash'>
   usage: AuditEventInput['usage'] | undefined
@@ -179,6 +186,9 @@ export class AuditWriter {
   private queue: Pending[] = []
   /** Queued events that may still be amended, by id. */
   private open = new Map<string, Pending>()
+  /** Outcomes of written events waiting for their session's next event, by session (see settleOutcome). */
+  private carried = new Map<string, Carried[]>()
+  private carryTimer: NodeJS.Timeout | undefined
   /** Fields added to every event of a session (see tagSession). */
   private readonly sessionTags = new Map<string, Record<string, unknown>>()
   private flushing = false
@@ -295,7 +305,7 @@ export class AuditWriter {
     // Nobody may be left with an unhandled rejection; callers that care await `durable`.
     durable.catch(() => undefined)
     const pending: Pending = {
-      event: storableEvent(this.chain, id, { ...input, data: this.withSessionTags(input) }),
+      event: storableEvent(this.chain, id, { ...input, data: this.withCarried(input.sessionId, this.withSessionTags(input)) }),
       usage: input.usage,
       settle,
       urgent: durability === 'sync' || hold,
@@ -360,6 +370,61 @@ export class AuditWriter {
     return true
   }
 
+  /**
+   * Records the outcome of event `id`: in the event itself while it is
+   * queued; once it is written (always so in sync mode, where a statement's
+   * event is written before it runs), in the `outcomes` of the next event of
+   * its session appended within the flush interval, so a session that keeps
+   * working costs one row per statement; failing that, as `fallback`, an
+   * event of its own. Throws AuditUnavailableError only when that event is
+   * needed at once and cannot be queued.
+   */
+  settleOutcome(id: string, outcome: Record<string, unknown>, fallback: AuditEventInput): void {
+    if (this.amend(id, outcome)) return
+    const sessionId = fallback.sessionId
+    if (sessionId === undefined || this.closed) return void this.append(fallback, 'async')
+    const list = this.carried.get(sessionId) ?? []
+    list.push({ outcome: { event: id, ...(storable(outcome) as Record<string, unknown>) }, fallback, due: performance.now() + this.flushIntervalMs })
+    this.carried.set(sessionId, list)
+    this.armCarryTimer(this.flushIntervalMs)
+  }
+
+  private armCarryTimer(delay: number): void {
+    this.carryTimer ??= setTimeout(() => {
+      this.carryTimer = undefined
+      this.releaseCarried(false)
+    }, delay)
+  }
+
+  /** The session's carried outcomes join the data of its next event. */
+  private withCarried(sessionId: string | undefined, data: Record<string, unknown>): Record<string, unknown> {
+    const list = sessionId === undefined ? undefined : this.carried.get(sessionId)
+    if (!list) return data
+    this.carried.delete(sessionId!)
+    return { ...data, outcomes: list.map((c) => c.outcome) }
+  }
+
+  /** Outcomes whose session wrote nothing within the interval (or all of them) become events of their own. */
+  private releaseCarried(all: boolean): void {
+    const now = performance.now()
+    let next = Infinity
+    for (const [sessionId, list] of this.carried) {
+      if (!all && list[0]!.due > now) {
+        next = Math.min(next, list[0]!.due)
+        continue
+      }
+      this.carried.delete(sessionId)
+      for (const { fallback } of list) {
+        try {
+          this.enqueue(fallback, 'async')
+        } catch {
+          // The queue is full or the writer closed: like an outcome appended while the store fails, it is lost, not waited for.
+        }
+      }
+    }
+    if (next < Infinity && !this.closed) this.armCarryTimer(Math.max(1, Math.ceil(next - now)))
+  }
+
   /** Flushes everything queued now. */
   async flush(): Promise<void> {
     while (this.queue.length > 0) {
@@ -375,6 +440,7 @@ export class AuditWriter {
   /** Flushes; if the store fails, the queue is left in the spool (when there is one) for the next start. */
   async close(): Promise<void> {
     this.stopTimers()
+    this.releaseCarried(true)
     try {
       await this.flush()
     } catch (err) {
@@ -389,6 +455,8 @@ export class AuditWriter {
   }
 
   private stopTimers(): void {
+    if (this.carryTimer) clearTimeout(this.carryTimer)
+    this.carryTimer = undefined
     if (this.timer) clearTimeout(this.timer)
     if (this.immediate) clearImmediate(this.immediate)
     this.timer = undefined

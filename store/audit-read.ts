@@ -194,3 +194,18 @@ export async function listSessions(db: Queryable, filter: { identity?: string; s
   const iso = (v: Date | string) => (v instanceof Date ? v : new Date(v)).toISOString()
   return rows.map((r) => ({ sessionId: r.session_id, identity: r.identity, resource: r.resource, started: iso(r.started), ended: r.ended ? iso(r.ended) : null, events: r.events }))
 }
+
+/**
+ * The outcome of each statement whose own event was written before it
+ * completed: carried by the session's next event (its `outcomes`) or, when
+ * none came soon enough, in a `statement.outcome` event of its own.
+ */
+export function outcomesByEvent(events: readonly StoredEvent[]): Map<string, string> {
+  const outcomes = new Map<string, string>()
+  for (const { kind, data } of events) {
+    if (kind === 'statement.outcome') outcomes.set(String(data.event), String(data.outcome))
+    if (!Array.isArray(data.outcomes)) continue
+    for (const carried of data.outcomes as Array<{ event?: unknown; outcome?: unknown }>) outcomes.set(String(carried.event), String(carried.outcome))
+  }
+  return outcomes
+}

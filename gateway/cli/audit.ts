@@ -13,7 +13,9 @@ export function formatEvent(e: StoredEvent): string {
   const reasons = Array.isArray(d.reasons) ? d.reasons.map((r) => `\n    why: ${String(r)}`).join('') : ''
   const observed = d.observed && typeof d.observed === 'object' ? ` (observe: ${String((d.observed as { effect: string }).effect).toUpperCase()} by ${String((d.observed as { rule?: string }).rule ?? 'no rule')})` : ''
   const outcome = d.outcome ? ` → ${String(d.outcome)}` : ''
-  return `${e.time}  ${e.kind.padEnd(18)} ${e.identity ?? '-'} on ${e.resource ?? '-'} [${e.sessionId ?? '-'}]${decision}${observed}${outcome}${what ? `\n    ${String(what).replace(/\n/g, '\n    ')}` : ''}${reasons}`
+  // Outcomes of the session's earlier statements, written with this event rather than in rows of their own.
+  const carried = Array.isArray(d.outcomes) ? (d.outcomes as Array<{ event?: unknown; outcome?: unknown }>).map((o) => `\n    earlier ${String(o.event)} → ${String(o.outcome)}`).join('') : ''
+  return `${e.time}  ${e.kind.padEnd(18)} ${e.identity ?? '-'} on ${e.resource ?? '-'} [${e.sessionId ?? '-'}]${decision}${observed}${outcome}${what ? `\n    ${String(what).replace(/\n/g, '\n    ')}` : ''}${reasons}${carried}`
 }
 
 /** Who decided a held request, when, through what, and why. */

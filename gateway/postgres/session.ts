@@ -1092,19 +1092,15 @@ export class PostgresSession {
       durationMs: Math.round((performance.now() - run.started) * 1000) / 1000,
       ...(error ? { error } : {}),
     }
-    // Usually the statement's own event is still queued (async mode): it carries the outcome, and no second event is needed.
-    if (this.ctx.audit.amend(run.eventId, result)) return
+    // The statement's own event carries it while still queued (async mode); else the session's next event does.
     try {
-      this.ctx.audit.append(
-        {
-          kind: 'statement.outcome',
-          sessionId: this.options.who.id,
-          identity: this.options.who.identity,
-          resource: this.options.who.resource.name,
-          data: { event: run.eventId, ...result },
-        },
-        'async',
-      )
+      this.ctx.audit.settleOutcome(run.eventId, result, {
+        kind: 'statement.outcome',
+        sessionId: this.options.who.id,
+        identity: this.options.who.identity,
+        resource: this.options.who.resource.name,
+        data: { event: run.eventId, ...result },
+      })
     } catch {
       // The store is failing: the next request will be refused; this outcome cannot be kept.
       this.options.log.warn('an outcome could not be recorded: the audit store is unavailable', { session: this.options.who.id, event: run.eventId })

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import { describe, test } from 'node:test'
 import { canonicalJson } from '../../engine/bundle-integrity.js'
 import { AuditUnavailableError, AuditWriter } from '../../store/audit-log.js'
-import { listSessions, queryEvents, verifyAudit } from '../../store/audit-read.js'
+import { listSessions, outcomesByEvent, queryEvents, verifyAudit } from '../../store/audit-read.js'
 import { fuzzOptions } from '../helpers/fuzz-options.js'
 import { prng } from '../helpers/prng.js'
 import { BACKENDS } from './backends.js'
@@ -153,6 +153,47 @@ for (const backend of BACKENDS) {
         await db.query('UPDATE gatehouse.audit_events SET data = body::jsonb, body = NULL')
         assert.deepEqual((await verifyAudit(db)).problems, [], `seed ${seed}: stored as jsonb`)
         assert.deepEqual(await read(), asText, `seed ${seed}`)
+      } finally {
+        await cleanup()
+      }
+    })
+
+    test("a written event's outcome rides on its session's next event, or becomes an event of its own when none comes in time", async () => {
+      const { db, cleanup } = await backend.open()
+      try {
+        const writer = await AuditWriter.open(db, { chain: 'carry', flushIntervalMs: 40 })
+        const event = (sessionId: string, statement: string) => ({ kind: 'statement', sessionId, identity: 'ci', data: { statement } })
+        const outcomeOf = (sessionId: string, id: string, outcome: string) => ({ kind: 'statement.outcome', sessionId, identity: 'ci', data: { event: id, outcome } })
+        const first = writer.append(event('s1', 'UPDATE t SET x = 1'), 'sync')
+        await first.durable
+        writer.settleOutcome(first.id, { outcome: 'UPDATE 1' }, outcomeOf('s1', first.id, 'UPDATE 1'))
+        // Another session's event does not take it; the same session's next one does.
+        await writer.append(event('s2', 'SELECT 2'), 'sync').durable
+        const second = writer.append(event('s1', 'UPDATE t SET x = 2'), 'sync')
+        await second.durable
+        writer.settleOutcome(second.id, { outcome: 'UPDATE 3' }, outcomeOf('s1', second.id, 'UPDATE 3'))
+        // s1 goes quiet: its last outcome is written on its own after the interval.
+        await new Promise((r) => setTimeout(r, 200))
+        await writer.flush()
+        const third = writer.append(event('s3', 'DELETE FROM t'), 'sync')
+        await third.durable
+        writer.settleOutcome(third.id, { outcome: 'DELETE 0' }, outcomeOf('s3', third.id, 'DELETE 0'))
+        // A writer that closes writes what it still carries.
+        await writer.close()
+        const events = await queryEvents(db, { identity: 'ci', limit: 100 })
+        assert.deepEqual(
+          events.map((e) => [e.kind, e.sessionId, e.data.statement ?? null, e.data.outcomes ?? null, e.data.event ?? null]),
+          [
+            ['statement', 's1', 'UPDATE t SET x = 1', null, null],
+            ['statement', 's2', 'SELECT 2', null, null],
+            ['statement', 's1', 'UPDATE t SET x = 2', [{ event: first.id, outcome: 'UPDATE 1' }], null],
+            ['statement.outcome', 's1', null, null, second.id],
+            ['statement', 's3', 'DELETE FROM t', null, null],
+            ['statement.outcome', 's3', null, null, third.id],
+          ],
+        )
+        assert.deepEqual([...outcomesByEvent(events)], [[first.id, 'UPDATE 1'], [second.id, 'UPDATE 3'], [third.id, 'DELETE 0']])
+        assert.deepEqual((await verifyAudit(db)).problems, [])
       } finally {
         await cleanup()
       }

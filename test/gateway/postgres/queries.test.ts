@@ -137,7 +137,8 @@ test('each statement is recorded with its outcome: command tag, rows and duratio
   const events = await queryEvents(shop.gateway.context.db, { identity: 'reader', limit: 10_000 })
   const statements = events.filter((e) => e.kind === 'statement' && String(e.data.statement).includes(marker))
   assert.equal(statements.length, 2)
-  // The outcome rides on the statement's event when it completes before the flush, or follows as its own event.
-  const outcomes = statements.map((s) => (s.data.outcome ? s.data : events.find((e) => e.kind === 'statement.outcome' && e.data.event === s.id)?.data))
+  // The outcome rides on the statement's event when it completes before the flush, else on the session's next event, else on its own.
+  const later = events.flatMap((e) => [...(e.kind === 'statement.outcome' ? [e.data] : []), ...((e.data.outcomes as Array<Record<string, unknown>> | undefined) ?? [])])
+  const outcomes = statements.map((s) => (s.data.outcome ? s.data : later.find((o) => o.event === s.id)))
   assert.deepEqual(outcomes.map((o) => [o?.outcome, o?.rows, typeof o?.durationMs]), [['SELECT 2', 2, 'number'], ['SELECT 1', 1, 'number']])
 })
