@@ -11,6 +11,7 @@ import pg from 'pg'
 import { postgresFromEnv } from '../../services/env.js'
 import { startShop, type Shop } from '../harness.js'
 import { until } from '../../helpers/until.js'
+import { heldBytes } from '../../helpers/memory.js'
 
 const SESSION_CAP = 256 * 1024
 /** What may arrive past the cap before the pause takes effect: one socket read. */
@@ -28,13 +29,7 @@ test('a client that stops reading: the upstream is paused, memory stays under th
   const ctx = shop.gateway.context
   const unsent = () => Number(/gatehouse_postgres_unsent_bytes (\d+)/.exec(ctx.metrics.render())?.[1])
   const stalledCount = () => Number(/gatehouse_postgres_limited_total\{reason="stalled"\} (\d+)/.exec(ctx.metrics.render())?.[1] ?? 0)
-  // Heap and buffers, not the resident size: what unbounded buffering would grow, without the code
-  // space V8 takes at times for optimised WebAssembly (Node.js 24 holds hundreds of MB of it for a while).
-  const held = () => {
-    const { heapUsed, external } = process.memoryUsage()
-    return heapUsed + external
-  }
-  const heldBefore = held()
+  const heldBefore = heldBytes()
   const marker = `slow_reader_${Date.now()}`
   const psql = spawn(path.join(server.binDir, 'psql'), [`host=127.0.0.1 port=${shop.port} user=admin dbname=shop sslmode=disable`, '-X', '-A', '-t', '-c', `SELECT repeat('x', 1000) AS ${marker} FROM generate_series(1, 3000000)`], {
     env: { ...process.env, PGPASSWORD: shop.tokens.admin },
@@ -52,7 +47,7 @@ test('a client that stops reading: the upstream is paused, memory stays under th
     let heldMost = 0
     while (ctx.sessions.count('postgres') === sessions) {
       most = Math.max(most, unsent())
-      heldMost = Math.max(heldMost, held())
+      heldMost = Math.max(heldMost, heldBytes())
       assert.equal((await bystander.query('SELECT count(*)::int AS n FROM orders')).rows[0].n, 2, 'other sessions are served')
       bystanderQueries++
       await new Promise((r) => setTimeout(r, 20))

@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { SSH_DEFAULTS } from '../../../gateway/ssh/settings.js'
+import { heldBytes } from '../../helpers/memory.js'
 import { eventually, startSshGateway, type SshGateway } from './harness.js'
 
 setFlagsFromString('--expose-gc')
@@ -26,16 +27,12 @@ after(async () => {
   await gw?.stop()
 })
 
-function held(): number {
-  const usage = process.memoryUsage()
-  return usage.heapUsed + usage.arrayBuffers
-}
 
 test('a client that stops reading is closed after the stall timeout; memory stays bounded and returns; others are served', { timeout: 120_000 }, async () => {
   gc()
-  const baseline = held()
+  const baseline = heldBytes()
   let peak = baseline
-  const sampler = setInterval(() => (peak = Math.max(peak, held())), 50)
+  const sampler = setInterval(() => (peak = Math.max(peak, heldBytes())), 50)
   const script = gw.writeScript('pour.sh', `head -c ${OUTPUT_BYTES} /dev/zero\n`)
   // stdout is a pipe nobody reads: once it is full, ssh stops reading its connection, and the SSH window closes.
   const child = spawn('ssh', [...gw.sshOptions('deployer'), '-p', String(gw.port), 'web-1@127.0.0.1', `bash ${script}`], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -63,7 +60,7 @@ test('a client that stops reading is closed after the stall timeout; memory stay
 
   // The memory comes back once the connection is gone (the socket's buffers are freed a moment after it closes).
   const settled = await eventually(
-    async () => (gc(), held() - baseline),
+    async () => (gc(), heldBytes() - baseline),
     (extra) => extra < 16 * 1024 * 1024,
     5_000,
   )
