@@ -37,7 +37,23 @@ export interface AuditEventInput {
   data: Record<string, unknown>
   /** Counts as a use of the identity, and of this rule when given (for stale sweeps). */
   usage?: { rule?: string }
+  /**
+   * Fields that repeat across many events (a decision's rule, reasons, masks
+   * and bundle revision): stored once, under the SHA-256 of their canonical
+   * JSON, and named by it in the event's data as `shared`. Pass the same
+   * object for the same fields: its digest is computed once per object.
+   */
+  shared?: Record<string, unknown>
 }
+
+/** Fields stored once for many events: `body`, their canonical JSON, and `id`, its SHA-256. */
+export interface SharedFields {
+  id: string
+  body: string
+}
+
+/** Shared fields the writer remembers the store holding; beyond this it forgets them all (they are then sent again, harmlessly). */
+const MAX_KNOWN_SHARED = 10_000
 
 export interface StoredEvent {
   chain: string
@@ -72,6 +88,8 @@ interface Carried {
 interface Pending {
   event: Omit<StoredEvent, 'seq' | 'prevHash' | 'hash'>
   usage: AuditEventInput['usage'] | undefined
+  /** The shared fields the event names, written with it unless the store is known to hold them. */
+  shared: SharedFields | undefined
   settle: { resolve: () => void; reject: (err: Error) => void }
   urgent: boolean
   /** performance.now() when it was queued: the loss window is measured from here. */
@@ -186,6 +204,8 @@ export class AuditWriter {
   private queue: Pending[] = []
   /** Queued events that may still be amended, by id. */
   private open = new Map<string, Pending>()
+  private readonly sharedOf = new WeakMap<object, SharedFields>()
+  private knownShared = new Set<string>()
   /** Outcomes of written events waiting for their session's next event, by session (see settleOutcome). */
   private carried = new Map<string, Carried[]>()
   private carryTimer: NodeJS.Timeout | undefined
@@ -239,8 +259,8 @@ export class AuditWriter {
     writer.seq = spooled.seq
     writer.head = spooled.head
     writer.unsure = true
-    for (const { event, usage } of spooled.events) {
-      writer.queue.push({ event, usage, settle: { resolve: () => undefined, reject: () => undefined }, urgent: false, queuedAt: performance.now(), sealed: true })
+    for (const { event, usage, shared } of spooled.events) {
+      writer.queue.push({ event, usage, shared, settle: { resolve: () => undefined, reject: () => undefined }, urgent: false, queuedAt: performance.now(), sealed: true })
     }
     try {
       await writer.flush()
@@ -304,9 +324,12 @@ export class AuditWriter {
     const durable = new Promise<void>((resolve, reject) => (settle = { resolve, reject }))
     // Nobody may be left with an unhandled rejection; callers that care await `durable`.
     durable.catch(() => undefined)
+    const shared = input.shared && this.share(input.shared)
+    const data = this.withCarried(input.sessionId, this.withSessionTags(input))
     const pending: Pending = {
-      event: storableEvent(this.chain, id, { ...input, data: this.withCarried(input.sessionId, this.withSessionTags(input)) }),
+      event: storableEvent(this.chain, id, { ...input, data: shared ? { ...data, shared: shared.id } : data }),
       usage: input.usage,
+      shared,
       settle,
       urgent: durability === 'sync' || hold,
       queuedAt: performance.now(),
@@ -317,6 +340,16 @@ export class AuditWriter {
     // A full batch does not wait: waiting would only let the backlog grow.
     this.schedule(pending.urgent || this.queue.length >= this.batchSize ? 0 : this.flushIntervalMs)
     return { id, durable, hold }
+  }
+
+  private share(fields: Record<string, unknown>): SharedFields {
+    let shared = this.sharedOf.get(fields)
+    if (!shared) {
+      const body = canonicalJson(storable(fields))
+      shared = { id: createHash('sha256').update(body).digest('hex'), body }
+      this.sharedOf.set(fields, shared)
+    }
+    return shared
   }
 
   /**
@@ -552,8 +585,12 @@ export class AuditWriter {
     const sync = batch.some((p) => p.urgent)
     // From the moment the write is sent until its answer, the store may commit it unseen.
     this.unsure = true
-    await this.write(rows, batch, this.seq, sync)
+    const shared = new Map<string, string>()
+    for (const p of batch) if (p.shared && !this.knownShared.has(p.shared.id)) shared.set(p.shared.id, p.shared.body)
+    await this.write(rows, batch, shared, this.seq, sync)
     this.unsure = false
+    if (this.knownShared.size + shared.size > MAX_KNOWN_SHARED) this.knownShared = new Set()
+    for (const id of shared.keys()) this.knownShared.add(id)
     this.options.onCommit?.({ events: rows.length, seconds: (performance.now() - started) / 1000, sync })
     this.committed(rows.length, rows)
   }
@@ -606,7 +643,7 @@ export class AuditWriter {
     }, this.retryDelay)
   }
 
-  private async write(rows: ChainedRow[], batch: Pending[], startSeq: number, sync: boolean): Promise<void> {
+  private async write(rows: ChainedRow[], batch: Pending[], shared: Map<string, string>, startSeq: number, sync: boolean): Promise<void> {
     // Usage per batch: one row per identity and per rule, whatever the number of events.
     const identities = new Map<string, { first: string; last: string; count: number }>()
     const rules = new Map<string, { rule: string; identity: string; last: string; count: number }>()
@@ -623,7 +660,7 @@ export class AuditWriter {
     }
     const ruleList = [...rules.values()]
     await this.db.query(
-      'SELECT gatehouse.append_audit_text($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)',
+      'SELECT gatehouse.append_audit_text($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)',
       [
         this.chain,
         startSeq,
@@ -646,6 +683,8 @@ export class AuditWriter {
         ruleList.map((r) => r.identity),
         ruleList.map((r) => r.last),
         ruleList.map((r) => r.count),
+        [...shared.keys()],
+        [...shared.values()],
       ],
     )
   }
@@ -656,7 +695,7 @@ export class AuditWriter {
   private saveSpool(): Promise<void> {
     const spool = this.options.spool
     if (!spool) return this.spoolWrites
-    const snapshot: SpooledQueue = { chain: this.chain, seq: this.seq, head: this.head, events: this.queue.map(({ event, usage }) => ({ event, usage })) }
+    const snapshot: SpooledQueue = { chain: this.chain, seq: this.seq, head: this.head, events: this.queue.map(({ event, usage, shared }) => ({ event, usage, shared })) }
     this.spoolWrites = this.spoolWrites.then(() => spool.save(snapshot)).catch((err: Error) => this.options.onSpoolError?.(err))
     return this.spoolWrites
   }

@@ -1,5 +1,6 @@
 // Reading the audit trail: verification of every chain, queries by
 // identity, resource, session and time, and session timelines.
+import { createHash } from 'node:crypto'
 import type { Database, Queryable } from './database.js'
 import { bodyHash, eventHash, GENESIS_HASH, type StoredEvent } from './audit-log.js'
 import { readRecordingChunks } from './recordings.js'
@@ -66,6 +67,26 @@ function toEvent(row: EventRow): StoredEvent {
   return { ...header(row), data: dataOf(row), prevHash: row.prev_hash, hash: row.hash }
 }
 
+/** How verification names the table of shared fields where a chain's name would go. */
+const SHARED_FIELDS = '(shared fields)'
+
+/** Whether the shared fields an event names (if any) are among those held intact. */
+function sharedHeld(row: EventRow, held: ReadonlySet<string>): boolean {
+  if (row.body === null || !row.body.includes('"shared":')) return true
+  const name = parseBody(row.body).shared
+  return typeof name !== 'string' || held.has(name)
+}
+
+/** Events with the shared fields they name put back into their data (the name stays, as `shared`). */
+async function withShared(db: Queryable, events: StoredEvent[]): Promise<StoredEvent[]> {
+  const names = [...new Set(events.map((e) => e.data.shared).filter((name): name is string => typeof name === 'string'))]
+  if (names.length === 0) return events
+  const rows = await db.query<{ id: string; body: string }>('SELECT id, body FROM gatehouse.audit_shared WHERE id = ANY($1::text[])', [names])
+  const fields = new Map(rows.map((r) => [r.id, parseBody(r.body)]))
+  const missing = { unreadable: 'the shared fields this event names are missing (run `gatehouse audit verify`)' }
+  return events.map((e) => (typeof e.data.shared === 'string' ? { ...e, data: { ...(fields.get(e.data.shared) ?? missing), ...e.data } } : e))
+}
+
 /** Whether the stored event hashes to its recorded hash: the stored text itself, or (older events) the jsonb data. */
 function intact(row: EventRow): boolean {
   if (row.body !== null) return bodyHash(row.prev_hash, header(row), row.body) === row.hash
@@ -94,6 +115,12 @@ export function verifyAudit(db: Database): Promise<VerifyReport> {
 async function verifyIn(db: Queryable): Promise<VerifyReport> {
   const chains = await db.query<{ chain: string; last_seq: string; last_hash: string }>('SELECT chain, last_seq::text, last_hash FROM gatehouse.audit_chains ORDER BY chain')
   const problems: ChainProblem[] = []
+  // Shared fields are named by their digest: one that no longer matches it was altered.
+  const shared = new Set<string>()
+  for (const { id, body } of await db.query<{ id: string; body: string }>('SELECT id, body FROM gatehouse.audit_shared ORDER BY id')) {
+    if (createHash('sha256').update(body).digest('hex') === id) shared.add(id)
+    else problems.push({ chain: SHARED_FIELDS, seq: null, problem: `shared fields ${id} do not match their digest (altered)` })
+  }
   let events = 0
   for (const { chain, last_seq: lastSeqText, last_hash: lastHash } of chains) {
     let expectedSeq = 1
@@ -109,6 +136,7 @@ async function verifyIn(db: Queryable): Promise<VerifyReport> {
         }
         if (row.prev_hash !== prev) problems.push({ chain, seq, problem: 'does not link to the previous event (removed or reordered)' })
         if (!intact(row)) problems.push({ chain, seq, problem: 'content does not match its hash (altered)' })
+        else if (!sharedHeld(row, shared)) problems.push({ chain, seq, problem: 'names shared fields the store does not hold intact (removed or altered)' })
         prev = row.hash
         expectedSeq++
       }
@@ -163,7 +191,7 @@ export async function queryEvents(db: Queryable, filter: EventFilter): Promise<S
   if (filter.until) add('time < ?', filter.until.toISOString())
   const limit = Math.min(Math.max(filter.limit ?? 1000, 1), 100_000)
   const sql = `SELECT ${EVENT_COLUMNS} FROM gatehouse.audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY gatehouse.audit_events.time, gatehouse.audit_events.chain, gatehouse.audit_events.seq LIMIT ${limit}`
-  return (await db.query<EventRow>(sql, params)).map(toEvent)
+  return withShared(db, (await db.query<EventRow>(sql, params)).map(toEvent))
 }
 
 export interface SessionSummary {

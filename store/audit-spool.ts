@@ -6,14 +6,14 @@
 import { Buffer } from 'node:buffer'
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
-import type { AuditEventInput, StoredEvent } from './audit-log.js'
+import type { AuditEventInput, SharedFields, StoredEvent } from './audit-log.js'
 
 export interface SpooledQueue {
   chain: string
   /** The chain's head as the writer knew the store held it; the events follow it. */
   seq: number
   head: string
-  events: { event: Omit<StoredEvent, 'seq' | 'prevHash' | 'hash'>; usage: AuditEventInput['usage'] | undefined }[]
+  events: { event: Omit<StoredEvent, 'seq' | 'prevHash' | 'hash'>; usage: AuditEventInput['usage'] | undefined; shared?: SharedFields | undefined }[]
 }
 
 const SUFFIX = '.spool.json'

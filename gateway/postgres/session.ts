@@ -50,6 +50,7 @@ import type { Upstream } from './upstream.js'
 import { isProtocolError } from './protocol/errors.js'
 import { FlowControl, type BufferBudget, type Stall } from './flow-control.js'
 import { auditedStatement } from '../audited-statement.js'
+import { decisionFields } from '../decision-fields.js'
 import { connect as connectTcp } from 'node:net'
 
 /** A statement upstream fails to parse: what a denied request becomes. */
@@ -616,17 +617,8 @@ export class PostgresSession {
         sessionId: this.options.who.id,
         identity: this.options.who.identity,
         resource: this.options.who.resource.name,
-        data: {
-          protocol: 'postgres',
-          ...auditedStatement(text, this.options.budget.limits.auditStatementBytes),
-          decision: decision.effect,
-          rule: decision.rule,
-          reasons: decision.reasons,
-          masks: decision.masks.map((m) => m.id),
-          revision: verdict.bundle?.revision ?? null,
-          ...(decision.observed ? { observed: { effect: decision.observed.effect, rule: decision.observed.rule } } : {}),
-          ...extra,
-        },
+        data: { protocol: 'postgres', ...auditedStatement(text, this.options.budget.limits.auditStatementBytes), ...extra },
+        shared: decisionFields(decision, verdict.bundle?.revision ?? null),
         ...(decision.effect !== 'deny' && decision.rule ? { usage: { rule: decision.rule } } : decision.effect !== 'deny' ? { usage: {} } : {}),
       },
       durability,

@@ -158,6 +158,36 @@ for (const backend of BACKENDS) {
       }
     })
 
+    test('fields shared by many events are stored once, read back in place, and verified by their digest', async () => {
+      const { db, cleanup } = await backend.open()
+      try {
+        const writer = await AuditWriter.open(db, { chain: 'shared' })
+        const allow = { decision: 'allow', rule: 'app/read', reasons: ['rule `app/read` allows select on `public.orders`'], masks: ['email'], revision: 'r1' }
+        const deny = { decision: 'deny', rule: null, reasons: ['no rule allows delete'], masks: [], revision: 'r1' }
+        for (let i = 0; i < 30; i++) writer.append({ kind: 'statement', identity: 'ci', data: { statement: `SELECT ${i}` }, shared: i % 3 === 0 ? deny : allow }, 'async')
+        // An equal object that is not the same one names the same stored fields.
+        await writer.append({ kind: 'statement', identity: 'ci', data: { statement: 'SELECT 30' }, shared: { ...allow } }, 'sync').durable
+        await writer.close()
+        const stored = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM gatehouse.audit_shared')
+        assert.equal(stored[0]!.n, 2)
+        const events = await queryEvents(db, { identity: 'ci', limit: 100 })
+        assert.deepEqual(events[1]!.data, { ...allow, statement: 'SELECT 1', shared: events[1]!.data.shared })
+        assert.equal(events[3]!.data.decision, 'deny')
+        const viewed = await db.query<{ rule: string }>("SELECT data->>'rule' AS rule FROM gatehouse.audit_trail WHERE data->>'statement' = 'SELECT 30'")
+        assert.deepEqual(viewed, [{ rule: 'app/read' }])
+        const problems = async () => (await verifyAudit(db)).problems.map((p) => `${p.chain} ${p.seq}: ${p.problem}`).join('\n')
+        assert.equal(await problems(), '')
+        // The chain covers the name, the name covers the fields.
+        await db.query(`UPDATE gatehouse.audit_shared SET body = replace(body, 'app/read', 'app/write') WHERE body LIKE '%app/read%'`)
+        assert.match(await problems(), /shared fields [0-9a-f]{64} do not match their digest[\s\S]*shared 2: names shared fields the store does not hold intact/)
+        await db.query(`DELETE FROM gatehouse.audit_shared WHERE body LIKE '%app/write%'`)
+        assert.match(await problems(), /^shared 2: names shared fields the store does not hold intact/)
+        assert.match(String((await queryEvents(db, { identity: 'ci', limit: 2 }))[1]!.data.unreadable), /shared fields .* missing/)
+      } finally {
+        await cleanup()
+      }
+    })
+
     test("a written event's outcome rides on its session's next event, or becomes an event of its own when none comes in time", async () => {
       const { db, cleanup } = await backend.open()
       try {
