@@ -27,5 +27,8 @@ node dist/bench/masking.js
 echo; echo "## PostgreSQL data path"
 node dist/bench/postgres.js --seconds 10 --rounds 3
 
+echo; echo "## audit store"
+node dist/bench/audit-store.js
+
 echo; echo "## SSH data path"
 node dist/bench/ssh.js --rounds 9
