@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { deflateRawSync } from 'node:zlib'
 import { gatehouseAsync } from '../../helpers/cli.js'
-import { startSshGateway, type SshGateway } from './harness.js'
+import { eventually, startSshGateway, type SshGateway } from './harness.js'
 
 let gw: SshGateway
 const ADMIN_TOKEN = 'recording-admin-token'
@@ -23,14 +23,24 @@ async function sessionOf(command: string): Promise<string> {
   return event.sessionId
 }
 
-async function replay(session: string, ...extra: string[]) {
+/**
+ * Waits until the session's recording is complete: the client sees the end
+ * of a command once its last bytes are sent, and their batch is stored just
+ * after (sealed off the main thread), before the command's outcome event.
+ */
+async function recorded(session: string): Promise<void> {
+  await eventually(() => gw.events({ kinds: ['ssh.outcome'] }), (events) => events.some((e) => e.sessionId === session))
   await gw.gateway.context.audit.flush()
+}
+
+async function replay(session: string, ...extra: string[]) {
+  await recorded(session)
   return gatehouseAsync(['replay', session, '--store', gw.storeUrl, ...extra])
 }
 
 /** The same, through the running gateway's admin API (how an embedded store is reached). */
 async function replayThroughGateway(session: string, ...extra: string[]) {
-  await gw.gateway.context.audit.flush()
+  await recorded(session)
   return gatehouseAsync(['replay', session, '--admin', `http://127.0.0.1:${gw.gateway.addresses.admin!.port}`, ...extra], { env: { GATEHOUSE_ADMIN_TOKEN: ADMIN_TOKEN } })
 }
 
