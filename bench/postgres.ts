@@ -260,6 +260,7 @@ async function main(): Promise<void> {
       else console.log(await pgbench(targets[3]!, 8, process.env.BENCH_MODE ?? 'simple'), 'tps')
       gateway.kill('SIGTERM')
       await new Promise((r) => gateway.once('exit', r))
+      await admin.end()
       return
     }
     await measureCost()
