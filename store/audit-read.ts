@@ -232,8 +232,13 @@ export function outcomesByEvent(events: readonly StoredEvent[]): Map<string, str
   const outcomes = new Map<string, string>()
   for (const { kind, data } of events) {
     if (kind === 'statement.outcome') outcomes.set(String(data.event), String(data.outcome))
-    if (!Array.isArray(data.outcomes)) continue
-    for (const carried of data.outcomes as Array<{ event?: unknown; outcome?: unknown }>) outcomes.set(String(carried.event), String(carried.outcome))
+    for (const carried of carriedOutcomes(data)) outcomes.set(carried.event, carried.outcome)
   }
   return outcomes
+}
+
+/** The outcomes of a session's earlier statements that an event's data carries (see AuditWriter.settleOutcome). */
+export function carriedOutcomes(data: Record<string, unknown>): Array<{ event: string; outcome: string }> {
+  if (!Array.isArray(data.outcomes)) return []
+  return (data.outcomes as Array<{ event?: unknown; outcome?: unknown }>).map((o) => ({ event: String(o.event), outcome: String(o.outcome) }))
 }

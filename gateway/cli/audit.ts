@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { EXIT, oneOf, UsageError, type Command } from '../../cli/command.js'
 import type { StoredEvent } from '../../store/audit-log.js'
+import { carriedOutcomes } from '../../store/audit-read.js'
 import { openStoreAccess, parseSince } from './store-access.js'
 
 /** One line per event, then what it was about and, for a decision, why: the text form says what JSON says. */
@@ -14,7 +15,7 @@ export function formatEvent(e: StoredEvent): string {
   const observed = d.observed && typeof d.observed === 'object' ? ` (observe: ${String((d.observed as { effect: string }).effect).toUpperCase()} by ${String((d.observed as { rule?: string }).rule ?? 'no rule')})` : ''
   const outcome = d.outcome ? ` → ${String(d.outcome)}` : ''
   // Outcomes of the session's earlier statements, written with this event rather than in rows of their own.
-  const carried = Array.isArray(d.outcomes) ? (d.outcomes as Array<{ event?: unknown; outcome?: unknown }>).map((o) => `\n    earlier ${String(o.event)} → ${String(o.outcome)}`).join('') : ''
+  const carried = carriedOutcomes(d).map((o) => `\n    earlier ${o.event} → ${o.outcome}`).join('')
   return `${e.time}  ${e.kind.padEnd(18)} ${e.identity ?? '-'} on ${e.resource ?? '-'} [${e.sessionId ?? '-'}]${decision}${observed}${outcome}${what ? `\n    ${String(what).replace(/\n/g, '\n    ')}` : ''}${reasons}${carried}`
 }
 

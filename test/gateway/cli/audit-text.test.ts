@@ -26,3 +26,8 @@ test('an allow answered by the gateway itself is not called a default deny', () 
   assert.match(text, / ALLOW\n/)
   assert.match(text, /why: answered by the gateway/)
 })
+
+test("an event carrying earlier statements' outcomes shows each with the statement it belongs to", () => {
+  const text = formatEvent(event({ statement: 'SELECT 2', decision: 'allow', rule: 'app/read', reasons: [], outcomes: [{ event: 'evt_a.1', outcome: 'UPDATE 3', rows: 3 }] }))
+  assert.match(text, /^    earlier evt_a\.1 → UPDATE 3$/m)
+})
