@@ -14,7 +14,11 @@
 // rate equal for all paths (`pgbench -R`), next to the relay, with the audit
 // writer's worst queue and oldest unwritten event during each gateway run.
 // `--only cost` measures that and nothing else; `--rate N` fixes the equal
-// rate (default: 80% of the async gateway's saturated rate in the first round).
+// rate (default: 80% of the async gateway's saturated rate in the first round);
+// `--baseline DIR` adds, to that measurement, a second gateway run from
+// another build's `dist` (say, of the previous commit), so a change is
+// measured against what it replaces in the same run; `--paths a,b` measures
+// those paths only (by the names in the table, e.g. "node relay,gateway async").
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -30,7 +34,7 @@ import { startPostgres, type PostgresServer } from '../test/services/postgres.js
 import { BackendCpu, childPids, processCpu } from './process-cpu.js'
 import { median } from './stats.js'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, profile: { type: 'string' }, only: { type: 'string' }, rate: { type: 'string' } } })
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, profile: { type: 'string' }, only: { type: 'string' }, rate: { type: 'string' }, baseline: { type: 'string' }, paths: { type: 'string' } } })
 const SECONDS = Number(values.seconds)
 const ROUNDS = Number(values.rounds)
 const root = path.resolve(import.meta.dirname, '..', '..')
@@ -103,10 +107,10 @@ async function main(): Promise<void> {
     // --profile DIR: CPU profile of the gateway during one async, simple, 8-client run (or, with
     // BENCH_PROFILE_RUN=masking, the masking measurement), and nothing else.
     const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []
-    const startGateway = async (dataDir: string, nodeArgs: string[] = []) => {
+    const startGateway = async (dataDir: string, nodeArgs: string[] = [], dist = path.join(root, 'dist')) => {
       const port = await freePort()
       const adminPort = await freePort()
-      const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'dist', 'bin', 'gatehouse.js'), 'gateway', '--bundle', bundlePath, '--store', server.url('gatehouse_store'), '--data-dir', path.join(work, dataDir), '--postgres-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`, '--log-level', 'warn', '--audit-flush-ms', '50'], {
+      const child = spawn(process.execPath, [...nodeArgs, path.join(dist, 'bin', 'gatehouse.js'), 'gateway', '--bundle', bundlePath, '--store', server.url('gatehouse_store'), '--data-dir', path.join(work, dataDir), '--postgres-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`, '--log-level', 'warn', '--audit-flush-ms', '50'], {
         env: { ...process.env, BENCH_DB_PASSWORD: benchPassword },
         stdio: ['ignore', 'ignore', 'inherit'],
       })
@@ -125,15 +129,23 @@ async function main(): Promise<void> {
     // A second replica (own data directory and audit chain, same store) answers whether more
     // processes would help on this machine: each takes half of the clients.
     const { port: replicaPort } = await startGateway('replica')
+    const baseline = values.baseline ? await startGateway('baseline', [], path.resolve(values.baseline)) : undefined
 
-    type Target = { name: string; port: number; user: string; db: string; password: string }
+    /** `admin`: the gateway's admin port, for its metrics. */
+    type Target = { name: string; port: number; user: string; db: string; password: string; admin?: number }
     const targets: Target[] = [
       { name: 'direct', port: server.port, user: 'bench', db: 'bench', password: benchPassword },
       { name: 'pgbouncer', port: bouncerPort, user: 'bench', db: 'bench', password: benchPassword },
       { name: 'node relay', port: relayPort, user: 'bench', db: 'bench', password: benchPassword },
-      { name: 'gateway async', port: gatewayPort, user: 'bench', db: 'bench-async', password: token },
-      { name: 'gateway sync', port: gatewayPort, user: 'bench', db: 'bench-sync', password: token },
+      { name: 'gateway async', port: gatewayPort, user: 'bench', db: 'bench-async', password: token, admin: adminPort },
+      { name: 'gateway sync', port: gatewayPort, user: 'bench', db: 'bench-sync', password: token, admin: adminPort },
     ]
+    const baselines: Target[] = baseline
+      ? [
+          { name: 'baseline async', port: baseline.port, user: 'bench', db: 'bench-async', password: token, admin: baseline.adminPort },
+          { name: 'baseline sync', port: baseline.port, user: 'bench', db: 'bench-sync', password: token, admin: baseline.adminPort },
+        ]
+      : []
     /** Transactions per second of `pgbench -S` against one target, and how many it ran. */
     const pgbenchRun = async (t: Target, clients: number, mode: string, extra: string[] = []) => {
       const { stdout } = await execFileAsync(path.join(bin, 'pgbench'), ['-h', '127.0.0.1', '-p', String(t.port), '-U', t.user, '-S', '-M', mode, '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(SECONDS), '-n', ...extra, t.db], {
@@ -168,18 +180,18 @@ async function main(): Promise<void> {
       await client.end()
       return median(samples)
     }
-    /** The gateway's metrics, as name{labels} -> value. */
-    const gatewayMetrics = async () => {
-      const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text()
+    /** A gateway's metrics, as name{labels} -> value. */
+    const gatewayMetrics = async (admin = adminPort) => {
+      const text = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text()
       return new Map(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]))
     }
     /** Samples the audit writer every 100 ms until stopped: its worst queue depth and oldest unwritten event. */
-    const watchWriter = () => {
+    const watchWriter = (admin: number) => {
       const worst = { queue: 0, oldestMs: NaN }
       let stopped = false
       const done = (async () => {
         while (!stopped) {
-          const sample = await gatewayMetrics()
+          const sample = await gatewayMetrics(admin)
           worst.queue = Math.max(worst.queue, sample.get('gatehouse_audit_queue') ?? 0)
           const oldest = sample.get('gatehouse_audit_oldest_event_seconds')
           if (oldest !== undefined) worst.oldestMs = Math.max(Number.isNaN(worst.oldestMs) ? 0 : worst.oldestMs, oldest * 1000)
@@ -201,6 +213,8 @@ async function main(): Promise<void> {
       'node relay': relay.pid,
       'gateway async': gateway.pid,
       'gateway sync': gateway.pid,
+      'baseline async': baseline?.child.pid,
+      'baseline sync': baseline?.child.pid,
     }
     const COST_PARTS = ['tps', 'proxy', 'upstream', 'store', 'other', 'client', 'total', 'events', 'queue', 'oldest'] as const
     /** One 8-client simple-protocol run: CPU µs per transaction of each process on the path, and the writer's backlog. */
@@ -208,14 +222,15 @@ async function main(): Promise<void> {
       const pid = proxyPid[t.name]
       const proxyBefore = pid ? processCpu(pid)!.own : 0
       const clientBefore = processCpu(process.pid)!.reaped
-      const written = async () => (t.name.startsWith('gateway') ? ((await gatewayMetrics()).get('gatehouse_audit_events_written_total') ?? 0) : 0)
+      const { admin } = t
+      const written = async () => (admin ? ((await gatewayMetrics(admin)).get('gatehouse_audit_events_written_total') ?? 0) : 0)
       const writtenBefore = await written()
       backends.start()
-      const watching = t.name.startsWith('gateway') ? watchWriter() : undefined
+      const watching = admin ? watchWriter(admin) : undefined
       const { tps, transactions } = await pgbenchRun(t, 8, 'simple', rate ? ['-R', String(rate)] : [])
       const worst = (await watching?.()) ?? { queue: NaN, oldestMs: NaN }
       // What the run queued is part of its cost: wait until it is written, and until the closed connections' backends are reaped.
-      for (let i = 0; i < 100 && t.name.startsWith('gateway') && (await gatewayMetrics()).get('gatehouse_audit_queue'); i++) await new Promise((r) => setTimeout(r, 100))
+      for (let i = 0; i < 100 && admin && (await gatewayMetrics(admin)).get('gatehouse_audit_queue'); i++) await new Promise((r) => setTimeout(r, 100))
       await new Promise((r) => setTimeout(r, 300))
       const spent = await backends.stop()
       const perTx = (seconds: number) => (seconds * 1e6) / transactions
@@ -232,11 +247,13 @@ async function main(): Promise<void> {
     async function measureCost(): Promise<void> {
       const costs = new Map<string, Record<string, number>[]>()
       let rate = values.rate ? Number(values.rate) : undefined
+      const only = values.paths?.split(',')
+      const measured = [...targets, ...baselines].filter((t) => !only || only.includes(t.name))
       for (let round = 0; round < ROUNDS; round++) {
-        for (const t of targets) costs.set(`saturation ${t.name}`, [...(costs.get(`saturation ${t.name}`) ?? []), await costRun(t)])
+        for (const t of measured) costs.set(`saturation ${t.name}`, [...(costs.get(`saturation ${t.name}`) ?? []), await costRun(t)])
         // Sync audit is far slower than the rest: the equal rate follows async, and sync's row shows what it reached.
-        rate ??= Math.floor(0.8 * costs.get('saturation gateway async')![0]!['tps']!)
-        for (const t of targets) costs.set(`rate ${t.name}`, [...(costs.get(`rate ${t.name}`) ?? []), await costRun(t, rate)])
+        rate ??= Math.floor(0.8 * (costs.get('saturation gateway async')?.[0]?.['tps'] ?? 1250))
+        for (const t of measured) costs.set(`rate ${t.name}`, [...(costs.get(`rate ${t.name}`) ?? []), await costRun(t, rate)])
         console.error(`cost round ${round + 1}/${ROUNDS} done`)
       }
       const cm = (key: string, part: string) => median(costs.get(key)!.map((c) => c[part]!))
@@ -245,8 +262,8 @@ async function main(): Promise<void> {
       console.log('| load | path | tps | proxy | upstream backends | audit-store backends | other PostgreSQL | pgbench | total | total − relay | audit events per tx | writer worst queue | oldest unwritten event (ms) |')
       console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
       for (const load of ['saturation', 'rate']) {
-        const relay = cm(`${load} node relay`, 'total')
-        for (const t of targets) {
+        const relay = costs.has(`${load} node relay`) ? cm(`${load} node relay`, 'total') : NaN
+        for (const t of measured) {
           const key = `${load} ${t.name}`
           const c = (part: string) => fixed(cm(key, part))
           console.log(`| ${load === 'rate' ? `${rate} tps` : 'saturation'} | ${t.name} | ${c('tps')} | ${c('proxy')} | ${c('upstream')} | ${c('store')} | ${c('other')} | ${c('client')} | ${c('total')} | ${fixed(cm(key, 'total') - relay)} | ${fixed(cm(key, 'events'), 2)} | ${c('queue')} | ${c('oldest')} |`)
