@@ -22,7 +22,7 @@
 // more than the writer knew, checks that the extra events are the first ones
 // it queued (same sequence, same hash) and carries on after them. A lost
 // acknowledgement therefore never makes the writer insert twice.
-import { createHash, randomBytes } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { canonicalJson } from '../engine/bundle-integrity.js'
 import type { Database, Queryable } from './database.js'
@@ -155,7 +155,8 @@ function hashedText(event: Omit<StoredEvent, 'data' | 'prevHash' | 'hash'>, body
 
 /** The hash of an event whose data serialises to `body`, after the event hashed `prevHash`. */
 export function bodyHash(prevHash: string, event: Omit<StoredEvent, 'data' | 'prevHash' | 'hash'>, body: string): string {
-  return createHash('sha256').update(prevHash).update('\n').update(hashedText(event, body)).digest('hex')
+  // One-shot: a Hash object and its four native calls cost more than the hashing of a few hundred bytes.
+  return hash('sha256', `${prevHash}\n${hashedText(event, body)}`, 'hex')
 }
 
 export function eventHash(prevHash: string, event: Omit<StoredEvent, 'prevHash' | 'hash'>): string {
@@ -346,7 +347,7 @@ export class AuditWriter {
     let shared = this.sharedOf.get(fields)
     if (!shared) {
       const body = canonicalJson(storable(fields))
-      shared = { id: createHash('sha256').update(body).digest('hex'), body }
+      shared = { id: hash('sha256', body, 'hex'), body }
       this.sharedOf.set(fields, shared)
     }
     return shared
@@ -404,16 +405,17 @@ export class AuditWriter {
   }
 
   /**
-   * Records the outcome of event `id`: in the event itself while it is
-   * queued; once it is written (always so in sync mode, where a statement's
-   * event is written before it runs), in the `outcomes` of the next event of
-   * its session appended within the flush interval, so a session that keeps
-   * working costs one row per statement; failing that, as `fallback`, an
-   * event of its own. Throws AuditUnavailableError only when that event is
-   * needed at once and cannot be queued.
+   * Records the outcome of event `id`, an event of `about`: in the event
+   * itself while it is queued; once it is written (always so in sync mode,
+   * where a statement's event is written before it runs), in the `outcomes`
+   * of the next event of its session appended within the flush interval, so
+   * a session that keeps working costs one row per statement; failing that,
+   * as a `statement.outcome` event of its own. Throws AuditUnavailableError
+   * only when that event is needed at once and cannot be queued.
    */
-  settleOutcome(id: string, outcome: Record<string, unknown>, fallback: AuditEventInput): void {
+  settleOutcome(id: string, outcome: Record<string, unknown>, about: Pick<AuditEventInput, 'sessionId' | 'identity' | 'resource'>): void {
     if (this.amend(id, outcome)) return
+    const fallback: AuditEventInput = { kind: 'statement.outcome', ...about, data: { event: id, ...outcome } }
     const sessionId = fallback.sessionId
     if (sessionId === undefined || this.closed) return void this.append(fallback, 'async')
     const list = this.carried.get(sessionId) ?? []
@@ -559,13 +561,12 @@ export class AuditWriter {
     let head = this.head
     return this.queue.slice(0, count).map((p) => {
       p.sealed = true
-      this.open.delete(p.event.id)
+      const { event } = p
+      this.open.delete(event.id)
       seq += 1
-      const withSeq = { ...p.event, seq }
-      const body = canonicalJson(p.event.data)
-      const hash = bodyHash(head, withSeq, body)
-      const row = { ...withSeq, body, prevHash: head, hash }
-      head = hash
+      const body = canonicalJson(event.data)
+      const row: ChainedRow = { ...event, seq, body, prevHash: head, hash: '' }
+      row.hash = head = bodyHash(head, row, body)
       return row
     })
   }

@@ -17,7 +17,9 @@ const isIdentPart = (c: number) => isIdentStart(c) || isDigit(c) || c === 36
 
 export function literalShape(sql: string): string {
   if (sql.includes('\\')) return sql
-  let out: string[] | undefined
+  // The shape so far, up to `copied`; undefined while it is the text itself.
+  let out: string | undefined
+  let copied = 0
   const n = sql.length
   let i = 0
   while (i < n) {
@@ -75,13 +77,14 @@ export function literalShape(sql: string): string {
         else break
       }
       for (let k = i; k < j; k++) {
-        if (isDigit(sql.charCodeAt(k)) && sql.charCodeAt(k) !== 48) {
-          out ??= sql.split('')
-          out[k] = '0'
+        const d = sql.charCodeAt(k)
+        if (isDigit(d) && d !== 48) {
+          out = (out ?? '') + sql.slice(copied, k) + '0'
+          copied = k + 1
         }
       }
       i = j
     } else i++
   }
-  return out ? out.join('') : sql
+  return out === undefined ? sql : out + sql.slice(copied)
 }

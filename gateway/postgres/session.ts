@@ -19,7 +19,7 @@ import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { outputLineage, type StatementLineage } from '../../engine/sql/index.js'
 import { literalShape } from '../../engine/sql/literal-shape.js'
-import type { SqlSessionState } from '../../engine/types.js'
+import type { Decision, SqlSessionState } from '../../engine/types.js'
 import { AuditUnavailableError, type Durability } from '../../store/audit-log.js'
 import { holdForApproval, requestDigest, type HoldOutcome } from '../approvals.js'
 import type { GatewayContext } from '../gateway.js'
@@ -63,8 +63,13 @@ const lineageCache = new Map<string, Array<StatementLineage | null> | undefined>
 const PLAN_CACHE_SIZE = 1_000
 
 /** What decides a masking plan besides the statement and its result layout. */
+const maskSignatures = new WeakMap<Decision, string>()
 function maskSignature(verdict: Verdict): string {
-  return verdict.kind === 'deny' ? '' : verdict.decision.masks.map((m) => `${m.id}:${m.strategy}`).join(',')
+  if (verdict.kind === 'deny') return ''
+  // Decisions served from the cache are shared and frozen: their signature is built once.
+  let signature = maskSignatures.get(verdict.decision)
+  if (signature === undefined) maskSignatures.set(verdict.decision, (signature = verdict.decision.masks.map((m) => `${m.id}:${m.strategy}`).join(',')))
+  return signature
 }
 const MAX_PORTALS = 10_000
 /** Client messages buffered while one is being decided, before the socket is paused. */
@@ -198,6 +203,8 @@ export class PostgresSession {
   private readonly unsubscribe: () => void
   private readonly maskedValues: { inc(by: number): void }
   private readonly flow: FlowControl
+  /** Whom this session's audit events are about. */
+  private readonly eventSubject: { sessionId: string; identity: string; resource: string }
 
   constructor(private readonly options: SessionOptions) {
     this.ctx = options.ctx
@@ -205,6 +212,7 @@ export class PostgresSession {
     this.upstreamSocket = options.upstream.socket
     this.flow = new FlowControl(this.client, this.upstreamSocket, options.budget, (stall) => this.stalled(stall), () => !this.upstreamBusy && !this.ended)
     this.maskedValues = this.ctx.counters.maskedValues.with({ protocol: 'postgres' })
+    this.eventSubject = { sessionId: options.who.id, identity: options.who.identity, resource: options.who.resource.name }
     // A hold waiting for approval is bound to the bundle it was made under.
     this.unsubscribe = this.ctx.state.onChange(() => this.hold?.abort(new Error('policy-changed')))
   }
@@ -1086,13 +1094,7 @@ export class PostgresSession {
     }
     // The statement's own event carries it while still queued (async mode); else the session's next event does.
     try {
-      this.ctx.audit.settleOutcome(run.eventId, result, {
-        kind: 'statement.outcome',
-        sessionId: this.options.who.id,
-        identity: this.options.who.identity,
-        resource: this.options.who.resource.name,
-        data: { event: run.eventId, ...result },
-      })
+      this.ctx.audit.settleOutcome(run.eventId, result, this.eventSubject)
     } catch {
       // The store is failing: the next request will be refused; this outcome cannot be kept.
       this.options.log.warn('an outcome could not be recorded: the audit store is unavailable', { session: this.options.who.id, event: run.eventId })

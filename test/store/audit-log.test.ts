@@ -193,21 +193,20 @@ for (const backend of BACKENDS) {
       try {
         const writer = await AuditWriter.open(db, { chain: 'carry', flushIntervalMs: 40 })
         const event = (sessionId: string, statement: string) => ({ kind: 'statement', sessionId, identity: 'ci', data: { statement } })
-        const outcomeOf = (sessionId: string, id: string, outcome: string) => ({ kind: 'statement.outcome', sessionId, identity: 'ci', data: { event: id, outcome } })
         const first = writer.append(event('s1', 'UPDATE t SET x = 1'), 'sync')
         await first.durable
-        writer.settleOutcome(first.id, { outcome: 'UPDATE 1' }, outcomeOf('s1', first.id, 'UPDATE 1'))
+        writer.settleOutcome(first.id, { outcome: 'UPDATE 1' }, { sessionId: 's1', identity: 'ci' })
         // Another session's event does not take it; the same session's next one does.
         await writer.append(event('s2', 'SELECT 2'), 'sync').durable
         const second = writer.append(event('s1', 'UPDATE t SET x = 2'), 'sync')
         await second.durable
-        writer.settleOutcome(second.id, { outcome: 'UPDATE 3' }, outcomeOf('s1', second.id, 'UPDATE 3'))
+        writer.settleOutcome(second.id, { outcome: 'UPDATE 3' }, { sessionId: 's1', identity: 'ci' })
         // s1 goes quiet: its last outcome is written on its own after the interval.
         await new Promise((r) => setTimeout(r, 200))
         await writer.flush()
         const third = writer.append(event('s3', 'DELETE FROM t'), 'sync')
         await third.durable
-        writer.settleOutcome(third.id, { outcome: 'DELETE 0' }, outcomeOf('s3', third.id, 'DELETE 0'))
+        writer.settleOutcome(third.id, { outcome: 'DELETE 0' }, { sessionId: 's3', identity: 'ci' })
         // A writer that closes writes what it still carries.
         await writer.close()
         const events = await queryEvents(db, { identity: 'ci', limit: 100 })
