@@ -19,6 +19,10 @@
 // another build's `dist` (say, of the previous commit), so a change is
 // measured against what it replaces in the same run; `--paths a,b` measures
 // those paths only (by the names in the table, e.g. "node relay,gateway async").
+// `--perf` (needs `perf`, Debian package linux-perf) instead records the relay
+// and the async gateway with `perf record` at the equal rate (default 1,000),
+// after a saturated run to warm them up, and prints where each one's CPU per
+// transaction goes, by kind of work (bench/cpu-breakdown.ts).
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -31,10 +35,11 @@ import { loadDirectory } from '../compiler/load.js'
 import { ensureCommands, SERVICE_COMMANDS } from '../test/services/packages.js'
 import { freePort, waitForPort } from '../test/services/ports.js'
 import { startPostgres, type PostgresServer } from '../test/services/postgres.js'
+import { cpuBreakdown, KINDS } from './cpu-breakdown.js'
 import { BackendCpu, childPids, processCpu } from './process-cpu.js'
 import { median } from './stats.js'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, profile: { type: 'string' }, only: { type: 'string' }, rate: { type: 'string' }, baseline: { type: 'string' }, paths: { type: 'string' } } })
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, profile: { type: 'string' }, only: { type: 'string' }, rate: { type: 'string' }, baseline: { type: 'string' }, paths: { type: 'string' }, perf: { type: 'boolean' } } })
 const SECONDS = Number(values.seconds)
 const ROUNDS = Number(values.rounds)
 const root = path.resolve(import.meta.dirname, '..', '..')
@@ -48,7 +53,7 @@ function run(program: string, args: string[], env: NodeJS.ProcessEnv = {}): stri
 const execFileAsync = promisify(execFile)
 
 async function main(): Promise<void> {
-  await ensureCommands([...SERVICE_COMMANDS, { command: 'pgbouncer', package: 'pgbouncer' }])
+  await ensureCommands([...SERVICE_COMMANDS, { command: 'pgbouncer', package: 'pgbouncer' }, ...(values.perf ? [{ command: 'perf', package: 'linux-perf' }] : [])])
   const server: PostgresServer = await startPostgres({ maxConnections: 700, settings: { shared_buffers: "'256MB'" } })
   try {
     const bin = server.binDir
@@ -76,7 +81,9 @@ async function main(): Promise<void> {
     children.push(bouncer)
     // A bare Node.js relay: what any proxy in this runtime pays before doing any work of its own.
     const relayPort = await freePort()
-    const relay = spawn(process.execPath, [path.join(root, 'dist', 'bench', 'byte-relay.js'), String(relayPort), String(server.port)], { stdio: 'ignore' })
+    // --perf-basic-prof: perf can name JavaScript frames.
+    const perfArgs = values.perf ? ['--perf-basic-prof'] : []
+    const relay = spawn(process.execPath, [...perfArgs, path.join(root, 'dist', 'bench', 'byte-relay.js'), String(relayPort), String(server.port)], { stdio: 'ignore' })
     children.push(relay)
     await waitForPort(bouncerPort)
     await waitForPort(relayPort)
@@ -119,7 +126,7 @@ async function main(): Promise<void> {
       await waitForPort(adminPort)
       return { child, port, adminPort }
     }
-    const { child: gateway, port: gatewayPort, adminPort } = await startGateway('gateway', profileArgs)
+    const { child: gateway, port: gatewayPort, adminPort } = await startGateway('gateway', [...profileArgs, ...perfArgs])
     /** The gateway's own count of the store commits sync statements waited for, and their total time. */
     const syncCommits = async () => {
       const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text()
@@ -244,6 +251,34 @@ async function main(): Promise<void> {
       const total = parts.proxy + parts.upstream + parts.store + parts.other + parts.client
       return { tps, ...parts, total, events: ((await written()) - writtenBefore) / transactions, queue: worst.queue, oldest: worst.oldestMs }
     }
+    /** CPU µs per transaction of the relay and the async gateway, by kind of work, from perf at the equal rate. */
+    async function perfBreakdown(): Promise<void> {
+      const rate = Number(values.rate ?? 1000)
+      const spent = new Map<string, Map<string, number>>()
+      for (const t of targets.filter((t) => t.name === 'node relay' || t.name === 'gateway async')) {
+        const pid = proxyPid[t.name]!
+        await pgbenchRun(t, 8, 'simple')
+        const data = path.join(work, 'perf.data')
+        const perf = spawn('perf', ['record', '-F', '999', '-g', '-o', data, '-p', String(pid)], { stdio: 'ignore' })
+        await new Promise((r) => setTimeout(r, 500))
+        const { transactions } = await pgbenchRun(t, 8, 'simple', ['-R', String(rate)])
+        perf.kill('SIGINT')
+        await new Promise((r) => perf.once('exit', r))
+        const { stdout } = await execFileAsync('perf', ['script', '-i', data, '-F', 'comm,tid,ip,sym'], { maxBuffer: 1024 * 1024 * 1024 })
+        rmSync(data, { force: true })
+        // The symbol map --perf-basic-prof keeps for perf: not needed once read.
+        rmSync(path.join(tmpdir(), `perf-${pid}.map`), { force: true })
+        spent.set(t.name, new Map([...cpuBreakdown(stdout, pid)].map(([kind, samples]) => [kind, (samples / 999 / transactions) * 1e6])))
+      }
+      const relay = spent.get('node relay')!
+      const gateway = spent.get('gateway async')!
+      const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0)
+      console.log(`\nCPU µs per transaction by kind of work (perf record -F 999 -g, pgbench -S -M simple -c 8 -R ${rate}, ${SECONDS} s, after a saturated run)`)
+      console.log('| kind of work | node relay | gateway async | gateway − relay |')
+      console.log('| --- | --- | --- | --- |')
+      for (const kind of KINDS) console.log(`| ${kind} | ${relay.get(kind)!.toFixed(1)} | ${gateway.get(kind)!.toFixed(1)} | ${(gateway.get(kind)! - relay.get(kind)!).toFixed(1)} |`)
+      console.log(`| total | ${total(relay).toFixed(1)} | ${total(gateway).toFixed(1)} | ${(total(gateway) - total(relay)).toFixed(1)} |`)
+    }
     async function measureCost(): Promise<void> {
       const costs = new Map<string, Record<string, number>[]>()
       let rate = values.rate ? Number(values.rate) : undefined
@@ -277,6 +312,11 @@ async function main(): Promise<void> {
       else console.log(await pgbench(targets[3]!, 8, process.env.BENCH_MODE ?? 'simple'), 'tps')
       gateway.kill('SIGTERM')
       await new Promise((r) => gateway.once('exit', r))
+      await admin.end()
+      return
+    }
+    if (values.perf) {
+      await perfBreakdown()
       await admin.end()
       return
     }
