@@ -561,12 +561,13 @@ export class AuditWriter {
     let head = this.head
     return this.queue.slice(0, count).map((p) => {
       p.sealed = true
-      const { event } = p
-      this.open.delete(event.id)
+      this.open.delete(p.event.id)
       seq += 1
-      const body = canonicalJson(event.data)
-      const row: ChainedRow = { ...event, seq, body, prevHash: head, hash: '' }
-      row.hash = head = bodyHash(head, row, body)
+      const withSeq = { ...p.event, seq }
+      const body = canonicalJson(p.event.data)
+      const hash = bodyHash(head, withSeq, body)
+      const row = { ...withSeq, body, prevHash: head, hash }
+      head = hash
       return row
     })
   }

@@ -48,13 +48,7 @@ export function judgeSql(ctx: GatewayContext, who: SessionIdentity, sql: string,
   const bundle = ctx.state.current
   if (!bundle) return deny(refused('no valid policy bundle is loaded'), [], undefined)
   try {
-    // Classified against a copy, made only for the statements that read or change prepared statements.
-    let copy: Map<string, SqlStatement> | undefined
-    const scratch: SqlSessionState = {
-      get prepared() {
-        return (copy ??= new Map(session.prepared))
-      },
-    }
+    const scratch: SqlSessionState = { prepared: new Map(session.prepared) }
     const classified = ctx.classifier.classify(sql, { defaultSchema: who.resource.postgres?.defaultSchema ?? 'public', session: scratch })
     if (!classified.ok) return deny(refused(`the statement cannot be classified: ${classified.error.message}`), [], bundle)
     const references = findVirtualTables(sql)
@@ -70,7 +64,7 @@ export function judgeSql(ctx: GatewayContext, who: SessionIdentity, sql: string,
     const statements = decided.statements.map((s) => s.statement)
     // The message names the statement that was denied, not the first reason of the string (`SELECT 1; DELETE ...`).
     if (decision.effect === 'deny') return deny(decision, statements, bundle, decided.statements.find((d) => d.decision.effect === 'deny')?.decision)
-    if (copy) session.prepared = copy
+    session.prepared = scratch.prepared
     const verdict = (text: string): Verdict => ({
       kind: decision.effect === 'approve' ? 'hold' : 'forward',
       decision,

@@ -19,7 +19,7 @@ import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { outputLineage, type StatementLineage } from '../../engine/sql/index.js'
 import { literalShape } from '../../engine/sql/literal-shape.js'
-import type { Decision, SqlSessionState } from '../../engine/types.js'
+import type { SqlSessionState } from '../../engine/types.js'
 import { AuditUnavailableError, type Durability } from '../../store/audit-log.js'
 import { holdForApproval, requestDigest, type HoldOutcome } from '../approvals.js'
 import type { GatewayContext } from '../gateway.js'
@@ -63,13 +63,8 @@ const lineageCache = new Map<string, Array<StatementLineage | null> | undefined>
 const PLAN_CACHE_SIZE = 1_000
 
 /** What decides a masking plan besides the statement and its result layout. */
-const maskSignatures = new WeakMap<Decision, string>()
 function maskSignature(verdict: Verdict): string {
-  if (verdict.kind === 'deny') return ''
-  // Decisions served from the cache are shared and frozen: their signature is built once.
-  let signature = maskSignatures.get(verdict.decision)
-  if (signature === undefined) maskSignatures.set(verdict.decision, (signature = verdict.decision.masks.map((m) => `${m.id}:${m.strategy}`).join(',')))
-  return signature
+  return verdict.kind === 'deny' ? '' : verdict.decision.masks.map((m) => `${m.id}:${m.strategy}`).join(',')
 }
 const MAX_PORTALS = 10_000
 /** Client messages buffered while one is being decided, before the socket is paused. */

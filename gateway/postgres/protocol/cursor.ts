@@ -85,13 +85,6 @@ export class Cursor {
    * the server receives other bytes.
    */
   cstring(field: string): string {
-    const start = this.pos
-    const nul = this.buf.indexOf(0, start)
-    // Most are short ASCII (names, tags, pgbench's statements): checked here, in one pass, instead of through native calls.
-    if (nul >= 0 && nul < this.end && nul - start <= SHORT && isAscii(this.buf, start, nul)) {
-      this.pos = nul + 1
-      return this.buf.toString('latin1', start, nul)
-    }
     return utf8(this.cstringBytes(field), this.what, field)
   }
 
@@ -114,13 +107,6 @@ export class Cursor {
       throw malformed(`\`${this.what}\` message: ${this.end - this.pos} unexpected trailing bytes`)
     }
   }
-}
-
-const SHORT = 256
-
-function isAscii(buf: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (buf[i]! > 0x7f) return false
-  return true
 }
 
 export function utf8(bytes: Buffer, what: string, field: string): string {
