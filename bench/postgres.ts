@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     const relayPort = await freePort()
     // --perf-basic-prof: perf can name JavaScript frames.
     const perfArgs = values.perf ? ['--perf-basic-prof'] : []
-    const relay = spawn(process.execPath, [...perfArgs, path.join(root, 'dist', 'bench', 'byte-relay.js'), String(relayPort), String(server.port)], { stdio: 'ignore' })
+    const relay = spawn(process.execPath, [...perfArgs, path.join(root, 'dist', 'bench', 'byte-relay.js'), String(relayPort), String(server.port)], { stdio: 'ignore', cwd: work })
     children.push(relay)
     await waitForPort(bouncerPort)
     await waitForPort(relayPort)
@@ -119,6 +119,8 @@ async function main(): Promise<void> {
       const adminPort = await freePort()
       const child = spawn(process.execPath, [...nodeArgs, path.join(dist, 'bin', 'gatehouse.js'), 'gateway', '--bundle', bundlePath, '--store', server.url('gatehouse_store'), '--data-dir', path.join(work, dataDir), '--postgres-listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${adminPort}`, '--log-level', 'warn', '--audit-flush-ms', '50'], {
         env: { ...process.env, BENCH_DB_PASSWORD: benchPassword },
+        // With --perf-basic-prof, V8 writes a log into the working directory: keep it in the bench's own.
+        cwd: work,
         stdio: ['ignore', 'ignore', 'inherit'],
       })
       children.push(child)
