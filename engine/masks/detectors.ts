@@ -302,7 +302,7 @@ export function scanText(s: Uint8Array, from: number, set: DetectorSet, final: b
     if (end === MORE) {
       // The run before an undecided candidate may also be an email's local part (`.A|` may become `.AKIA...@x.io`).
       const stop = set & B_EMAIL ? Math.min(start, emailHoldback(s, n, floor)) : start
-      return { ...settle(s, matches, stop, floor, set), keyOpen: null }
+      return settle(s, matches, stop, floor, set)
     }
     const closed = addMatch(matches, { detector, start, end })
     if (closed >= 0) {
@@ -324,7 +324,7 @@ export function scanText(s: Uint8Array, from: number, set: DetectorSet, final: b
   }
   let stop = n
   if (!final && set & B_EMAIL) stop = emailHoldback(s, n, floor)
-  return { ...settle(s, matches, stop, floor, set), keyOpen: null }
+  return settle(s, matches, stop, floor, set)
 }
 
 /**
@@ -384,13 +384,13 @@ function joinMatches(a: Match, b: Match): Match {
  * from the union's start to join it (UNION_SPAN_MAX): then the union is
  * settled as it is and `stop` moves to its end, where the next scan begins.
  */
-function settle(s: Uint8Array, matches: Match[], stop: number, floor: number, set: DetectorSet): { matches: Match[]; stop: number } {
+function settle(s: Uint8Array, matches: Match[], stop: number, floor: number, set: DetectorSet): ScanResult {
   for (;;) {
     // An email's local part may reach back over several matches: those are scanned again with it.
     while (matches.length > 0 && matches[matches.length - 1]!.start >= stop) matches.pop()
     const last = matches[matches.length - 1]
-    if (!last || last.end <= stop) return { matches, stop }
-    if (stop - last.start > UNION_SPAN_MAX) return { matches, stop: last.end }
+    if (!last || last.end <= stop) return { matches, stop, keyOpen: null }
+    if (stop - last.start > UNION_SPAN_MAX) return { matches, stop: last.end, keyOpen: null }
     matches.pop()
     // The scan begins again where an email's local part could begin (a scan never reads one back past its start).
     stop = set & B_EMAIL ? localRunStart(s, last.start, floor) : last.start
